@@ -1,0 +1,18 @@
+"""Session service settings."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from rally_shared.settings import SharedSettings
+
+
+class Settings(SharedSettings):
+    deadline_check_seconds: float = 2.0
+    max_members: int = 200
+    max_ideas_per_session: int = 1000
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,123 @@
+"""Tables of the session service (schema `session`)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from rally_shared.db import schema_metadata
+from rally_shared.messaging.tables import define_messaging_tables
+from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text, func
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+SCHEMA = "session"
+
+
+class Base(DeclarativeBase):
+    metadata = schema_metadata(SCHEMA)
+
+
+messaging = define_messaging_tables(Base.metadata)
+
+
+def _uuid() -> uuid.UUID:
+    return uuid.uuid4()
+
+
+class Timestamps:
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False)
+
+
+class Session(Timestamps, Base):
+    __tablename__ = "sessions"
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=_uuid)
+    topic: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    use_case_id: Mapped[str | None] = mapped_column(String(64))
+    session_type: Mapped[str] = mapped_column(String(60), default="default")
+    phase: Mapped[str] = mapped_column(String(20))
+    phase_flow: Mapped[list[str]] = mapped_column(JSONB)
+    phase_deadlines: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    phase_deadline_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    current_approach_id: Mapped[uuid.UUID | None] = mapped_column()
+    meta: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    visibility: Mapped[str] = mapped_column(String(10), default="members")
+    owner_id: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now())
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (
+        Index("ix_sessions_deadline", "phase_deadline_at",
+              postgresql_where="phase_deadline_at IS NOT NULL AND deleted_at IS NULL"),
+    )
+
+
+class Member(Base):
+    __tablename__ = "members"
+    session_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("sessions.id", ondelete="CASCADE"), primary_key=True)
+    profile_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), default="")
+    role: Mapped[str] = mapped_column(String(10), default="member")
+    joined_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    __table_args__ = (Index("ix_members_profile", "profile_id", "joined_at"),)
+
+
+class Invite(Base):
+    __tablename__ = "invites"
+    session_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("sessions.id", ondelete="CASCADE"), primary_key=True)
+    profile_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    invited_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Idea(Timestamps, Base):
+    __tablename__ = "ideas"
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=_uuid)
+    session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"))
+    profile_id: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    hidden_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (Index("ix_ideas_session", "session_id", "created_at", "id"),)
+
+
+class Comment(Timestamps, Base):
+    __tablename__ = "comments"
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=_uuid)
+    idea_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("ideas.id", ondelete="CASCADE"))
+    session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"))
+    profile_id: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    hidden_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (Index("ix_comments_idea", "idea_id", "created_at"),)
+
+
+class Answer(Base):
+    __tablename__ = "answers"
+    session_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("sessions.id", ondelete="CASCADE"), primary_key=True)
+    profile_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    approach_id: Mapped[uuid.UUID | None] = mapped_column()
+    answers: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now())
+
+
+class Approach(Timestamps, Base):
+    __tablename__ = "approaches"
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"))
+    generation_id: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(300))
+    summary: Mapped[str] = mapped_column(Text, default="")
+    rationale: Mapped[str] = mapped_column(Text, default="")
+    roles: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    questions: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    __table_args__ = (Index("ix_approaches_session", "session_id", "created_at"),)

@@ -1,0 +1,1 @@
+"""Rally's common library: only what every service needs, no domain logic."""

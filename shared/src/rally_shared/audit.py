@@ -1,0 +1,35 @@
+"""Audit records: every mutation writes `rally.audit.recorded` through the outbox."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Table
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from rally_shared.contracts.audit import AuditRecorded
+from rally_shared.db import utcnow
+from rally_shared.logs import request_id_var
+from rally_shared.messaging.outbox import add_event
+
+
+async def record_audit(
+    session: AsyncSession,
+    outbox: Table,
+    *,
+    service: str,
+    actor_id: str | None,
+    action: str,
+    entity: str,
+    entity_id: str,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> None:
+    rid = request_id_var.get()
+    await add_event(
+        session, outbox,
+        AuditRecorded(service=service, actor_id=actor_id, action=action, entity=entity,
+                      entity_id=entity_id, before=before, after=after, request_id=rid,
+                      at=utcnow()),
+        request_id=rid,
+    )

@@ -1,0 +1,1 @@
+"""The event contract: the envelope and one module of event models per producer."""

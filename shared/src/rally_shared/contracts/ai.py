@@ -1,0 +1,69 @@
+"""Events published by the AI service."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar
+
+from pydantic import Field
+
+from rally_shared.contracts.envelope import CamelModel, EventData
+
+
+class UseCaseMatch(CamelModel):
+    id: str | None = None
+    title: str | None = None
+    score: float | None = None
+    matched_by: str = "none"  # explicit | similarity | none
+
+
+class ContentGuidance(CamelModel):
+    text: str
+    proof_types: list[str]  # text | image | rating
+
+
+class GeneratedTask(CamelModel):
+    profile_id: str
+    role_key: str
+    title: str
+    description: str = ""
+    instructions: str
+    content_guidance: ContentGuidance
+    due_at: datetime | None = None
+
+
+class GenerationStarted(EventData):
+    TYPE: ClassVar[str] = "rally.ai.generation_started"
+    session_id: str
+    kind: str  # approach | tasks
+    generation_id: str | None = None
+
+
+class ApproachGenerated(EventData):
+    TYPE: ClassVar[str] = "rally.ai.approach_generated"
+    session_id: str
+    approach_id: str
+    generation_id: str
+    approach: dict[str, Any]  # title, summary, rationale, roles[], questions[] (contract section 4)
+    use_case: UseCaseMatch = Field(default_factory=UseCaseMatch)
+
+
+class TasksGenerated(EventData):
+    TYPE: ClassVar[str] = "rally.ai.tasks_generated"
+    session_id: str
+    generation_id: str
+    approach_id: str | None = None
+    owner_id: str
+    member_ids: list[str]
+    tasks: list[GeneratedTask]
+    ai_prompt: str = ""
+    ai_response: str = ""
+
+
+class GenerationFailed(EventData):
+    TYPE: ClassVar[str] = "rally.ai.generation_failed"
+    session_id: str
+    kind: str
+    generation_id: str | None = None
+    error: str
+    retryable: bool = True

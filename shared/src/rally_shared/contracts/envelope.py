@@ -1,0 +1,49 @@
+"""The event envelope every message on `rally.>` carries: `id`, `type`, `occurredAt`, `data`."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any, ClassVar, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+STREAM_NAME = "rally"
+STREAM_SUBJECTS = ["rally.>"]
+DLQ_STREAM_NAME = "rally_dlq"
+DLQ_SUBJECTS = ["rally_dlq.>"]
+
+
+class CamelModel(BaseModel):
+    """API and event JSON is camelCase; Python stays snake_case."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, from_attributes=True)
+
+
+class Event(CamelModel):
+    id: str = Field(default_factory=lambda: str(uuid.uuid4()))
+    type: str
+    occurred_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    data: dict[str, Any]
+    request_id: str | None = None
+
+
+class EventData(CamelModel):
+    """Base for the `data` of one event type; subclasses set TYPE (also the NATS subject)."""
+
+    TYPE: ClassVar[str] = ""
+
+    def to_event(self, *, request_id: str | None = None, event_id: str | None = None) -> Event:
+        ev = Event(type=self.TYPE, data=self.model_dump(mode="json", by_alias=True),
+                   request_id=request_id)
+        if event_id:
+            ev.id = event_id
+        return ev
+
+
+D = TypeVar("D", bound=EventData)
+
+
+def parse_data(event: Event, model: type[D]) -> D:
+    return model.model_validate(event.data)

@@ -1,0 +1,1 @@
+"""Messaging over NATS JetStream: broker setup, transactional outbox, idempotent inbox."""

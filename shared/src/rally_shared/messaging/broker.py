@@ -1,0 +1,145 @@
+"""FastStream NATS broker, the `rally` stream, and idempotent durable consumers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from faststream import AckPolicy
+from faststream.nats import JStream, NatsBroker, NatsMessage, PullSub
+from nats.js.api import ConsumerConfig
+from pydantic import ValidationError
+from sqlalchemy import Table
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from rally_shared.contracts.envelope import (
+    DLQ_STREAM_NAME,
+    DLQ_SUBJECTS,
+    STREAM_NAME,
+    STREAM_SUBJECTS,
+    Event,
+)
+from rally_shared.db import unit_of_work
+from rally_shared.logs import event_id_var, request_id_var
+from rally_shared.metrics import EVENTS_CONSUMED, EVENTS_DEAD_LETTERED, EVENTS_DUPLICATE
+
+log = logging.getLogger("rally.consumer")
+
+# Two minutes of dedup: a relay that crashed after publishing and before marking rows re-sends
+# within seconds of restarting.
+RALLY_STREAM = JStream(STREAM_NAME, subjects=STREAM_SUBJECTS, duplicate_window=120.0)
+
+Handler = Callable[[AsyncSession, Event], Awaitable[None]]
+
+
+def make_broker(nats_url: str, **kwargs: Any) -> NatsBroker:
+    # FastStream's own per-message logging is noisy at INFO; our consumer logs what matters.
+    return NatsBroker(nats_url, logger=logging.getLogger("rally.broker"),
+                      max_reconnect_attempts=-1, **kwargs)
+
+
+async def ensure_streams(broker: NatsBroker) -> None:
+    """Create the `rally` and dead-letter streams if missing (publish-only services need them too)."""
+    js = broker.connection.jetstream()
+    for name, subjects in ((STREAM_NAME, STREAM_SUBJECTS), (DLQ_STREAM_NAME, DLQ_SUBJECTS)):
+        try:
+            await js.stream_info(name)
+        except Exception:
+            await js.add_stream(name=name, subjects=subjects, duplicate_window=120.0)
+
+
+class EventConsumers:
+    """Registers idempotent durable JetStream consumers for one service.
+
+    Each handler runs in one transaction that first records `(consumer, event id)` in the inbox:
+    a redelivered event finds its row and is acked without running the handler again.
+    """
+
+    def __init__(
+        self,
+        broker: NatsBroker,
+        service: str,
+        sm_provider: Callable[[], async_sessionmaker[AsyncSession]],
+        inbox: Table,
+        *,
+        max_deliver: int = 8,
+        ack_wait: float = 30.0,
+    ) -> None:
+        self.broker, self.service, self.sm_provider, self.inbox = broker, service, sm_provider, inbox
+        self.max_deliver, self.ack_wait = max_deliver, ack_wait
+        self.names: list[str] = []
+
+    def on(
+        self, subject: str, name: str | None = None, *, ack_wait: float | None = None
+    ) -> Callable[[Handler], Handler]:
+        durable = f"{self.service}-{name or subject.replace('.', '_').replace('>', 'all')}"
+        self.names.append(durable)
+
+        def register(fn: Handler) -> Handler:
+            async def handle(body: dict[str, Any], msg: NatsMessage) -> None:
+                await self.process(durable, fn, body, msg)
+
+            handle.__name__ = durable.replace("-", "_")
+            self.broker.subscriber(
+                subject,
+                stream=RALLY_STREAM,
+                durable=durable,
+                pull_sub=PullSub(batch_size=20, timeout=1.0),
+                ack_policy=AckPolicy.MANUAL,
+                config=ConsumerConfig(
+                    max_deliver=self.max_deliver + 1, ack_wait=ack_wait or self.ack_wait
+                ),
+                title=durable,
+            )(handle)
+            return fn
+
+        return register
+
+    async def process(
+        self, durable: str, fn: Handler, body: dict[str, Any], msg: NatsMessage
+    ) -> None:
+        try:
+            event = Event.model_validate(body)
+        except ValidationError as exc:
+            await self._dead_letter(durable, body, f"invalid envelope: {exc}", msg)
+            return
+        request_id_var.set(event.request_id)
+        event_id_var.set(event.id)
+        try:
+            async with unit_of_work(self.sm_provider()) as s:
+                inserted = await s.execute(
+                    pg_insert(self.inbox)
+                    .values(consumer=durable, event_id=event.id)
+                    .on_conflict_do_nothing()
+                    .returning(self.inbox.c.event_id)
+                )
+                if inserted.first() is None:
+                    EVENTS_DUPLICATE.labels(durable).inc()
+                else:
+                    await fn(s, event)
+                    EVENTS_CONSUMED.labels(durable).inc()
+        except Exception as exc:
+            delivered = msg.raw_message.metadata.num_delivered
+            if delivered >= self.max_deliver:
+                await self._dead_letter(durable, body, repr(exc), msg)
+                return
+            log.warning("handler %s failed (delivery %s); retrying", durable, delivered,
+                        exc_info=True)
+            await msg.nack(delay=min(0.5 * 2 ** (delivered - 1), 30.0))
+            return
+        await msg.ack()
+
+    async def _dead_letter(
+        self, durable: str, body: Any, reason: str, msg: NatsMessage
+    ) -> None:
+        EVENTS_DEAD_LETTERED.labels(durable).inc()
+        log.error("dead-lettering a message for %s: %s", durable, reason)
+        try:
+            await self.broker.publish(
+                {"consumer": durable, "reason": reason, "message": body},
+                subject=f"rally_dlq.{durable}", stream=DLQ_STREAM_NAME,
+            )
+        finally:
+            await msg.ack()

@@ -1,0 +1,114 @@
+"""Transactional outbox: events are rows written with the state change, relayed to JetStream.
+
+The relay claims rows with FOR UPDATE SKIP LOCKED (several replicas may run it), publishes with
+`Nats-Msg-Id` = event id so the stream's duplicate window drops a repeat after a crash, and only
+then marks the rows published.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from faststream.nats import NatsBroker
+from sqlalchemy import Table, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from rally_shared.contracts.envelope import STREAM_NAME, Event, EventData
+from rally_shared.db import utcnow
+from rally_shared.messaging.signal import outbox_signal
+from rally_shared.metrics import OUTBOX_PUBLISHED, OUTBOX_RELAY_ERRORS
+
+log = logging.getLogger("rally.outbox")
+
+
+async def add_event(
+    session: AsyncSession, outbox: Table, data: EventData | Event, *, request_id: str | None = None
+) -> Event:
+    """Write an event into the outbox in the caller's transaction."""
+    event = data if isinstance(data, Event) else data.to_event(request_id=request_id)
+    if request_id and not event.request_id:
+        event.request_id = request_id
+    await session.execute(
+        insert(outbox).values(
+            event_id=event.id,
+            subject=event.type,
+            payload=event.model_dump(mode="json", by_alias=True),
+        )
+    )
+    session.info["outbox_dirty"] = True
+    return event
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        sm: async_sessionmaker[AsyncSession],
+        outbox: Table,
+        broker: NatsBroker,
+        *,
+        service: str,
+        batch_size: int = 200,
+        poll_seconds: float = 0.5,
+    ) -> None:
+        self.sm, self.outbox, self.broker = sm, outbox, broker
+        self.service, self.batch_size, self.poll_seconds = service, batch_size, poll_seconds
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    async def drain_once(self) -> int:
+        """Publish one batch of unpublished events; return how many were published."""
+        o = self.outbox
+        async with self.sm() as s, s.begin():
+            rows = (
+                await s.execute(
+                    select(o.c.seq, o.c.event_id, o.c.subject, o.c.payload)
+                    .where(o.c.published_at.is_(None))
+                    .order_by(o.c.seq)
+                    .limit(self.batch_size)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            if not rows:
+                return 0
+            # Publish in order, batched concurrently: JetStream acks each; dedup guards retries.
+            await asyncio.gather(
+                *(
+                    self.broker.publish(
+                        r.payload, subject=r.subject, headers={"Nats-Msg-Id": r.event_id},
+                        stream=STREAM_NAME, timeout=5.0,
+                    )
+                    for r in rows
+                )
+            )
+            await s.execute(
+                update(o).where(o.c.seq.in_([r.seq for r in rows])).values(published_at=utcnow())
+            )
+        OUTBOX_PUBLISHED.labels(self.service).inc(len(rows))
+        return len(rows)
+
+    async def run(self) -> None:
+        while not self._stopping:
+            try:
+                n = await self.drain_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # broker or database down: keep the rows, retry later
+                OUTBOX_RELAY_ERRORS.labels(self.service).inc()
+                log.warning("outbox relay failed; will retry", exc_info=True)
+                await asyncio.sleep(1.0)
+                continue
+            if n < self.batch_size:
+                await outbox_signal.wait(self.poll_seconds)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self.run(), name=f"outbox-relay-{self.service}")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        if self._task:
+            self._task.cancel()
+            try:
+                await self._task
+            except (asyncio.CancelledError, Exception):
+                pass

@@ -1,0 +1,21 @@
+"""Prometheus metrics every service shares; domain metrics live in each service."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+HTTP_LATENCY = Histogram(
+    "rally_http_request_duration_seconds",
+    "HTTP request latency",
+    ["service", "method", "route", "status"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+OUTBOX_PUBLISHED = Counter("rally_outbox_published_total", "Events relayed", ["service"])
+OUTBOX_RELAY_ERRORS = Counter("rally_outbox_relay_errors_total", "Relay failures", ["service"])
+EVENTS_CONSUMED = Counter("rally_events_consumed_total", "Events handled", ["consumer"])
+EVENTS_DUPLICATE = Counter(
+    "rally_events_duplicate_total", "Redelivered events skipped by the inbox", ["consumer"]
+)
+EVENTS_DEAD_LETTERED = Counter(
+    "rally_events_dead_lettered_total", "Events given up on", ["consumer"]
+)

@@ -1,0 +1,187 @@
+"""The shape every service shares: FastAPI + FastStream broker, lifespan, health, metrics.
+
+A service builds a `ServiceRuntime` at import time (so its subscribers are declared), then
+`create_service_app(runtime, routers)`; the lifespan connects the database and broker.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from faststream.nats import NatsBroker
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+
+from rally_shared.db import make_engine, make_sessionmaker, unit_of_work
+from rally_shared.errors import install_error_handlers
+from rally_shared.logs import configure_logging, request_id_var
+from rally_shared.messaging.broker import EventConsumers, ensure_streams, make_broker
+from rally_shared.messaging.outbox import OutboxRelay
+from rally_shared.messaging.signal import outbox_signal
+from rally_shared.messaging.tables import MessagingTables
+from rally_shared.metrics import HTTP_LATENCY
+from rally_shared.settings import SharedSettings
+
+log = logging.getLogger("rally.service")
+
+Hook = Callable[["ServiceRuntime"], Awaitable[None]]
+
+
+@dataclass
+class ServiceRuntime:
+    """Everything a service process holds: settings, database, broker, consumers, relay."""
+
+    name: str
+    settings: SharedSettings
+    tables: MessagingTables
+    broker: NatsBroker = field(init=False)
+    consumers: EventConsumers = field(init=False)
+    engine: AsyncEngine | None = None
+    _sm: async_sessionmaker[AsyncSession] | None = None
+    relay: OutboxRelay | None = None
+    on_start: list[Hook] = field(default_factory=list)
+    on_stop: list[Hook] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.broker = make_broker(self.settings.nats_url or "nats://127.0.0.1:4222")
+        self.consumers = EventConsumers(
+            self.broker, self.name, lambda: self.sm, self.tables.inbox,
+            max_deliver=self.settings.consumer_max_deliver,
+            ack_wait=self.settings.consumer_ack_wait_seconds,
+        )
+
+    @property
+    def sm(self) -> async_sessionmaker[AsyncSession]:
+        if self._sm is None:
+            raise RuntimeError(f"{self.name}: database not started")
+        return self._sm
+
+    async def start(self) -> None:
+        outbox_signal.reset()
+        self.engine = make_engine(self.settings.async_database_url)
+        self._sm = make_sessionmaker(self.engine)
+        await self.broker.connect()
+        await ensure_streams(self.broker)
+        await self.broker.start()
+        if self.settings.outbox_relay_enabled:
+            self.relay = OutboxRelay(self._sm, self.tables.outbox, self.broker, service=self.name,
+                                     poll_seconds=self.settings.outbox_poll_seconds)
+            self.relay.start()
+        for hook in self.on_start:
+            await hook(self)
+
+    async def stop(self) -> None:
+        for hook in reversed(self.on_stop):
+            try:
+                await hook(self)
+            except Exception:
+                log.warning("stop hook failed", exc_info=True)
+        if self.relay:
+            await self.relay.stop()
+        await self.broker.stop()
+        if self.engine:
+            await self.engine.dispose()
+
+
+def runtime_of(request: Request) -> ServiceRuntime:
+    rt: ServiceRuntime = request.app.state.runtime
+    return rt
+
+
+async def get_db(request: Request) -> AsyncIterator[AsyncSession]:
+    """The request owns the transaction: commit when the endpoint returns, roll back on error."""
+    async with unit_of_work(runtime_of(request).sm) as session:
+        yield session
+
+
+# scope="function": commit before the response is sent, so a client never reads stale data and a
+# failed commit becomes an error response rather than a silent loss.
+DbSession = Annotated[AsyncSession, Depends(get_db, scope="function")]
+Runtime = Annotated[ServiceRuntime, Depends(runtime_of)]
+
+
+class RequestContextMiddleware(BaseHTTPMiddleware):
+    def __init__(self, app: Any, service: str) -> None:
+        super().__init__(app)
+        self.service = service
+
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        rid = request.headers.get("x-request-id") or uuid.uuid4().hex
+        token = request_id_var.set(rid[:64])
+        start = time.perf_counter()
+        status = 500
+        try:
+            response = await call_next(request)
+            status = response.status_code
+            response.headers["X-Request-Id"] = rid[:64]
+            return response
+        finally:
+            route = request.scope.get("route")
+            path = getattr(route, "path", "unmatched")
+            HTTP_LATENCY.labels(self.service, request.method, path, str(status)).observe(
+                time.perf_counter() - start)
+            request_id_var.reset(token)
+
+
+def create_service_app(
+    runtime: ServiceRuntime,
+    routers: Sequence[APIRouter],
+    *,
+    title: str,
+    description: str = "",
+    version: str = "0.1.0",
+) -> FastAPI:
+    configure_logging(runtime.name, runtime.settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
+    app.state.runtime = runtime
+    app.state.settings = runtime.settings
+    install_error_handlers(app)
+    app.add_middleware(RequestContextMiddleware, service=runtime.name)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": runtime.name}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> JSONResponse:
+        checks: dict[str, str] = {}
+        try:
+            async with runtime.sm() as s:
+                await s.execute(text("SELECT 1"))
+            checks["database"] = "ok"
+        except Exception as exc:
+            checks["database"] = f"down: {exc.__class__.__name__}"
+        try:
+            checks["nats"] = "ok" if runtime.broker.connection.is_connected else "down"
+        except Exception:
+            checks["nats"] = "down"
+        ok = all(v == "ok" for v in checks.values())
+        return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks},
+                            status_code=200 if ok else 503)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    for r in routers:
+        app.include_router(r)
+    return app

