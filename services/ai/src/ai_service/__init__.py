@@ -1,0 +1,1 @@
+"""Rally AI service: use-case matching, approach and task generation, role matching."""

@@ -1,0 +1,44 @@
+"""AI service settings (env prefix `RALLY_`, e.g. RALLY_LLM_BASE_URL)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from rally_shared.settings import SharedSettings
+
+
+class Settings(SharedSettings):
+    # Provider: `openai` when an endpoint is configured, else the offline `builtin` planner.
+    llm_provider: str = ""  # "" = auto | builtin | openai
+    llm_base_url: str = ""
+    llm_api_key: str = "not-needed"
+    llm_model: str = "gpt-4o-mini"
+    llm_timeout_seconds: float = 60.0
+    llm_max_retries: int = 3
+    llm_backoff_seconds: float = 1.0
+    llm_temperature: float = 0.4
+    llm_fallback: str = ""  # "builtin": fall back to the builtin planner when the LLM fails
+    # Estimated price per 1000 tokens (USD), to budget and report cost.
+    llm_prompt_price_per_1k: float = 0.00015
+    llm_completion_price_per_1k: float = 0.0006
+    # Embeddings: `local` (all-MiniLM-L6-v2 int8 ONNX, offline) or `openai` (the endpoint above).
+    embeddings: str = "local"
+    embeddings_model: str = "text-embedding-3-small"
+    # Use-case matching: below this cosine similarity no use case is used.
+    usecase_match_threshold: float = 0.30
+    # Cost control: stop (re)generating beyond these estimated spends.
+    budget_per_session_usd: float = 0.50
+    budget_per_day_usd: float = 20.0
+    # Jobs: at most this many generations at once; a `running` job older than the lease is retried.
+    max_concurrent_generations: int = 4
+    job_poll_seconds: float = 0.5
+    job_lease_seconds: float = 300.0
+    job_max_attempts: int = 3
+    worker_enabled: bool = True
+    cache_enabled: bool = True
+    task_due_days: int = 3
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,209 @@
+"""The contract's hard rules (section 4), checked by code after every generation.
+
+`normalize_approach` makes an approach usable for any group (valid requirement references, a role
+without requirements for members who answered nothing, enough slots); `task_violations` lists
+every broken rule of an assignment.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from typing import Any
+
+from ai_service.planning.schemas import Approach, Question, Requirement, Role, TaskDraft
+
+# Questions the planner knows how to ask when a requirement names them.
+KNOWN_QUESTIONS: dict[str, Question] = {
+    "has_car": Question(key="has_car", text="Do you have a car you can drive on the day?",
+                        type="boolean"),
+    "budget": Question(key="budget", text="How much can you spend on this (EUR)?", type="number",
+                       unit="EUR"),
+    "available": Question(key="available", text="Are you free to attend on the day?",
+                          type="boolean"),
+    "has_laptop": Question(key="has_laptop", text="Can you bring a laptop?", type="boolean"),
+}
+
+GENERIC_ROLES: list[Role] = [
+    Role(key="coordinator", name="Coordinator",
+         description="Keep the plan together: time, place, who brings what", min=0, max=1, effort=2),
+    Role(key="memory_keeper", name="Memory keeper",
+         description="Capture the moment and share it with the group", min=0, max=2, effort=1),
+    Role(key="helper", name="Helper", description="Lend a hand wherever the group needs it",
+         min=0, max=1, effort=1),
+]
+
+
+def meets(req: Requirement, answers: dict[str, Any]) -> bool:
+    """Whether answers satisfy one requirement; an unanswered question meets nothing."""
+    value = answers.get(req.question)
+    if value is None or value == "":
+        return False
+    if req.at_least is not None:
+        try:
+            return float(value) >= float(req.at_least)
+        except (TypeError, ValueError):
+            return False
+    expected = req.equals
+    if isinstance(expected, bool) or isinstance(value, bool):
+        return _as_bool(value) is expected if isinstance(expected, bool) else value == expected
+    if isinstance(expected, (int, float)):
+        try:
+            return float(value) == float(expected)
+        except (TypeError, ValueError):
+            return False
+    return str(value).strip().lower() == str(expected).strip().lower()
+
+
+def _as_bool(v: Any) -> bool | None:
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, (int, float)):
+        return v != 0
+    s = str(v).strip().lower()
+    if s in ("true", "yes", "y", "1", "ja", "oui", "si"):
+        return True
+    if s in ("false", "no", "n", "0", "nein", "non"):
+        return False
+    return None
+
+
+def eligible(role: Role, answers: dict[str, Any]) -> bool:
+    return all(meets(r, answers) for r in role.requires)
+
+
+def slugify(text: str) -> str:
+    s = re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
+    return s[:60] or "role"
+
+
+def normalize_approach(approach: Approach, member_count: int) -> tuple[Approach, list[str]]:
+    """Repair an approach so every member can get a feasible role; return it and what was fixed."""
+    fixes: list[str] = []
+    n = max(member_count, 1)
+    questions: dict[str, Question] = {}
+    for q in approach.questions:
+        key = slugify(q.key)
+        if key not in questions:
+            questions[key] = q.model_copy(update={"key": key})
+    roles: list[Role] = []
+    seen: set[str] = set()
+    for role in approach.roles:
+        key = slugify(role.key)
+        if key in seen:
+            fixes.append(f"duplicate role key {key} dropped")
+            continue
+        seen.add(key)
+        reqs: list[Requirement] = []
+        for req in role.requires:
+            qkey = slugify(req.question)
+            if qkey not in questions:
+                if qkey in KNOWN_QUESTIONS:
+                    questions[qkey] = KNOWN_QUESTIONS[qkey]
+                    fixes.append(f"question {qkey} added for role {key}")
+                else:
+                    fixes.append(f"role {key}: requirement on unknown question {qkey} dropped")
+                    continue
+            reqs.append(req.model_copy(update={"question": qkey}))
+        lo, hi = role.min, max(role.max, 1)
+        if lo > hi:
+            fixes.append(f"role {key}: min {lo} > max {hi}")
+            lo = hi
+        roles.append(role.model_copy(update={"key": key, "requires": reqs, "min": lo, "max": hi}))
+    # At least three roles, and always one a member without answers can take.
+    for generic in GENERIC_ROLES:
+        open_roles = [r for r in roles if not r.requires]
+        if len(roles) >= 3 and open_roles:
+            break
+        if generic.key not in seen:
+            roles.append(generic.model_copy())
+            seen.add(generic.key)
+            fixes.append(f"generic role {generic.key} added")
+    open_roles = [r for r in roles if not r.requires]
+    capacity = sum(r.max for r in roles)
+    if capacity < n:
+        # The last open role absorbs the rest of the group.
+        last = open_roles[-1]
+        idx = roles.index(last)
+        roles[idx] = last.model_copy(update={"max": last.max + n - capacity})
+        fixes.append(f"role {last.key}: max raised to fit {n} members")
+    open_capacity = sum(r.max for r in roles if not r.requires)
+    if open_capacity < n:
+        last = [r for r in roles if not r.requires][-1]
+        idx = roles.index(last)
+        roles[idx] = last.model_copy(update={"max": last.max + n - open_capacity})
+    # The sum of minimums must fit the group: lower minimums from the last role backwards.
+    total_min = sum(r.min for r in roles)
+    i = len(roles) - 1
+    while total_min > n and i >= 0:
+        cut = min(roles[i].min, total_min - n)
+        if cut:
+            roles[i] = roles[i].model_copy(update={"min": roles[i].min - cut})
+            total_min -= cut
+        i -= 1
+    return approach.model_copy(update={"roles": roles, "questions": list(questions.values())}), fixes
+
+
+def approach_violations(approach: Approach, member_count: int) -> list[str]:
+    """Broken approach rules: unknown question references, no open role, too few slots."""
+    out: list[str] = []
+    qkeys = {q.key for q in approach.questions}
+    keys = [r.key for r in approach.roles]
+    if len(set(keys)) != len(keys):
+        out.append("duplicate role keys")
+    for r in approach.roles:
+        for req in r.requires:
+            if req.question not in qkeys:
+                out.append(f"role {r.key} requires unknown question {req.question}")
+        if r.min > r.max:
+            out.append(f"role {r.key} min > max")
+    if not any(not r.requires for r in approach.roles):
+        out.append("no role without requirements")
+    if sum(r.max for r in approach.roles) < member_count:
+        out.append("fewer role slots than members")
+    if sum(r.min for r in approach.roles) > max(member_count, 1):
+        out.append("more mandatory slots than members")
+    return out
+
+
+def task_violations(approach: Approach, members: dict[str, dict[str, Any]],
+                    tasks: list[TaskDraft]) -> list[str]:
+    """Every broken hard rule of an assignment (members: profile id -> answers)."""
+    out: list[str] = []
+    roles = {r.key: r for r in approach.roles}
+    per_member = Counter(t.profile_id for t in tasks)
+    for pid in members:
+        if per_member[pid] != 1:
+            out.append(f"member {pid} has {per_member[pid]} tasks")
+    for pid in per_member:
+        if pid not in members:
+            out.append(f"task for unknown member {pid}")
+    counts: Counter[str] = Counter()
+    for t in tasks:
+        role = roles.get(t.role_key)
+        if role is None:
+            out.append(f"task of {t.profile_id} has unknown role {t.role_key}")
+            continue
+        counts[role.key] += 1
+        if t.profile_id in members and not eligible(role, members[t.profile_id]):
+            out.append(f"member {t.profile_id} does not meet the requirements of {role.key}")
+        if not t.instructions.strip() or not t.content_guidance.text.strip() \
+                or not t.content_guidance.proof_types:
+            out.append(f"task of {t.profile_id} lacks instructions or content guidance")
+    n = len(members)
+    mandatory_fits = sum(r.min for r in approach.roles) <= n
+    for r in approach.roles:
+        c = counts[r.key]
+        capacity = sum(x.max for x in approach.roles)
+        if c > r.max and capacity >= n:
+            out.append(f"role {r.key} has {c} members, max {r.max}")
+        if c < r.min and mandatory_fits:
+            able = sum(1 for a in members.values() if eligible(r, a))
+            if able >= r.min:
+                out.append(f"role {r.key} has {c} members, min {r.min}")
+    return out
+
+
+def scale_max(n: int, share: float) -> int:
+    return max(1, math.ceil(n * share))
