@@ -53,6 +53,18 @@ def _free_port() -> int:
     return free_port()
 
 
+def _port_free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
 class Stack:
     """The running system: infrastructure plus one process per service."""
 
@@ -120,6 +132,9 @@ class Stack:
 
     def start_service(self, name: str, extra_env: dict[str, str] | None = None) -> None:
         spec = next(s for s in self.specs if s.name == name)
+        if not _port_free(self.ports[name]):
+            raise RuntimeError(f"port {self.ports[name]} for {name} is taken: is Rally already running? "
+                               f"(set RALLY_GATEWAY_PORT to use another gateway port)")
         logs = self.data_dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         out = open(logs / f"{name}.log", "ab")  # noqa: SIM115 - handed to the child process

@@ -2,6 +2,21 @@
 
 from rally_shared.service_app import create_service_app
 
+from session_service import handlers  # noqa: F401  (registers the event consumers)
+from session_service.answers.endpoints import router as answers_router
+from session_service.approach.endpoints import router as approach_router
+from session_service.ideas.endpoints import router as ideas_router
+from session_service.phases import deadlines
+from session_service.phases.endpoints import router as phases_router
 from session_service.runtime import runtime
+from session_service.sessions.endpoints import router as sessions_router
 
-app = create_service_app(runtime, [], title="Rally session service")
+runtime.on_start.append(deadlines.start)
+runtime.on_stop.append(deadlines.stop)
+
+app = create_service_app(
+    runtime,
+    [sessions_router, ideas_router, phases_router, approach_router, answers_router],
+    title="Rally session service",
+    description="Sessions, members, ideas, comments, answers and the phase engine.",
+)

@@ -1,0 +1,223 @@
+"""The gateway: the only public port. Auth, routing, rate limits, request ids, merged OpenAPI with
+Swagger UI, and the live Server-Sent-Event streams."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import Field
+from rally_shared.auth import Principal, bearer_token, issue_token, verify_token
+from rally_shared.contracts.envelope import CamelModel
+from rally_shared.errors import ApiError, NotFound, TooManyRequests, Unauthorized, install_error_handlers
+from rally_shared.logs import configure_logging, request_id_var
+from rally_shared.metrics import HTTP_LATENCY
+from swagger_ui_bundle import swagger_ui_path
+
+from gateway_service import openapi, proxy
+from gateway_service.config import get_settings
+from gateway_service.live import LiveHub, sse
+from gateway_service.ratelimit import RateLimiter
+from gateway_service.routes import PUBLIC, service_for
+
+settings = get_settings()
+configure_logging("gateway", settings.log_level)
+hub = LiveHub()
+limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
+state: dict[str, Any] = {}
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    state["client"] = httpx.AsyncClient(timeout=settings.upstream_timeout_seconds,
+                                        limits=httpx.Limits(max_connections=500))
+    await hub.start(settings.nats_url or "nats://127.0.0.1:4222")
+    try:
+        yield
+    finally:
+        await hub.stop()
+        await state["client"].aclose()
+
+
+app = FastAPI(title="Rally API", version="0.1.0", lifespan=lifespan, docs_url=None, openapi_url=None,
+              description="The public API of Rally, AI-guided group sessions. Authenticate with "
+                          "`Authorization: Bearer <JWT>`; in dev mode get one from `POST /v1/auth/dev-token`.")
+app.state.settings = settings
+install_error_handlers(app)
+app.mount("/_docs", StaticFiles(directory=swagger_ui_path), name="swagger")
+
+
+def client_key(request: Request, who: Principal | None) -> str:
+    if who is not None:
+        return f"p:{who.profile_id}"
+    return f"ip:{request.client.host if request.client else 'unknown'}"
+
+
+@app.middleware("http")
+async def request_context(request: Request, call_next: Any) -> Response:
+    rid = (request.headers.get("x-request-id") or uuid.uuid4().hex)[:64]
+    token = request_id_var.set(rid)
+    start = time.perf_counter()
+    response: Response | None = None
+    try:
+        response = await call_next(request)
+        response.headers["X-Request-Id"] = rid
+        return response
+    finally:
+        route = request.scope.get("route")
+        label = getattr(route, "path", "unmatched")
+        if label == "/{path:path}":
+            label = service_for(request.url.path) or "unmatched"
+        HTTP_LATENCY.labels("gateway", request.method, label,
+                            str(response.status_code if response else 500)).observe(time.perf_counter() - start)
+        request_id_var.reset(token)
+
+
+def authenticate(request: Request) -> Principal:
+    tok = bearer_token(request)
+    if tok is None:
+        raise Unauthorized("Missing bearer token.", code="missing_token")
+    return verify_token(settings, tok)
+
+
+def rate_limit(request: Request, who: Principal | None) -> None:
+    wait = limiter.take(client_key(request, who))
+    if wait > 0:
+        raise TooManyRequests("Too many requests; slow down.",
+                              details={"retryAfterSeconds": round(wait, 2)})
+
+
+@app.exception_handler(TooManyRequests)
+async def _too_many(_: Request, exc: TooManyRequests) -> JSONResponse:
+    retry = str(max(1, int((exc.details or {}).get("retryAfterSeconds", 1) + 0.999)))
+    return JSONResponse({"error": {"code": exc.code, "message": exc.message, "details": exc.details}},
+                        status_code=429, headers={"Retry-After": retry})
+
+
+@app.get("/healthz", include_in_schema=False)
+async def healthz() -> dict[str, str]:
+    return {"status": "ok", "service": "gateway"}
+
+
+@app.get("/readyz", include_in_schema=False)
+async def readyz() -> JSONResponse:
+    ok = hub.connected
+    return JSONResponse({"status": "ok" if ok else "unavailable", "checks": {"nats": "ok" if ok else "down"}},
+                        status_code=200 if ok else 503)
+
+
+@app.get("/metrics", include_in_schema=False)
+async def metrics() -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+class DevTokenRequest(CamelModel):
+    name: str = Field(min_length=1, max_length=120)
+    admin: bool = False
+
+
+class DevTokenResponse(CamelModel):
+    token: str
+    profile_id: str
+
+
+@app.post("/v1/auth/dev-token", response_model=DevTokenResponse, tags=["auth"])
+async def dev_token(body: DevTokenRequest, request: Request) -> DevTokenResponse:
+    """Dev mode only: a signed token for a named profile (the same name gives the same profile)."""
+    if settings.auth_mode != "dev":
+        raise NotFound("Dev tokens exist in dev mode only.")
+    rate_limit(request, None)
+    token, pid = issue_token(settings, body.name.strip() or body.name, admin=body.admin)
+    return DevTokenResponse(token=token, profile_id=pid)
+
+
+async def _stream(request: Request, q: asyncio.Queue[dict[str, Any]], hello: dict[str, Any]
+                  ) -> AsyncIterator[bytes]:
+    try:
+        yield sse({"id": "", "type": "ready", "data": hello})
+        while True:
+            if await request.is_disconnected():
+                break
+            try:
+                event = await asyncio.wait_for(q.get(), settings.stream_heartbeat_seconds)
+            except TimeoutError:
+                yield b": keep-alive\n\n"
+                continue
+            yield sse(event)
+    finally:
+        hub.unsubscribe(q)
+
+
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+@app.get("/v1/sessions/{session_id}/stream", tags=["live"],
+         responses={200: {"content": {"text/event-stream": {}}}})
+async def session_stream(session_id: str, request: Request) -> StreamingResponse:
+    """Server-Sent Events of one session's events (members and admins; same rules as reading it)."""
+    who = authenticate(request)
+    rate_limit(request, who)
+    check = await state["client"].get(f"{settings.session_url}/v1/sessions/{session_id}",
+                                      headers={"authorization": request.headers["authorization"]})
+    if check.status_code != 200:
+        return JSONResponse(check.json(), status_code=check.status_code)
+    q = hub.subscribe(session_id=session_id)
+    return StreamingResponse(_stream(request, q, {"sessionId": session_id}),
+                             media_type="text/event-stream", headers=SSE_HEADERS)
+
+
+@app.get("/v1/me/stream", tags=["live"], responses={200: {"content": {"text/event-stream": {}}}})
+async def my_stream(request: Request) -> StreamingResponse:
+    """Server-Sent Events of my new notifications (`rally.notify.delivered`)."""
+    who = authenticate(request)
+    rate_limit(request, who)
+    q = hub.subscribe(profile_id=who.profile_id)
+    return StreamingResponse(_stream(request, q, {"profileId": who.profile_id}),
+                             media_type="text/event-stream", headers=SSE_HEADERS)
+
+
+@app.get("/openapi.json", include_in_schema=False)
+async def merged_openapi() -> JSONResponse:
+    if "openapi" not in state or len(state.get("openapi_sources", ())) < len(settings.service_urls()):
+        base = get_openapi(title=app.title, version=app.version, description=app.description,
+                           routes=app.routes)
+        docs = await openapi.fetch_all(state["client"], settings.service_urls())
+        state["openapi"] = openapi.merge(base, docs)
+        state["openapi_sources"] = list(docs)
+    return JSONResponse(state["openapi"])
+
+
+@app.get("/docs", include_in_schema=False)
+async def docs() -> HTMLResponse:
+    return get_swagger_ui_html(openapi_url="/openapi.json", title="Rally API",
+                               swagger_js_url="/_docs/swagger-ui-bundle.js",
+                               swagger_css_url="/_docs/swagger-ui.css",
+                               swagger_favicon_url="/_docs/favicon-32x32.png")
+
+
+@app.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+async def route(path: str, request: Request) -> Response:
+    service = service_for(request.url.path)
+    if service is None:
+        raise NotFound(f"No route for {request.method} {request.url.path}.")
+    who: Principal | None = None
+    if not PUBLIC.match(request.url.path):
+        who = authenticate(request)
+    rate_limit(request, who)
+    body = await proxy.read_body(request, settings.max_body_bytes)
+    return await proxy.forward(state["client"], request, settings.service_urls()[service], service, body,
+                               request_id_var.get() or uuid.uuid4().hex)
+
+
+__all__ = ["ApiError", "app"]

@@ -1,0 +1,77 @@
+"""The phase engine's rules, pure: which moves exist, who may make them, what they trigger."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rally_shared.contracts.session import PHASES
+from rally_shared.errors import Conflict, Forbidden, Unprocessable
+
+DEFAULT_FLOW: list[str] = list(PHASES)
+AI_PHASES = ("approaches", "tasks")  # entering these starts a generation
+
+
+def validate_flow(flow: list[str]) -> list[str]:
+    """A flow is an ordered subsequence of the canonical phases that ends with `completed`."""
+    if not flow:
+        raise Unprocessable("phaseFlow must not be empty.")
+    unknown = [p for p in flow if p not in PHASES]
+    if unknown:
+        raise Unprocessable(f"phaseFlow has unknown phases {unknown}; known: {list(PHASES)}.")
+    if len(set(flow)) != len(flow):
+        raise Unprocessable("phaseFlow must not repeat a phase.")
+    if [p for p in PHASES if p in flow] != flow:
+        raise Unprocessable(f"phaseFlow must keep the order {list(PHASES)}.")
+    if flow[-1] != "completed":
+        raise Unprocessable("phaseFlow must end with 'completed'.")
+    if "tasks" in flow and "submission" not in flow:
+        raise Unprocessable("A phaseFlow with 'tasks' needs 'submission' after it.")
+    if "tasks" in flow and "approaches" not in flow:
+        raise Unprocessable("A phaseFlow with 'tasks' needs 'approaches' before it.")
+    return flow
+
+
+def next_phase(flow: list[str], current: str) -> str | None:
+    i = flow.index(current)
+    return flow[i + 1] if i + 1 < len(flow) else None
+
+
+@dataclass(frozen=True)
+class SessionState:
+    phase: str
+    flow: list[str]
+    approach_ready: bool
+
+
+def check_manual_move(state: SessionState, to: str, *, is_owner: bool, is_admin: bool) -> None:
+    """Raise unless the owner/admin may move the session to `to` now."""
+    if not (is_owner or is_admin):
+        raise Forbidden("Only the session owner or an admin may change the phase.")
+    if to not in PHASES:
+        raise Unprocessable(f"Unknown phase '{to}'; phases are {list(PHASES)}.")
+    allowed = next_phase(state.flow, state.phase)
+    if state.phase == "completed":
+        raise Conflict("The session is completed; no further phase changes.",
+                       details={"phase": state.phase, "allowedNext": None})
+    if to != allowed and not (to == "completed" and state.phase == "submission"):
+        raise Conflict(
+            f"Cannot move from '{state.phase}' to '{to}'; the allowed next phase is '{allowed}'.",
+            details={"phase": state.phase, "allowedNext": allowed})
+    if to == "tasks" and not state.approach_ready:
+        raise Conflict("The approach is not ready yet; wait for it before moving to 'tasks'.",
+                       details={"phase": state.phase, "allowedNext": allowed})
+    if to == "submission" and "tasks" in state.flow:
+        raise Conflict("The session enters 'submission' by itself once the tasks are stored.",
+                       details={"phase": state.phase, "allowedNext": allowed})
+
+
+def auto_move_target(state: SessionState) -> str | None:
+    """Where a passed deadline takes the session, or None when it cannot move by itself."""
+    nxt = next_phase(state.flow, state.phase)
+    if nxt is None:
+        return None
+    if nxt == "tasks" and not state.approach_ready:
+        return None
+    if nxt == "submission" and "tasks" in state.flow:
+        return None  # follows the stored tasks, not the clock
+    return nxt

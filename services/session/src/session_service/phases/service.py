@@ -1,0 +1,86 @@
+"""Performing phase transitions: the state change, its event and audit record, in one transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from rally_shared.auth import Principal
+from rally_shared.contracts.session import GenerationRequested, PhaseChanged
+from rally_shared.db import utcnow
+from rally_shared.errors import Conflict
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from session_service.events import audit, emit
+from session_service.metrics import PHASE_TRANSITIONS
+from session_service.models import Session
+from session_service.phases.context import build_context
+from session_service.phases.engine import AI_PHASES, SessionState, check_manual_move
+from session_service.sessions.repository import list_members
+from session_service.sessions.service import load_visible, require_owner
+
+
+def state_of(sess: Session) -> SessionState:
+    return SessionState(phase=sess.phase, flow=list(sess.phase_flow),
+                        approach_ready=sess.current_approach_id is not None)
+
+
+def set_ai_status(sess: Session, kind: str, **status: Any) -> None:
+    ai = dict(sess.meta.get("ai") or {})
+    ai[kind] = {**status, "updatedAt": utcnow().isoformat()}
+    sess.meta = {**sess.meta, "ai": ai}
+
+
+async def move(s: AsyncSession, sess: Session, to: str, *, actor_id: str | None, reason: str) -> None:
+    """Move the (row-locked) session to `to` and publish `phase_changed` through the outbox."""
+    before = sess.phase
+    sess.phase = to
+    deadline = sess.phase_deadlines.get(to)
+    sess.phase_deadline_at = datetime.fromisoformat(deadline) if deadline else None
+    history = list(sess.meta.get("phaseHistory") or [])
+    history.append({"phase": to, "at": utcnow().isoformat(), "reason": reason})
+    sess.meta = {**sess.meta, "phaseHistory": history}
+    if to in AI_PHASES:
+        set_ai_status(sess, "approach" if to == "approaches" else "tasks", status="pending")
+    sess.updated_at = utcnow()
+    await s.flush()
+    context = await build_context(s, sess) if to in AI_PHASES else None
+    members = await list_members(s, sess.id)
+    await emit(s, PhaseChanged.model_validate({
+        "sessionId": str(sess.id), "from": before, "to": to, "actorId": actor_id, "reason": reason,
+        "ownerId": sess.owner_id, "topic": sess.topic, "memberIds": [m.profile_id for m in members],
+        "deadlineAt": sess.phase_deadline_at, "context": context,
+    }))
+    await audit(s, actor_id, "session.phase_change", "session", sess.id,
+                before={"phase": before}, after={"phase": to, "reason": reason})
+    PHASE_TRANSITIONS.labels(before, to, reason).inc()
+
+
+async def request_move(s: AsyncSession, raw_id: str, to: str, who: Principal) -> Session:
+    sess, _ = await load_visible(s, raw_id, who, for_update=True)
+    check_manual_move(state_of(sess), to, is_owner=sess.owner_id == who.profile_id,
+                      is_admin=who.is_admin)
+    await move(s, sess, to, actor_id=who.profile_id, reason="manual")
+    return sess
+
+
+async def request_generation(s: AsyncSession, raw_id: str, kind: str, who: Principal) -> Session:
+    """Regenerate the approach, or retry a failed generation (owner or admin)."""
+    sess, _ = await load_visible(s, raw_id, who, for_update=True)
+    require_owner(sess, who)
+    phase_for = {"approach": "approaches", "tasks": "tasks"}[kind]
+    if sess.phase != phase_for:
+        raise Conflict(f"A new {kind} generation is possible in '{phase_for}' only; "
+                       f"the session is in '{sess.phase}'.")
+    status = ((sess.meta.get("ai") or {}).get(kind) or {}).get("status")
+    if status in ("pending", "running"):
+        raise Conflict(f"A {kind} generation is already in progress.")
+    if kind == "tasks" and status != "failed":
+        raise Conflict("Tasks are regenerated only after a failed generation.")
+    set_ai_status(sess, kind, status="pending")
+    sess.updated_at = utcnow()
+    await s.flush()
+    await emit(s, GenerationRequested(session_id=str(sess.id), kind=kind, actor_id=who.profile_id,
+                                      context=await build_context(s, sess)))
+    await audit(s, who.profile_id, f"{kind}.regenerate", "session", sess.id)
+    return sess

@@ -1,0 +1,104 @@
+"""Session routes: create, read, list mine, update, delete, join, members, invites."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Response
+from rally_shared.auth import CurrentUser
+from rally_shared.pagination import Page, Paging, make_page
+from rally_shared.service_app import DbSession
+
+from session_service.sessions import repository as repo
+from session_service.sessions import service
+from session_service.sessions.schemas import (
+    InviteCreate,
+    MemberRead,
+    SessionCreate,
+    SessionRead,
+    SessionUpdate,
+)
+
+router = APIRouter(prefix="/v1/sessions", tags=["sessions"])
+
+
+def _read(sess: object, role: str | None) -> SessionRead:
+    out = SessionRead.model_validate(sess)
+    out.my_role = role
+    return out
+
+
+@router.post("", status_code=201, response_model=SessionRead)
+async def create_session(body: SessionCreate, db: DbSession, who: CurrentUser) -> SessionRead:
+    """Create a session; the creator becomes its owner and first member."""
+    sess = await service.create_session(db, body, who)
+    return _read(sess, "owner")
+
+
+@router.get("", response_model=Page[SessionRead])
+async def list_my_sessions(
+    db: DbSession, who: CurrentUser, paging: Paging,
+    phase: Annotated[Literal["ideation", "approaches", "tasks", "submission", "completed"] | None,
+                     Query()] = None,
+) -> Page[SessionRead]:
+    """Sessions I belong to, newest first."""
+    pos = paging.position()
+    rows = await repo.list_sessions_of(db, who.profile_id, paging.limit,
+                                       (pos[0], pos[1]) if pos and len(pos) == 2 else None, phase)
+    page = make_page(rows, paging.limit, lambda r: (r[0].created_at, r[0].id))
+    return Page[SessionRead](items=[_read(sess, role) for sess, role in page.items],
+                             next_cursor=page.next_cursor)
+
+
+@router.get("/{session_id}", response_model=SessionRead)
+async def get_session(session_id: str, db: DbSession, who: CurrentUser) -> SessionRead:
+    sess, member = await service.load_visible(db, session_id, who)
+    return _read(sess, member.role if member else None)
+
+
+@router.patch("/{session_id}", response_model=SessionRead)
+async def update_session(session_id: str, body: SessionUpdate, db: DbSession, who: CurrentUser
+                         ) -> SessionRead:
+    sess = await service.update_session(db, session_id, body, who)
+    return _read(sess, "owner" if sess.owner_id == who.profile_id else None)
+
+
+@router.delete("/{session_id}", status_code=204)
+async def delete_session(session_id: str, db: DbSession, who: CurrentUser) -> Response:
+    """Soft delete: the session disappears for members; its records stay for the audit trail."""
+    await service.delete_session(db, session_id, who)
+    return Response(status_code=204)
+
+
+@router.post("/{session_id}/members", response_model=MemberRead)
+async def join_session(session_id: str, db: DbSession, who: CurrentUser, response: Response
+                       ) -> MemberRead:
+    """Join a public session or one you are invited to (idempotent: 200 if already a member)."""
+    member, created = await service.join(db, session_id, who)
+    response.status_code = 201 if created else 200
+    return MemberRead.model_validate(member)
+
+
+@router.get("/{session_id}/members", response_model=Page[MemberRead])
+async def list_members(session_id: str, db: DbSession, who: CurrentUser, paging: Paging
+                       ) -> Page[MemberRead]:
+    sess, _ = await service.load_visible(db, session_id, who)
+    members = await repo.list_members(db, sess.id)
+    answered = await repo.answered_profiles(db, sess.id)
+    pos = paging.position()
+    if pos:
+        members = [m for m in members if (m.joined_at, m.profile_id) > (pos[0], str(pos[1]))]
+    page = make_page(members[: paging.limit + 1], paging.limit, lambda m: (m.joined_at, m.profile_id))
+    items = []
+    for m in page.items:
+        r = MemberRead.model_validate(m)
+        r.answered = m.profile_id in answered
+        items.append(r)
+    return Page[MemberRead](items=items, next_cursor=page.next_cursor)
+
+
+@router.post("/{session_id}/invites", status_code=204)
+async def invite(session_id: str, body: InviteCreate, db: DbSession, who: CurrentUser) -> Response:
+    """The owner invites a profile to an invite-only (members/private) session."""
+    await service.invite(db, session_id, body.profile_id, who)
+    return Response(status_code=204)

@@ -1,0 +1,152 @@
+"""Session rules: creation, visibility, membership. Flushes, never commits."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from rally_shared.auth import Principal
+from rally_shared.contracts.session import MemberJoined, SessionCreated
+from rally_shared.db import utcnow
+from rally_shared.errors import Conflict, Forbidden, NotFound, Unprocessable
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from session_service.config import get_settings
+from session_service.events import audit, emit
+from session_service.metrics import MEMBERS_JOINED, SESSIONS_CREATED
+from session_service.models import Invite, Member, Session
+from session_service.phases.engine import DEFAULT_FLOW, validate_flow
+from session_service.sessions import repository as repo
+from session_service.sessions.schemas import SessionCreate, SessionRead, SessionUpdate
+
+
+def snapshot(sess: Session) -> dict[str, Any]:
+    return SessionRead.model_validate(sess).model_dump(mode="json", by_alias=True)
+
+
+def parse_id(raw: str, what: str = "session") -> uuid.UUID:
+    try:
+        return uuid.UUID(raw)
+    except ValueError as exc:
+        raise NotFound(f"No {what} with id '{raw}'.") from exc
+
+
+async def load_visible(s: AsyncSession, raw_id: str, who: Principal, *, for_update: bool = False
+                       ) -> tuple[Session, Member | None]:
+    """The session if `who` may see it (public, member, or admin); 404 otherwise."""
+    sess = await repo.get_session(s, parse_id(raw_id), for_update=for_update)
+    if sess is None:
+        raise NotFound(f"No session with id '{raw_id}'.")
+    member = await repo.get_member(s, sess.id, who.profile_id)
+    if member is None and not who.is_admin and sess.visibility != "public":
+        # Invited people may see what they are invited to; others must not learn it exists.
+        if await repo.get_invite(s, sess.id, who.profile_id) is None:
+            raise NotFound(f"No session with id '{raw_id}'.")
+    return sess, member
+
+
+async def load_as_member(s: AsyncSession, raw_id: str, who: Principal, *, for_update: bool = False
+                         ) -> tuple[Session, Member]:
+    sess, member = await load_visible(s, raw_id, who, for_update=for_update)
+    if member is None:
+        raise Forbidden("Only members of this session may do this; join it first.")
+    return sess, member
+
+
+def require_owner(sess: Session, who: Principal) -> None:
+    if sess.owner_id != who.profile_id and not who.is_admin:
+        raise Forbidden("Only the session owner or an admin may do this.")
+
+
+async def create_session(s: AsyncSession, data: SessionCreate, who: Principal) -> Session:
+    flow = validate_flow(list(data.phase_flow)) if data.phase_flow else list(DEFAULT_FLOW)
+    deadlines = _deadlines(data.phase_deadlines, flow)
+    sess = Session(
+        id=uuid.uuid4(), topic=data.topic, description=data.description, use_case_id=data.use_case_id,
+        session_type=data.session_type, phase=flow[0], phase_flow=flow, phase_deadlines=deadlines,
+        phase_deadline_at=data.phase_deadlines.get(flow[0]), meta={"deadlines": deadlines},
+        visibility=data.visibility, owner_id=who.profile_id, created_at=utcnow(), updated_at=utcnow(),
+    )
+    s.add(sess)
+    await s.flush()  # the member row references the session row
+    s.add(Member(session_id=sess.id, profile_id=who.profile_id, name=who.name, role="owner",
+                 joined_at=utcnow()))
+    await s.flush()
+    await emit(s, SessionCreated(
+        session_id=str(sess.id), topic=sess.topic, description=sess.description, owner_id=sess.owner_id,
+        use_case_id=sess.use_case_id, visibility=sess.visibility, phase=sess.phase,
+        phase_flow=sess.phase_flow, session_type=sess.session_type))
+    await emit(s, MemberJoined(session_id=str(sess.id), profile_id=who.profile_id, name=who.name,
+                               role="owner"))
+    await audit(s, who.profile_id, "session.create", "session", sess.id, after=snapshot(sess))
+    SESSIONS_CREATED.inc()
+    return sess
+
+
+def _deadlines(raw: dict[str, Any], flow: list[str]) -> dict[str, str]:
+    bad = [p for p in raw if p not in flow or p == "completed"]
+    if bad:
+        raise Unprocessable(f"phaseDeadlines names phases not in this flow: {bad}.")
+    return {p: v.isoformat() for p, v in raw.items()}
+
+
+async def update_session(s: AsyncSession, raw_id: str, data: SessionUpdate, who: Principal) -> Session:
+    sess, _ = await load_visible(s, raw_id, who, for_update=True)
+    require_owner(sess, who)
+    before = snapshot(sess)
+    if data.topic is not None:
+        sess.topic = data.topic
+    if data.description is not None:
+        sess.description = data.description
+    if data.visibility is not None:
+        sess.visibility = data.visibility
+    if data.phase_deadlines is not None:
+        sess.phase_deadlines = _deadlines(data.phase_deadlines, sess.phase_flow)
+        sess.meta = {**sess.meta, "deadlines": sess.phase_deadlines}
+        sess.phase_deadline_at = data.phase_deadlines.get(sess.phase)
+    sess.updated_at = utcnow()
+    await s.flush()
+    await audit(s, who.profile_id, "session.update", "session", sess.id, before, snapshot(sess))
+    return sess
+
+
+async def delete_session(s: AsyncSession, raw_id: str, who: Principal) -> None:
+    sess, _ = await load_visible(s, raw_id, who, for_update=True)
+    require_owner(sess, who)
+    before = snapshot(sess)
+    sess.deleted_at = utcnow()
+    sess.phase_deadline_at = None
+    await s.flush()
+    await audit(s, who.profile_id, "session.delete", "session", sess.id, before, None)
+
+
+async def join(s: AsyncSession, raw_id: str, who: Principal) -> tuple[Member, bool]:
+    """Join a public session, or one you are invited to; joining twice is a no-op."""
+    sess, member = await load_visible(s, raw_id, who, for_update=True)
+    if member is not None:
+        return member, False
+    if sess.phase == "completed":
+        raise Conflict("The session is completed; it takes no new members.")
+    if sess.visibility != "public" and await repo.get_invite(s, sess.id, who.profile_id) is None:
+        raise Forbidden("This session is invite-only.")
+    if await repo.count_members(s, sess.id) >= get_settings().max_members:
+        raise Conflict("The session is full.")
+    member = Member(session_id=sess.id, profile_id=who.profile_id, name=who.name, role="member",
+                    joined_at=utcnow())
+    s.add(member)
+    await s.flush()
+    await emit(s, MemberJoined(session_id=str(sess.id), profile_id=who.profile_id, name=who.name))
+    await audit(s, who.profile_id, "member.join", "member", f"{sess.id}:{who.profile_id}",
+                after={"sessionId": str(sess.id), "profileId": who.profile_id})
+    MEMBERS_JOINED.inc()
+    return member, True
+
+
+async def invite(s: AsyncSession, raw_id: str, profile_id: str, who: Principal) -> None:
+    sess, _ = await load_visible(s, raw_id, who)
+    require_owner(sess, who)
+    if await repo.get_invite(s, sess.id, profile_id) is None:
+        s.add(Invite(session_id=sess.id, profile_id=profile_id, invited_by=who.profile_id))
+        await s.flush()
+        await audit(s, who.profile_id, "invite.create", "invite", f"{sess.id}:{profile_id}",
+                    after={"sessionId": str(sess.id), "profileId": profile_id})
