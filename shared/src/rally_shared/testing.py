@@ -131,3 +131,30 @@ class EventProbe:
                 return found
             await asyncio.sleep(0.05)
         raise AssertionError(f"expected {count} x {type_} {data}, got {len(self.of_type(type_, **data))}")
+
+
+async def publish_event(event: Any, *, msg_id: str | None = None) -> None:
+    """Publish an `Event` to JetStream as a producing service's outbox relay would."""
+    import nats
+
+    nc = await nats.connect(os.environ["RALLY_NATS_URL"])
+    try:
+        js = nc.jetstream()
+        payload = json.dumps(event.model_dump(mode="json", by_alias=True)).encode()
+        await js.publish(event.type, payload, stream="rally", headers={"Nats-Msg-Id": msg_id or event.id})
+    finally:
+        await nc.close()
+
+
+async def eventually(check: Any, timeout: float = 15.0, every: float = 0.1) -> Any:
+    """Await `check()` until it returns a truthy value (it may be sync or async)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    last: Any = None
+    while asyncio.get_running_loop().time() < deadline:
+        last = check()
+        if asyncio.iscoroutine(last):
+            last = await last
+        if last:
+            return last
+        await asyncio.sleep(every)
+    raise AssertionError(f"condition not met within {timeout} s (last value: {last!r})")
