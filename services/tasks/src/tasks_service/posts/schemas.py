@@ -1,0 +1,35 @@
+"""Post and media JSON (camelCase)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from pydantic import Field
+from rally_shared.contracts.envelope import CamelModel
+
+
+class MediaRead(CamelModel):
+    id: uuid.UUID
+    url: str = Field(description="/v1/media/{id}, served with the same access rules as the post")
+    content_type: str
+    size: int
+
+
+class PostCreate(CamelModel):
+    """JSON form of a submission; multipart sends the same fields beside the `file` part."""
+
+    text: str | None = Field(None, description="Text proof, or a caption beside an image")
+    rating: int | None = Field(None, ge=1, le=5, description="Rating proof, 1-5")
+
+
+class PostRead(CamelModel):
+    id: uuid.UUID
+    task_id: uuid.UUID
+    profile_id: str
+    text: str | None
+    rating: int | None
+    media: MediaRead | None
+    proof_types: list[str]
+    visibility: str = Field(description="visible | hidden (hidden by moderation)")
+    created_at: datetime
