@@ -1,0 +1,53 @@
+"""Notify service settings (environment variables with the `RALLY_` prefix)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import model_validator
+from rally_shared.settings import SharedSettings
+
+DEV_WEBHOOK_SECRET = "rally-dev-webhook-secret-change-me"
+
+
+class Settings(SharedSettings):
+    # Background scheduler: reminders, idea bursts, digests (seconds between polls).
+    scheduler_poll_seconds: float = 1.0
+    scheduler_batch_size: int = 100
+    # Ideas posted within this window after the first one become one notification per member.
+    idea_burst_window_seconds: float = 60.0
+    # A task's due-soon reminder fires this long before its dueAt (RALLY_REMINDER_LEAD_SECONDS).
+    reminder_lead_seconds: float = 3600 * 12
+    # A phase's deadline-near reminder fires this long before the deadline.
+    phase_deadline_lead_seconds: float = 3600
+    # Daily digest: produced once a day at this UTC hour for members who chose it.
+    digest_hour_utc: int = 8
+    digest_kinds: list[str] = [
+        "phase_changed", "ideas_posted", "post_submitted", "task_completed", "goal_achieved",
+    ]
+    # Out-of-band channels.
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_from: str = "rally@localhost"
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = False
+    smtp_timeout_seconds: float = 10.0
+    webhook_secret: str = DEV_WEBHOOK_SECRET
+    webhook_timeout_seconds: float = 10.0
+    delivery_max_attempts: int = 5
+    delivery_backoff_seconds: float = 5.0
+    delivery_backoff_max_seconds: float = 900.0
+    delivery_poll_seconds: float = 1.0
+
+    @model_validator(mode="after")
+    def _refuse_default_webhook_secret(self) -> Settings:
+        # Receivers trust the signature: a production deployment must not sign with a public secret.
+        if self.auth_mode != "dev" and self.webhook_secret == DEV_WEBHOOK_SECRET:
+            raise ValueError("RALLY_WEBHOOK_SECRET must be set when RALLY_AUTH_MODE is not 'dev'")
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,68 @@
+"""Out-of-band channels: e-mail over SMTP and signed webhooks."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import smtplib
+from email.message import EmailMessage
+from typing import Any
+
+import httpx
+
+from notify_service.config import Settings
+
+SIGNATURE_HEADER = "X-Rally-Signature"
+
+
+class DeliveryError(Exception):
+    """A failed attempt; the message is recorded with the attempt."""
+
+
+def sign(secret: str, body: bytes) -> str:
+    """`sha256=<hex HMAC-SHA256 of the raw request body>`: receivers recompute and compare."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def _send_mail_sync(settings: Settings, to: str, subject: str, text: str) -> None:
+    msg = EmailMessage()
+    msg["From"] = settings.smtp_from
+    msg["To"] = to
+    msg["Subject"] = subject
+    msg.set_content(text)
+    with smtplib.SMTP(settings.smtp_host, settings.smtp_port,
+                      timeout=settings.smtp_timeout_seconds) as smtp:
+        if settings.smtp_starttls:
+            smtp.starttls()
+        if settings.smtp_username:
+            smtp.login(settings.smtp_username, settings.smtp_password)
+        smtp.send_message(msg)
+
+
+async def send_email(settings: Settings, to: str, subject: str, text: str) -> str:
+    if not settings.smtp_host:
+        raise DeliveryError("SMTP is not configured (RALLY_SMTP_HOST)")
+    try:
+        # smtplib blocks: run it in a worker thread so the event loop keeps serving.
+        await asyncio.to_thread(_send_mail_sync, settings, to, subject, text)
+    except (OSError, smtplib.SMTPException) as exc:
+        raise DeliveryError(f"smtp: {exc.__class__.__name__}: {exc}"[:500]) from exc
+    return "accepted by SMTP server"
+
+
+async def send_webhook(settings: Settings, client: httpx.AsyncClient, url: str,
+                       payload: dict[str, Any]) -> str:
+    body = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
+    headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(settings.webhook_secret, body),
+               "X-Rally-Delivery": str(payload.get("deliveryId", "")),
+               "User-Agent": "rally-notify/0.1"}
+    try:
+        r = await client.post(url, content=body, headers=headers,
+                              timeout=settings.webhook_timeout_seconds)
+    except httpx.HTTPError as exc:
+        raise DeliveryError(f"webhook: {exc.__class__.__name__}: {exc}"[:500]) from exc
+    if not 200 <= r.status_code < 300:
+        raise DeliveryError(f"webhook: HTTP {r.status_code}")
+    return f"HTTP {r.status_code}"

@@ -1,0 +1,111 @@
+"""Delivers queued e-mails and webhooks with retries and backoff, recording every attempt.
+
+Rows are claimed with FOR UPDATE SKIP LOCKED (replicas share the work) and updated in the same
+transaction as the attempt record. Out-of-band delivery is at least once: a crash between the
+send and the commit sends again after the restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from datetime import datetime, timedelta
+
+import httpx
+from rally_shared.db import unit_of_work, utcnow
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from notify_service.config import Settings
+from notify_service.delivery.channels import DeliveryError, send_email, send_webhook
+from notify_service.kinds import EMAIL
+from notify_service.metrics import DELIVERIES
+from notify_service.models import Delivery, DeliveryAttempt, Notification
+from notify_service.notifications.schemas import NotificationRead
+
+log = logging.getLogger("rally.notify.delivery")
+
+
+def backoff(settings: Settings, attempts: int) -> timedelta:
+    seconds = settings.delivery_backoff_seconds * 2 ** max(attempts - 1, 0)
+    return timedelta(seconds=min(seconds, settings.delivery_backoff_max_seconds))
+
+
+async def _send(settings: Settings, client: httpx.AsyncClient, d: Delivery, n: Notification,
+                sent_at: datetime) -> str:
+    if d.channel == EMAIL:
+        text = f"{n.body}\n\n— Rally" if n.body else "— Rally"
+        return await send_email(settings, d.target, n.title, text)
+    payload = {
+        "deliveryId": str(d.id), "attempt": d.attempts + 1, "sentAt": sent_at.isoformat(),
+        "profileId": n.profile_id,
+        "notification": NotificationRead.model_validate(n).model_dump(mode="json", by_alias=True),
+    }
+    return await send_webhook(settings, client, d.target, payload)
+
+
+async def deliver_batch(s: AsyncSession, settings: Settings, client: httpx.AsyncClient,
+                        limit: int = 20) -> int:
+    now = utcnow()
+    rows = (await s.execute(
+        select(Delivery, Notification).join(Notification, Notification.id == Delivery.notification_id)
+        .where(Delivery.status == "pending", Delivery.next_attempt_at <= now)
+        .order_by(Delivery.next_attempt_at).limit(limit)
+        .with_for_update(of=Delivery, skip_locked=True))).all()
+    if not rows:
+        return 0
+    results = await asyncio.gather(*(_send(settings, client, d, n, now) for d, n in rows),
+                                   return_exceptions=True)
+    for (d, _), result in zip(rows, results, strict=True):
+        d.attempts += 1
+        if isinstance(result, str):
+            d.status, d.delivered_at, d.last_error = "sent", utcnow(), None
+            outcome, detail = "sent", result
+        else:
+            detail = str(result) if isinstance(result, DeliveryError) else repr(result)[:500]
+            d.last_error = detail
+            if d.attempts >= settings.delivery_max_attempts:
+                d.status, outcome = "failed", "failed"
+            else:
+                d.next_attempt_at = utcnow() + backoff(settings, d.attempts)
+                outcome = "retry"
+            log.warning("delivery %s via %s failed (attempt %s): %s", d.id, d.channel,
+                        d.attempts, detail)
+        s.add(DeliveryAttempt(id=uuid.uuid4(), delivery_id=d.id, attempt=d.attempts,
+                              status="sent" if outcome == "sent" else "error", detail=detail))
+        DELIVERIES.labels(d.channel, outcome).inc()
+    await s.flush()
+    return len(rows)
+
+
+class DeliveryWorker:
+    def __init__(self, sm: async_sessionmaker[AsyncSession], settings: Settings) -> None:
+        self.sm, self.settings = sm, settings
+        self._task: asyncio.Task[None] | None = None
+
+    async def run(self) -> None:
+        async with httpx.AsyncClient(follow_redirects=False) as client:
+            while True:
+                try:
+                    async with unit_of_work(self.sm) as s:
+                        n = await deliver_batch(s, self.settings, client)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.warning("delivery worker failed; will retry", exc_info=True)
+                    n = 0
+                if n == 0:
+                    await asyncio.sleep(self.settings.delivery_poll_seconds)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self.run(), name="notify-delivery")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            try:
+                await self._task
+            except (asyncio.CancelledError, Exception):
+                pass
+            self._task = None

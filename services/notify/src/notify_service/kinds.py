@@ -1,0 +1,26 @@
+"""Notification kinds and channels: the product's names, shared by every module of this service."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+PHASE_CHANGED = "phase_changed"
+IDEAS_POSTED = "ideas_posted"
+TASK_ASSIGNED = "task_assigned"
+TASK_DUE_SOON = "task_due_soon"
+PHASE_DEADLINE_NEAR = "phase_deadline_near"
+POST_SUBMITTED = "post_submitted"
+TASK_COMPLETED = "task_completed"
+TASK_REJECTED = "task_rejected"
+GOAL_ACHIEVED = "goal_achieved"
+GENERATION_FAILED = "generation_failed"
+DIGEST = "digest"
+
+KINDS = (PHASE_CHANGED, IDEAS_POSTED, TASK_ASSIGNED, TASK_DUE_SOON, PHASE_DEADLINE_NEAR,
+         POST_SUBMITTED, TASK_COMPLETED, TASK_REJECTED, GOAL_ACHIEVED, GENERATION_FAILED, DIGEST)
+
+IN_APP, EMAIL, WEBHOOK = "in_app", "email", "webhook"
+Channel = Literal["in_app", "email", "webhook"]
+Kind = Literal["phase_changed", "ideas_posted", "task_assigned", "task_due_soon",
+               "phase_deadline_near", "post_submitted", "task_completed", "task_rejected",
+               "goal_achieved", "generation_failed", "digest"]

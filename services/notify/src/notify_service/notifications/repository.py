@@ -1,0 +1,68 @@
+"""All SQL of the notifications module."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import case, func, select, tuple_, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from notify_service.models import Delivery, DigestItem, Notification
+
+# Unread first (rank 1), then newest: one sort key for the feed and its keyset cursor.
+UNREAD_RANK = case((Notification.read_at.is_(None), 1), else_=0)
+
+
+async def insert_once(s: AsyncSession, values: dict[str, Any]) -> Notification | None:
+    """Insert unless (profile, source, kind) exists; None when it was already there."""
+    stmt = (pg_insert(Notification).values(id=uuid.uuid4(), **values)
+            .on_conflict_do_nothing(constraint="uq_notifications_source")
+            .returning(Notification))
+    return (await s.execute(stmt)).scalar_one_or_none()
+
+
+async def insert_digest_item(s: AsyncSession, values: dict[str, Any]) -> bool:
+    stmt = (pg_insert(DigestItem).values(id=uuid.uuid4(), **values)
+            .on_conflict_do_nothing(constraint="uq_digest_items_source")
+            .returning(DigestItem.id))
+    return (await s.execute(stmt)).first() is not None
+
+
+async def add_delivery(s: AsyncSession, notification_id: uuid.UUID, profile_id: str, channel: str,
+                       target: str) -> None:
+    await s.execute(pg_insert(Delivery).values(
+        id=uuid.uuid4(), notification_id=notification_id, profile_id=profile_id, channel=channel,
+        target=target, status="pending", attempts=0, next_attempt_at=func.now(),
+    ).on_conflict_do_nothing(constraint="uq_deliveries_notification_channel"))
+
+
+async def feed(s: AsyncSession, profile_id: str, limit: int,
+               after: tuple[int, datetime, uuid.UUID] | None, unread_only: bool
+               ) -> list[tuple[Notification, int]]:
+    q = select(Notification, UNREAD_RANK).where(Notification.profile_id == profile_id)
+    if unread_only:
+        q = q.where(Notification.read_at.is_(None))
+    if after is not None:
+        q = q.where(tuple_(UNREAD_RANK, Notification.created_at, Notification.id) < tuple_(*after))
+    q = q.order_by(UNREAD_RANK.desc(), Notification.created_at.desc(), Notification.id.desc())
+    return [(n, int(r)) for n, r in (await s.execute(q.limit(limit + 1))).all()]
+
+
+async def get_mine(s: AsyncSession, profile_id: str, notification_id: uuid.UUID,
+                   *, for_update: bool = False) -> Notification | None:
+    q = select(Notification).where(Notification.id == notification_id,
+                                   Notification.profile_id == profile_id)
+    if for_update:
+        q = q.with_for_update()
+    return (await s.execute(q)).scalar_one_or_none()
+
+
+async def mark_all_read(s: AsyncSession, profile_id: str, at: datetime) -> int:
+    res = await s.execute(
+        update(Notification)
+        .where(Notification.profile_id == profile_id, Notification.read_at.is_(None))
+        .values(read_at=at).returning(Notification.id))
+    return len(res.all())

@@ -1,0 +1,62 @@
+"""Preference rules: validation across fields, the next digest time, audit."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from rally_shared.auth import Principal
+from rally_shared.db import utcnow
+from rally_shared.errors import Unprocessable
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from notify_service.events import audit
+from notify_service.kinds import EMAIL, WEBHOOK
+from notify_service.models import Preferences
+from notify_service.preferences import repository as repo
+from notify_service.preferences.schemas import PreferencesRead, PreferencesUpdate
+from notify_service.runtime import settings
+
+
+def next_digest_time(after: datetime, hour_utc: int) -> datetime:
+    """The next digest moment strictly after `after`: today or tomorrow at `hour_utc`:00 UTC."""
+    at = after.replace(hour=hour_utc % 24, minute=0, second=0, microsecond=0)
+    return at if at > after else at + timedelta(days=1)
+
+
+def snapshot(p: Preferences) -> dict[str, Any]:
+    return PreferencesRead.model_validate(p).model_dump(mode="json", by_alias=True)
+
+
+async def read(s: AsyncSession, who: Principal) -> PreferencesRead:
+    return PreferencesRead.model_validate(await repo.get_or_default(s, who.profile_id))
+
+
+async def update(s: AsyncSession, who: Principal, body: PreferencesUpdate) -> PreferencesRead:
+    prefs = await repo.get(s, who.profile_id, for_update=True)
+    created = prefs is None
+    if prefs is None:
+        prefs = repo.defaults(who.profile_id)
+    before = None if created else snapshot(prefs)
+    changes = body.model_dump(exclude_unset=True)
+    for key in ("muted_kinds", "channels", "digest"):
+        if changes.get(key) is None:
+            changes.pop(key, None)  # null for a list or the digest means "leave as is"
+    for key, value in changes.items():
+        setattr(prefs, key, value)
+    if EMAIL in prefs.channels and not prefs.email:
+        raise Unprocessable("The email channel needs an email address.", code="email_required")
+    if WEBHOOK in prefs.channels and not prefs.webhook_url:
+        raise Unprocessable("The webhook channel needs a webhookUrl.", code="webhook_url_required")
+    if prefs.digest == "daily":
+        if prefs.next_digest_at is None:
+            prefs.next_digest_at = next_digest_time(utcnow(), settings.digest_hour_utc)
+    else:
+        prefs.next_digest_at = None
+    if created:
+        s.add(prefs)
+    await s.flush()
+    after = snapshot(prefs)
+    await audit(s, who.profile_id, "notification_preferences.update", "notification_preferences",
+                who.profile_id, before, after)
+    return PreferencesRead.model_validate(prefs)

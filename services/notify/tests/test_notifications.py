@@ -1,0 +1,117 @@
+"""Event-driven notifications against the real broker and database."""
+
+from __future__ import annotations
+
+import uuid
+
+from rally_shared.contracts.ai import GenerationFailed
+from rally_shared.contracts.session import IdeaPosted, MemberJoined, PhaseChanged, SessionCreated
+from rally_shared.contracts.tasks import AllTasksCompleted, PostSubmitted, TaskAssigned
+from rally_shared.testing import EventProbe
+
+
+async def start_session(publish, owner, *others, topic="What should we do this weekend?") -> str:
+    sid = str(uuid.uuid4())
+    await publish(SessionCreated(session_id=sid, topic=topic, owner_id=owner.id,
+                                 visibility="members", phase="ideation",
+                                 phase_flow=["ideation", "approaches", "tasks", "submission",
+                                             "completed"]))
+    for m in others:
+        await publish(MemberJoined(session_id=sid, profile_id=m.id, name="m"))
+    return sid
+
+
+def phase_changed(sid, owner, members, to="approaches", frm="ideation", **kw) -> PhaseChanged:
+    return PhaseChanged.model_validate({
+        "sessionId": sid, "from": frm, "to": to, "ownerId": owner.id, "topic": "Weekend",
+        "memberIds": [m.id for m in members], "actorId": owner.id, **kw})
+
+
+async def test_one_notification_per_member_per_phase_change_even_when_redelivered(
+        client, publish, users, h):
+    ann, ben, cat, outsider = users("ann", "ben", "cat", "out")
+    sid = await start_session(publish, ann, ben, cat)
+    async with EventProbe("rally.notify.delivered") as probe:
+        first = await publish(phase_changed(sid, ann, [ann, ben, cat]))
+        # The same event again under another message id: past the stream's dedup, the inbox
+        # (and the unique key per profile/source/kind) must still keep it to one notification.
+        await publish(first, msg_id=f"{first.id}-again")
+        second = await publish(phase_changed(sid, ann, [ann, ben, cat], frm="approaches", to="tasks"))
+        for u in (ann, ben, cat):
+            await h.wait_for(lambda u=u: _has(client, h, u, "phase_changed", 2))
+        await probe.wait_for("rally.notify.delivered", 6, sessionId=sid)
+    for u in (ann, ben, cat):
+        items = h.of_kind(await h.feed(client, u), "phase_changed")
+        assert len(items) == 2, items
+        assert {i["data"]["to"] for i in items} == {"approaches", "tasks"}
+        assert all(i["sessionId"] == sid and i["readAt"] is None for i in items)
+    assert await h.feed(client, outsider) == []
+    delivered = probe.of_type("rally.notify.delivered", sessionId=sid)
+    assert {(e["data"]["profileId"], e["data"]["channel"]) for e in delivered} == {
+        (u.id, "in_app") for u in (ann, ben, cat)}
+    assert len(delivered) == 6
+    assert second.id != first.id
+
+
+async def _has(client, h, user, kind, count, **data) -> bool:
+    return len(h.of_kind(await h.feed(client, user), kind, **data)) >= count
+
+
+async def test_idea_burst_becomes_one_notification_per_member_without_own_ideas(
+        client, publish, users, settings, h, monkeypatch):
+    monkeypatch.setattr(settings, "idea_burst_window_seconds", 1.5)
+    ann, ben, cat, outsider = users("ann", "ben", "cat", "out")
+    sid = await start_session(publish, ann, ben, cat)
+    await h.wait_for(lambda: _known_members(client, sid, 3))
+    for author, text in ((ann, "cinema"), (ann, "bowling"), (ben, "picnic")):
+        await publish(IdeaPosted(session_id=sid, idea_id=str(uuid.uuid4()), profile_id=author.id,
+                                 text=text))
+    # Someone outside the session posting (a forged or stale event) notifies nobody new.
+    await publish(IdeaPosted(session_id=sid, idea_id=str(uuid.uuid4()), profile_id=outsider.id,
+                             text="spam"))
+    await h.wait_for(lambda: _has(client, h, cat, "ideas_posted", 1))
+    await h.wait_for(lambda: _has(client, h, ann, "ideas_posted", 1))
+    counts = {}
+    for u in (ann, ben, cat):
+        items = h.of_kind(await h.feed(client, u), "ideas_posted")
+        assert len(items) == 1, items
+        counts[u] = items[0]["data"]["count"]
+    assert counts == {ann: 2, ben: 3, cat: 4}
+    cat_item = h.of_kind(await h.feed(client, cat), "ideas_posted")[0]
+    assert cat_item["title"].startswith("4 new ideas")
+    assert await h.feed(client, outsider) == []
+
+
+async def _known_members(client, sid, n) -> bool:
+    from notify_service.membership import repository as members
+    from notify_service.runtime import runtime
+
+    async with runtime.sm() as s:
+        return len(await members.member_ids(s, sid)) >= n
+
+
+async def test_tasks_and_ai_events_reach_the_right_members(client, publish, users, h):
+    ann, ben, cat, outsider = users("ann", "ben", "cat", "out")
+    sid = await start_session(publish, ann, ben, cat)
+    await h.wait_for(lambda: _known_members(client, sid, 3))
+    task_id = str(uuid.uuid4())
+    await publish(TaskAssigned(task_id=task_id, session_id=sid, profile_id=ben.id,
+                               role_key="driver", title="Drive the group"))
+    await publish(PostSubmitted(post_id=str(uuid.uuid4()), task_id=task_id, session_id=sid,
+                                profile_id=ben.id, proof_types=["image"]))
+    await publish(GenerationFailed(session_id=sid, kind="tasks", error="timeout"))
+    await publish(AllTasksCompleted(session_id=sid, task_count=3,
+                                    member_ids=[ann.id, ben.id, cat.id]))
+    for u in (ann, ben, cat):
+        await h.wait_for(lambda u=u: _has(client, h, u, "goal_achieved", 1))
+    await h.wait_for(lambda: _has(client, h, ann, "generation_failed", 1))
+    await h.wait_for(lambda: _has(client, h, ann, "post_submitted", 1))
+    ben_feed = await h.feed(client, ben)
+    assigned = h.of_kind(ben_feed, "task_assigned")
+    assert len(assigned) == 1
+    assert assigned[0]["title"] == "Your task: Drive the group"
+    assert assigned[0]["data"]["taskId"] == task_id
+    assert not h.of_kind(ben_feed, "post_submitted")  # the owner is told, not the author
+    assert not h.of_kind(ben_feed, "generation_failed")  # only the owner
+    assert h.of_kind(await h.feed(client, cat), "task_assigned") == []
+    assert await h.feed(client, outsider) == []
