@@ -1,0 +1,4 @@
+from admin_service.models import SCHEMA, Base
+from rally_shared.migrations import run_env
+
+run_env(Base.metadata, SCHEMA)

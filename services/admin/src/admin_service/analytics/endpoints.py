@@ -1,0 +1,43 @@
+"""GET /v1/admin/analytics and the admin view of sessions (from the analytics read model)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from rally_shared.auth import AdminUser
+from rally_shared.pagination import Page, Paging, make_page
+from rally_shared.service_app import DbSession
+
+from admin_service.analytics import queries
+from admin_service.analytics import repository as repo
+from admin_service.analytics.schemas import Analytics, SessionDetail, SessionRow
+
+router = APIRouter(tags=["analytics"])
+
+
+@router.get("/v1/admin/analytics", response_model=Analytics)
+async def get_analytics(
+    _: AdminUser, s: DbSession,
+    days: Annotated[int, Query(ge=1, le=365, description="Days of daily series")] = 30,
+) -> Analytics:
+    return await queries.analytics(s, days)
+
+
+@router.get("/v1/admin/sessions", response_model=Page[SessionRow])
+async def list_sessions(
+    _: AdminUser, s: DbSession, paging: Paging,
+    phase: Annotated[str | None, Query(max_length=20)] = None,
+    q: Annotated[str | None, Query(max_length=200, description="Search the topic")] = None,
+    use_case_id: Annotated[str | None, Query(alias="useCaseId", max_length=64)] = None,
+) -> Page[SessionRow]:
+    rows = await repo.sessions(s, phase=phase, q=q, use_case_id=use_case_id,
+                               position=paging.position(), limit=paging.limit)
+    page = make_page(list(rows), paging.limit, lambda r: (r[0].updated_at, r[0].session_id))
+    return Page[SessionRow](items=[queries.session_row(r) for r in page.items],
+                            next_cursor=page.next_cursor)
+
+
+@router.get("/v1/admin/sessions/{session_id}", response_model=SessionDetail)
+async def get_session(session_id: str, _: AdminUser, s: DbSession) -> SessionDetail:
+    return await queries.session_detail(s, session_id)

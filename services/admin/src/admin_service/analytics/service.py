@@ -1,0 +1,339 @@
+"""The analytics read model: folds events into small tables, in any arrival order.
+
+Delivery is at least once (the inbox drops exact repeats) and subjects are consumed independently,
+so every fold is an upsert that tolerates a missing predecessor: a member may join before the
+session's `created` event arrives, a generation may finish before its start is seen.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from rally_shared.contracts.ai import (
+    ApproachGenerated,
+    GenerationFailed,
+    GenerationStarted,
+    TasksGenerated,
+)
+from rally_shared.contracts.audit import AuditRecorded
+from rally_shared.contracts.envelope import Event, parse_data
+from rally_shared.contracts.notify import NotificationDelivered
+from rally_shared.contracts.session import (
+    AnswersSubmitted,
+    CommentPosted,
+    IdeaPosted,
+    MemberJoined,
+    PhaseChanged,
+    SessionCreated,
+)
+from rally_shared.contracts.tasks import (
+    AllTasksCompleted,
+    PostSubmitted,
+    TaskAssigned,
+    TaskCompleted,
+)
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from admin_service.metrics import ANALYTICS_EVENTS
+from admin_service.models import (
+    DailyCount,
+    GenerationStat,
+    MemberStat,
+    NotificationStat,
+    PhaseEntry,
+    RatingStat,
+    SessionStat,
+    TaskStat,
+)
+
+# -- small upserts -------------------------------------------------------------------------
+
+
+async def _ensure_session(s: AsyncSession, sid: str, at: datetime) -> None:
+    await s.execute(pg_insert(SessionStat).values(session_id=sid, updated_at=at)
+                    .on_conflict_do_nothing(index_elements=[SessionStat.session_id]))
+    await s.execute(update(SessionStat).where(SessionStat.session_id == sid)
+                    .values(updated_at=func.greatest(SessionStat.updated_at, at)))
+
+
+async def _ensure_member(s: AsyncSession, sid: str, pid: str, at: datetime, name: str = "") -> None:
+    stmt = pg_insert(MemberStat).values(session_id=sid, profile_id=pid, name=name, joined_at=at)
+    if name:
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[MemberStat.session_id, MemberStat.profile_id],
+            set_={"name": name, "joined_at": func.least(MemberStat.joined_at, at)})
+    else:
+        stmt = stmt.on_conflict_do_nothing(index_elements=[MemberStat.session_id, MemberStat.profile_id])
+    await s.execute(stmt)
+
+
+async def _count_day(s: AsyncSession, metric: str, at: datetime, n: int = 1) -> None:
+    day = at.date().isoformat()
+    await s.execute(pg_insert(DailyCount).values(day=day, metric=metric, value=n)
+                    .on_conflict_do_update(index_elements=[DailyCount.day, DailyCount.metric],
+                                           set_={"value": DailyCount.value + n}))
+
+
+async def _enter_phase(s: AsyncSession, sid: str, phase: str, at: datetime) -> None:
+    # The earliest entry wins: a redelivered or late event never moves it later.
+    await s.execute(pg_insert(PhaseEntry).values(session_id=sid, phase=phase, entered_at=at)
+                    .on_conflict_do_update(index_elements=[PhaseEntry.session_id, PhaseEntry.phase],
+                                           set_={"entered_at": func.least(PhaseEntry.entered_at, at)}))
+
+
+async def _set_phase(s: AsyncSession, sid: str, phase: str, at: datetime) -> None:
+    """Move the current phase only forward in time (a late event never rewinds it)."""
+    await s.execute(update(SessionStat)
+                    .where(SessionStat.session_id == sid,
+                           or_(SessionStat.phase_at.is_(None), SessionStat.phase_at <= at))
+                    .values(phase=phase, phase_at=at))
+
+
+# -- session events ----------------------------------------------------------------------
+
+
+async def _session_created(s: AsyncSession, ev: Event) -> None:
+    d, at = parse_data(ev, SessionCreated), ev.occurred_at
+    await _ensure_session(s, d.session_id, at)
+    await s.execute(update(SessionStat).where(SessionStat.session_id == d.session_id).values(
+        topic=d.topic[:200], owner_id=d.owner_id, created_at=at,
+        use_case_id=func.coalesce(SessionStat.use_case_id, d.use_case_id),
+        matched_by=func.coalesce(SessionStat.matched_by, "explicit" if d.use_case_id else None)))
+    await _set_phase(s, d.session_id, d.phase, at)
+    await _enter_phase(s, d.session_id, d.phase, at)
+    await _count_day(s, "sessions_created", at)
+
+
+async def _member_joined(s: AsyncSession, ev: Event) -> None:
+    d = parse_data(ev, MemberJoined)
+    await _ensure_session(s, d.session_id, ev.occurred_at)
+    await _ensure_member(s, d.session_id, d.profile_id, ev.occurred_at, d.name)
+    await _count_day(s, "members_joined", ev.occurred_at)
+
+
+async def _idea_posted(s: AsyncSession, ev: Event) -> None:
+    d = parse_data(ev, IdeaPosted)
+    await _ensure_session(s, d.session_id, ev.occurred_at)
+    await _ensure_member(s, d.session_id, d.profile_id, ev.occurred_at)
+    await s.execute(update(MemberStat).where(MemberStat.session_id == d.session_id,
+                                             MemberStat.profile_id == d.profile_id)
+                    .values(ideas=MemberStat.ideas + 1))
+    await _count_day(s, "ideas_posted", ev.occurred_at)
+
+
+async def _comment_posted(s: AsyncSession, ev: Event) -> None:
+    d = parse_data(ev, CommentPosted)
+    await _ensure_session(s, d.session_id, ev.occurred_at)
+    await _ensure_member(s, d.session_id, d.profile_id, ev.occurred_at)
+    await s.execute(update(MemberStat).where(MemberStat.session_id == d.session_id,
+                                             MemberStat.profile_id == d.profile_id)
+                    .values(comments=MemberStat.comments + 1))
+    await _count_day(s, "comments_posted", ev.occurred_at)
+
+
+async def _phase_changed(s: AsyncSession, ev: Event) -> None:
+    d, at = parse_data(ev, PhaseChanged), ev.occurred_at
+    await _ensure_session(s, d.session_id, at)
+    await s.execute(update(SessionStat).where(SessionStat.session_id == d.session_id).values(
+        topic=func.coalesce(func.nullif(SessionStat.topic, ""), d.topic[:200]),
+        owner_id=func.coalesce(SessionStat.owner_id, d.owner_id)))
+    if d.from_phase:
+        await _enter_phase(s, d.session_id, d.from_phase, at)  # bounded below by its real entry
+    await _set_phase(s, d.session_id, d.to_phase, at)
+    await _enter_phase(s, d.session_id, d.to_phase, at)
+    if d.to_phase == "completed":
+        await s.execute(update(SessionStat).where(SessionStat.session_id == d.session_id)
+                        .values(completed_at=func.coalesce(SessionStat.completed_at, at)))
+    for pid in d.member_ids:
+        await _ensure_member(s, d.session_id, pid, at)
+    await _count_day(s, "phase_changes", at)
+
+
+async def _answers_submitted(s: AsyncSession, ev: Event) -> None:
+    d = parse_data(ev, AnswersSubmitted)
+    await _ensure_session(s, d.session_id, ev.occurred_at)
+    await _ensure_member(s, d.session_id, d.profile_id, ev.occurred_at)
+    await s.execute(update(MemberStat).where(MemberStat.session_id == d.session_id,
+                                             MemberStat.profile_id == d.profile_id)
+                    .values(answered_at=func.coalesce(MemberStat.answered_at, ev.occurred_at)))
+    await _count_day(s, "answers_submitted", ev.occurred_at)
+
+
+# -- AI events ---------------------------------------------------------------------------
+
+
+async def _find_generation(s: AsyncSession, session_id: str, kind: str, generation_id: str | None,
+                           *, open_start: bool) -> GenerationStat | None:
+    if generation_id:
+        found = (await s.execute(select(GenerationStat)
+                                 .where(GenerationStat.generation_id == generation_id)
+                                 .with_for_update())).scalars().first()
+        if found:
+            return found
+    # No id to match: pair with the oldest unmatched row of the same session and kind.
+    cond = (and_(GenerationStat.status == "started", GenerationStat.finished_at.is_(None))
+            if open_start else GenerationStat.started_at.is_(None))
+    q = select(GenerationStat).where(GenerationStat.session_id == session_id,
+                                     GenerationStat.kind == kind, cond)
+    if generation_id:
+        q = q.where(GenerationStat.generation_id.is_(None))
+    q = (q.order_by(GenerationStat.started_at.asc().nulls_last(), GenerationStat.finished_at.asc())
+         .limit(1).with_for_update())
+    return (await s.execute(q)).scalars().first()
+
+
+def _latency(g: GenerationStat) -> None:
+    if g.started_at and g.finished_at:
+        g.latency_seconds = max((g.finished_at - g.started_at).total_seconds(), 0.0)
+
+
+async def _generation_started(s: AsyncSession, ev: Event) -> None:
+    d = parse_data(ev, GenerationStarted)
+    g = await _find_generation(s, d.session_id, d.kind, d.generation_id, open_start=False)
+    if g is None:
+        s.add(GenerationStat(key=d.generation_id or ev.id, generation_id=d.generation_id,
+                             session_id=d.session_id, kind=d.kind, status="started",
+                             started_at=ev.occurred_at))
+    else:
+        g.started_at = ev.occurred_at
+        g.generation_id = g.generation_id or d.generation_id
+        _latency(g)
+    await _count_day(s, "generations_started", ev.occurred_at)
+    await s.flush()
+
+
+async def _generation_finished(s: AsyncSession, ev: Event, session_id: str, kind: str,
+                               generation_id: str | None, status: str, error: str | None = None) -> None:
+    g = await _find_generation(s, session_id, kind, generation_id, open_start=True)
+    if g is None:
+        g = GenerationStat(key=generation_id or ev.id, generation_id=generation_id,
+                           session_id=session_id, kind=kind, status=status)
+        s.add(g)
+    g.status, g.finished_at, g.error = status, ev.occurred_at, error
+    g.generation_id = g.generation_id or generation_id
+    _latency(g)
+    await _count_day(s, f"generations_{status}", ev.occurred_at)
+    await s.flush()
+
+
+async def _approach_generated(s: AsyncSession, ev: Event) -> None:
+    d = parse_data(ev, ApproachGenerated)
+    await _ensure_session(s, d.session_id, ev.occurred_at)
+    values: dict[str, Any] = {"approaches_generated": SessionStat.approaches_generated + 1}
+    uc = d.use_case
+    if uc.id or uc.matched_by != "none":
+        values.update(use_case_id=uc.id, use_case_title=(uc.title or None) and uc.title[:200],
+                      use_case_score=uc.score, matched_by=uc.matched_by)
+    await s.execute(update(SessionStat).where(SessionStat.session_id == d.session_id).values(**values))
+    await _generation_finished(s, ev, d.session_id, "approach", d.generation_id, "succeeded")
+
+
+async def _tasks_generated(s: AsyncSession, ev: Event) -> None:
+    d = parse_data(ev, TasksGenerated)
+    await _ensure_session(s, d.session_id, ev.occurred_at)
+    await _generation_finished(s, ev, d.session_id, "tasks", d.generation_id, "succeeded")
+
+
+async def _generation_failed(s: AsyncSession, ev: Event) -> None:
+    d = parse_data(ev, GenerationFailed)
+    await _ensure_session(s, d.session_id, ev.occurred_at)
+    await _generation_finished(s, ev, d.session_id, d.kind, d.generation_id, "failed", d.error[:2000])
+
+
+# -- tasks and notifications ---------------------------------------------------------------
+
+
+async def _task_assigned(s: AsyncSession, ev: Event) -> None:
+    d = parse_data(ev, TaskAssigned)
+    await _ensure_session(s, d.session_id, ev.occurred_at)
+    await s.execute(pg_insert(TaskStat).values(
+        task_id=d.task_id, session_id=d.session_id, profile_id=d.profile_id, role_key=d.role_key,
+        assigned_at=ev.occurred_at).on_conflict_do_update(
+        index_elements=[TaskStat.task_id],
+        set_={"profile_id": d.profile_id, "role_key": d.role_key, "assigned_at": ev.occurred_at}))
+    await _count_day(s, "tasks_assigned", ev.occurred_at)
+
+
+async def _post_submitted(s: AsyncSession, ev: Event) -> None:
+    d = parse_data(ev, PostSubmitted)
+    await _ensure_session(s, d.session_id, ev.occurred_at)
+    await s.execute(pg_insert(TaskStat).values(
+        task_id=d.task_id, session_id=d.session_id, profile_id=d.profile_id,
+        posted_at=ev.occurred_at).on_conflict_do_update(
+        index_elements=[TaskStat.task_id],
+        set_={"posted_at": func.coalesce(TaskStat.posted_at, ev.occurred_at)}))
+    await _count_day(s, "posts_submitted", ev.occurred_at)
+
+
+async def _task_completed(s: AsyncSession, ev: Event) -> None:
+    d = parse_data(ev, TaskCompleted)
+    await _ensure_session(s, d.session_id, ev.occurred_at)
+    prev = await s.get(TaskStat, d.task_id, with_for_update=True)
+    if prev is not None and prev.completed_at is not None:
+        return
+    await s.execute(pg_insert(TaskStat).values(
+        task_id=d.task_id, session_id=d.session_id, profile_id=d.profile_id,
+        completed_at=ev.occurred_at).on_conflict_do_update(
+        index_elements=[TaskStat.task_id], set_={"completed_at": ev.occurred_at}))
+    await _count_day(s, "tasks_completed", ev.occurred_at)
+
+
+async def _all_completed(s: AsyncSession, ev: Event) -> None:
+    d = parse_data(ev, AllTasksCompleted)
+    await _ensure_session(s, d.session_id, ev.occurred_at)
+    await s.execute(update(SessionStat).where(SessionStat.session_id == d.session_id)
+                    .values(completed_at=func.coalesce(SessionStat.completed_at, ev.occurred_at)))
+
+
+async def _notification_delivered(s: AsyncSession, ev: Event) -> None:
+    d = parse_data(ev, NotificationDelivered)
+    await s.execute(pg_insert(NotificationStat).values(kind=d.kind[:60], channel=d.channel[:20], delivered=1)
+                    .on_conflict_do_update(index_elements=[NotificationStat.kind, NotificationStat.channel],
+                                           set_={"delivered": NotificationStat.delivered + 1}))
+    await _count_day(s, "notifications_delivered", ev.occurred_at)
+
+
+FOLDS = {
+    SessionCreated.TYPE: _session_created,
+    MemberJoined.TYPE: _member_joined,
+    IdeaPosted.TYPE: _idea_posted,
+    CommentPosted.TYPE: _comment_posted,
+    PhaseChanged.TYPE: _phase_changed,
+    AnswersSubmitted.TYPE: _answers_submitted,
+    GenerationStarted.TYPE: _generation_started,
+    ApproachGenerated.TYPE: _approach_generated,
+    TasksGenerated.TYPE: _tasks_generated,
+    GenerationFailed.TYPE: _generation_failed,
+    TaskAssigned.TYPE: _task_assigned,
+    PostSubmitted.TYPE: _post_submitted,
+    TaskCompleted.TYPE: _task_completed,
+    AllTasksCompleted.TYPE: _all_completed,
+    NotificationDelivered.TYPE: _notification_delivered,
+}
+
+
+async def apply(s: AsyncSession, event: Event) -> bool:
+    """Fold one event into the read model; False if the type is not one analytics uses."""
+    fold = FOLDS.get(event.type)
+    if fold is None:
+        return False
+    await fold(s, event)
+    ANALYTICS_EVENTS.labels(event.type).inc()
+    return True
+
+
+async def on_audit(s: AsyncSession, event_id: str, data: AuditRecorded) -> None:
+    """Ratings live in the AI service; its audit record of a rating carries the score."""
+    after = data.after or {}
+    score = after.get("score")
+    if "rating" not in data.entity.lower() and "rat" not in data.action.lower():
+        return
+    if not isinstance(score, int) or isinstance(score, bool) or not 1 <= score <= 5:
+        return
+    gen = after.get("generationId") or after.get("generation_id") or data.entity_id
+    await s.execute(pg_insert(RatingStat).values(event_id=event_id, generation_id=str(gen)[:64],
+                                                 score=score, at=data.at)
+                    .on_conflict_do_nothing(index_elements=[RatingStat.event_id]))

@@ -1,0 +1,31 @@
+"""Small helpers around the shared keyset cursor."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from rally_shared.errors import BadRequest
+
+
+def cursor_parts(position: tuple[object, ...] | None) -> tuple[datetime, str] | None:
+    """A (timestamp, tie-breaker) cursor, or None for the first page; 400 if malformed."""
+    if position is None:
+        return None
+    if len(position) != 2 or not isinstance(position[0], datetime):
+        raise BadRequest("The cursor is not valid.", code="invalid_cursor")
+    return position[0], str(position[1])
+
+
+def as_uuid(value: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError as exc:
+        raise BadRequest("The cursor is not valid.", code="invalid_cursor") from exc
+
+
+def as_int(value: str) -> int:
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise BadRequest("The cursor is not valid.", code="invalid_cursor") from exc
