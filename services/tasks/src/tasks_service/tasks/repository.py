@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import distinct, func, select
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -68,5 +68,5 @@ async def completion_of_session(s: AsyncSession, session_id: str) -> tuple[int, 
     row = (await s.execute(
         select(func.count(), func.count().filter(Task.status == "done")).where(*live))).one()
     members = (await s.execute(
-        select(distinct(Task.profile_id)).where(*live).order_by(Task.profile_id))).scalars().all()
+        select(Task.profile_id).distinct().where(*live).order_by(Task.profile_id))).scalars().all()
     return int(row[0]), int(row[1]), list(members)
