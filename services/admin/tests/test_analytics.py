@@ -1,0 +1,93 @@
+"""The analytics read model, built from the events of the reference scenario."""
+
+import random
+import uuid
+
+from rally_shared.contracts import ai
+from rally_shared.contracts.audit import AuditRecorded
+from rally_shared.db import utcnow
+from rally_shared.testing import eventually, publish_event
+
+from .conftest import reference_events
+
+
+async def _session(client, headers, sid):
+    r = await client.get(f"/v1/admin/sessions/{sid}", headers=headers)
+    return r.json() if r.status_code == 200 else None
+
+
+async def test_reference_scenario_in_any_order(client, admin_headers):
+    uc = (await client.post("/v1/admin/use-cases", headers=admin_headers, json={
+        "title": "Group outing", "prompt": "Weekend activities that involve everyone"})).json()
+    topic = f"What should we do this weekend? {uuid.uuid4().hex[:6]}"
+    events = reference_events(uc["id"], uc["title"], topic)
+    sid = events[0].data["sessionId"]
+    random.Random(7).shuffle(events)  # consumers must not depend on arrival order
+    for ev in events:
+        await publish_event(ev)
+    await publish_event(events[0])  # a duplicate changes nothing
+
+    async def done():
+        d = await _session(client, admin_headers, sid)
+        return d if d and d["tasks"]["done"] == 4 and d["phase"] == "completed" \
+            and len(d["generations"]) == 2 and d["ideas"] == 3 else None
+
+    d = await eventually(done)
+    assert d["topic"] == topic
+    assert d["useCase"] == {"id": uc["id"], "title": "Group outing", "score": 0.82,
+                            "matchedBy": "similarity"}
+    assert d["members"] == 4 and d["tasks"] == {"total": 4, "done": 4}
+    assert d["completionPct"] == 100.0 and d["answerRate"] == 1.0 and d["regenerations"] == 0
+    assert [p["phase"] for p in d["phases"]] == ["ideation", "approaches", "tasks", "submission",
+                                                 "completed"]
+    assert [round(p["seconds"] or 0) for p in d["phases"]] == [300, 300, 30, 336, 0]
+    assert {m["name"] for m in d["memberList"]} == {"Ann", "Ben", "Cat", "Dan"}
+    assert sorted((g["kind"], g["status"], round(g["latencySeconds"], 1)) for g in d["generations"]) == [
+        ("approach", "succeeded", 2.4), ("tasks", "succeeded", 5.4)]
+
+    page = (await client.get("/v1/admin/sessions", headers=admin_headers,
+                             params={"q": topic, "phase": "completed"})).json()
+    assert [(s["id"], s["completionPct"]) for s in page["items"]] == [(sid, 100.0)]
+
+    a = (await client.get("/v1/admin/analytics", headers=admin_headers)).json()
+    assert a["sessionsPerPhase"]["completed"] >= 1
+    assert a["totals"]["tasksDone"] >= 4 and a["taskCompletionRate"] is not None
+    row = next(u for u in a["useCases"] if u["id"] == uc["id"])
+    assert row | {"avgScore": 0} == {"id": uc["id"], "title": "Group outing", "sessions": 1,
+                                     "completedSessions": 1, "tasks": 4, "tasksDone": 4,
+                                     "completionRate": 1.0, "avgScore": 0}
+    assert a["ai"]["succeeded"] >= 2 and a["ai"]["avgLatencySeconds"] is not None
+    assert {p["phase"] for p in a["phaseDurations"]} >= {"ideation", "approaches", "tasks", "submission"}
+    assert any(n["kind"] == "task_assigned" and n["delivered"] >= 4 for n in a["notifications"])
+    today = utcnow().date().isoformat()
+    assert a["daily"][-1]["day"] == today and len(a["daily"]) == 30
+    metrics = (await client.get("/metrics")).text
+    assert 'rally_admin_sessions_by_phase{phase="completed"}' in metrics
+
+
+async def test_failures_regenerations_and_ratings(client, admin_headers):
+    sid = str(uuid.uuid4())
+    before = (await client.get("/v1/admin/analytics", headers=admin_headers)).json()["ai"]
+    for kind in ("approach", "approach"):
+        await publish_event(ai.GenerationStarted(session_id=sid, kind=kind).to_event())
+    await publish_event(ai.GenerationFailed(session_id=sid, kind="approach", error="timeout").to_event())
+    for _ in range(2):
+        g = str(uuid.uuid4())
+        await publish_event(ai.ApproachGenerated(session_id=sid, approach_id=g, generation_id=g,
+                                                 approach={}).to_event())
+    gen = str(uuid.uuid4())
+    await publish_event(AuditRecorded(service="ai", actor_id="u1", action="rated", entity="rating",
+                                      entity_id=gen, after={"score": 4, "generationId": gen},
+                                      at=utcnow()).to_event())
+
+    async def updated():
+        a = (await client.get("/v1/admin/analytics", headers=admin_headers)).json()["ai"]
+        return a if a["failed"] == before["failed"] + 1 and a["ratings"]["count"] > before["ratings"][
+            "count"] and a["regenerations"] == before["regenerations"] + 1 else None
+
+    a = await eventually(updated)
+    assert a["failureRate"] > 0 and a["ratings"]["distribution"]["4"] >= 1
+    d = await _session(client, admin_headers, sid)
+    assert sorted(g["status"] for g in d["generations"]) == ["failed", "succeeded", "succeeded"]
+    assert d["regenerations"] == 1
+    assert d["answerRate"] is None  # no members: nobody had questions to answer
