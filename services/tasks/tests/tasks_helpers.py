@@ -88,9 +88,10 @@ def tasks_generated(g: Group, proof_types: list[list[str]], *, generation_id: st
     return ev
 
 
-async def make_group(client: httpx.AsyncClient, proof_types: list[list[str]]) -> Group:
+async def make_group(client: httpx.AsyncClient, proof_types: list[list[str]],
+                     owner: Person | None = None) -> Group:
     """A session (owner + len(proof_types)-1 members) whose tasks are stored."""
-    owner = person("owner")
+    owner = owner or person("owner")
     g = Group(str(uuid.uuid4()), owner, [person("member") for _ in proof_types[1:]])
     await publish(SessionCreated(session_id=g.session_id, topic="t", owner_id=owner.id,
                                  visibility="members", phase="tasks",

@@ -15,7 +15,8 @@ async def test_wrong_proof_type(client):
     g = await make_group(client, [["image"], ["rating"], ["text"]])
     img, rating, text = g.task_of(g.owner), g.task_of(g.members[0]), g.task_of(g.members[1])
     r = await client.post(posts_url(img), json={"text": "here it is"}, headers=g.owner.h)
-    assert r.status_code == 422 and r.json()["error"]["code"] == "wrong_proof_type"
+    assert r.status_code == 422
+    assert r.json()["error"]["code"] == "wrong_proof_type"
     assert r.json()["error"]["details"]["accepted"] == ["image"]
     r = await client.post(posts_url(rating), json={"text": "great"}, headers=g.members[0].h)
     assert r.status_code == 422
@@ -43,13 +44,16 @@ async def test_wrong_proof_type(client):
     # valid proofs
     r = await client.post(posts_url(rating), json={"rating": 5}, headers=g.members[0].h)
     assert r.status_code == 201, r.text
-    assert r.json()["rating"] == 5 and r.json()["proofTypes"] == ["rating"]
+    assert r.json()["rating"] == 5
+    assert r.json()["proofTypes"] == ["rating"]
     r = await client.post(posts_url(rating), json={"rating": 5}, headers=g.members[0].h)
-    assert r.status_code == 409 and r.json()["error"]["code"] == "task_done"
+    assert r.status_code == 409
+    assert r.json()["error"]["code"] == "task_done"
     r = await client.post(posts_url(img), data={"text": "our selfie", "rating": ""},
                           files={"file": ("selfie.jpg", JPEG, "image/jpeg")}, headers=g.owner.h)
     assert r.status_code == 201, r.text
-    assert r.json()["media"]["contentType"] == "image/jpeg" and r.json()["text"] == "our selfie"
+    assert r.json()["media"]["contentType"] == "image/jpeg"
+    assert r.json()["text"] == "our selfie"
 
 
 async def test_forged_content_type_is_refused(client):
@@ -83,7 +87,8 @@ async def test_posting_on_someone_elses_task(client):
     g = await make_group(client, [["text"], ["text"]])
     task = g.task_of(g.members[0])
     r = await client.post(posts_url(task), json={"text": "mine now"}, headers=g.owner.h)
-    assert r.status_code == 403 and r.json()["error"]["code"] == "not_assignee"
+    assert r.status_code == 403
+    assert r.json()["error"]["code"] == "not_assignee"
     outsider = person("outsider")
     r = await client.post(posts_url(task), json={"text": "hi"}, headers=outsider.h)
     assert r.status_code == 404
@@ -126,7 +131,8 @@ async def test_all_completed_published_exactly_once(client):
         # the last posts race each other: the session lock decides who completes the session
         bodies = [{"text": "a"}, {"rating": 3}, {"text": "c"}, {"text": "d"}]
         results = await asyncio.gather(*(
-            client.post(posts_url(g.task_of(p)), json=b, headers=p.h) for p, b in zip(people, bodies, strict=True)))
+            client.post(posts_url(g.task_of(p)), json=b, headers=p.h)
+            for p, b in zip(people, bodies, strict=True)))
         assert [r.status_code for r in results] == [201] * 4
         done = await probe.wait_for("rally.tasks.all_completed", sessionId=g.session_id)
         await probe.wait_for("rally.tasks.completed", 4, sessionId=g.session_id)
@@ -160,13 +166,15 @@ async def test_reject_and_resubmit(client):
         r = await client.post(f"/v1/tasks/{task['id']}/reject", json={"reason": "Show the tickets"},
                               headers=g.owner.h)
         assert r.status_code == 200, r.text
-        assert r.json()["status"] == "rejected" and r.json()["rejectReason"] == "Show the tickets"
+        assert r.json()["status"] == "rejected"
+        assert r.json()["rejectReason"] == "Show the tickets"
         ev = await probe.wait_for("rally.tasks.rejected", taskId=task["id"])
     assert ev[0]["data"]["reason"] == "Show the tickets"
     r = await client.post(posts_url(task), json={"text": "second try"}, headers=member.h)
     assert r.status_code == 201
     r = await client.get(f"/v1/tasks/{task['id']}", headers=member.h)
-    assert r.json()["status"] == "done" and r.json()["rejectReason"] is None
+    assert r.json()["status"] == "done"
+    assert r.json()["rejectReason"] is None
     r = await client.get(posts_url(task), headers=member.h)
     assert [p["text"] for p in r.json()["items"]] == ["first try", "second try"]
 
@@ -184,7 +192,8 @@ async def test_manual_accept_when_auto_accept_is_off(client, monkeypatch):
     r = await client.post(f"/v1/tasks/{task['id']}/accept", headers=g.members[0].h)
     assert r.status_code == 403
     r = await client.post(f"/v1/tasks/{task['id']}/accept", headers=g.owner.h)
-    assert r.status_code == 200 and r.json()["status"] == "done"
+    assert r.status_code == 200
+    assert r.json()["status"] == "done"
     r = await client.post(f"/v1/tasks/{task['id']}/accept", headers=g.owner.h)
     assert r.status_code == 409
 
@@ -195,9 +204,11 @@ async def test_media_access_and_moderation(client):
     r = await client.post(posts_url(task), files={"file": ("a.png", PNG, "image/png")}, headers=g.owner.h)
     post = r.json()
     url = post["media"]["url"]
-    assert url == f"/v1/media/{post['media']['id']}" and post["media"]["size"] == len(PNG)
+    assert url == f"/v1/media/{post['media']['id']}"
+    assert post["media"]["size"] == len(PNG)
     r = await client.get(url, headers=g.members[0].h)
-    assert r.status_code == 200 and r.content == PNG
+    assert r.status_code == 200
+    assert r.content == PNG
     assert r.headers["content-type"] == "image/png"
     assert r.headers["x-content-type-options"] == "nosniff"
     outsider = person("outsider")
@@ -252,9 +263,11 @@ async def test_post_pagination(client):
         settings.tasks_auto_accept = old
     r = await client.get(posts_url(task), params={"limit": 2}, headers=g.owner.h)
     body = r.json()
-    assert [p["text"] for p in body["items"]] == ["p0", "p1"] and body["nextCursor"]
+    assert [p["text"] for p in body["items"]] == ["p0", "p1"]
+    assert body["nextCursor"]
     r = await client.get(posts_url(task), params={"cursor": body["nextCursor"]}, headers=g.owner.h)
-    assert [p["text"] for p in r.json()["items"]] == ["p2"] and r.json()["nextCursor"] is None
+    assert [p["text"] for p in r.json()["items"]] == ["p2"]
+    assert r.json()["nextCursor"] is None
 
 
 async def test_metrics_exposed(client):

@@ -38,7 +38,8 @@ async def test_stores_tasks_publishes_assigned_and_stored(client):
     assert t["status"] == "assigned"
     assert t["contentGuidance"] == {"text": "Post image", "proofTypes": ["image"]}
     assert t["dueAt"].startswith("2030-01-01")
-    assert "aiPrompt" not in t and "aiResponse" not in t
+    assert "aiPrompt" not in t
+    assert "aiResponse" not in t
 
 
 async def test_redelivery_and_repeated_generation_create_nothing(client):
@@ -93,11 +94,14 @@ async def test_read_access(client):
     assert (await client.get("/v1/tasks/not-a-uuid", headers=g.owner.h)).status_code == 404
     assert (await client.get(f"/v1/tasks/{task['id']}")).status_code == 401
     r = await client.get(f"/v1/tasks/{task['id']}", headers=g.owner.h)
-    assert r.status_code == 200 and "aiPrompt" not in r.json()
+    assert r.status_code == 200
+    assert "aiPrompt" not in r.json()
     r = await client.get(f"/v1/tasks/{task['id']}", headers=admin.h)
-    assert r.json()["aiPrompt"] == "PROMPT" and r.json()["aiResponse"] == "RESPONSE"
+    assert r.json()["aiPrompt"] == "PROMPT"
+    assert r.json()["aiResponse"] == "RESPONSE"
     r = await client.get(f"/v1/sessions/{g.session_id}/tasks", headers=admin.h)
-    assert r.status_code == 200 and all("aiPrompt" in t for t in r.json()["items"])
+    assert r.status_code == 200
+    assert all("aiPrompt" in t for t in r.json()["items"])
     r = await client.get(f"/v1/sessions/{uuid.uuid4()}/tasks", headers=admin.h)
     assert r.json() == {"items": [], "nextCursor": None}
 
@@ -117,19 +121,27 @@ async def test_pagination(client):
         cursor = body["nextCursor"]
         if not cursor:
             break
-    assert pages == 3 and len(seen) == 5 and len(set(seen)) == 5
+    assert pages == 3
+    assert len(seen) == 5
+    assert len(set(seen)) == 5
     r = await client.get(f"/v1/sessions/{g.session_id}/tasks", params={"limit": 201}, headers=g.owner.h)
     assert r.status_code == 422
     r = await client.get(f"/v1/sessions/{g.session_id}/tasks", params={"cursor": "garbage"},
                          headers=g.owner.h)
-    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_cursor"
-    # my tasks: one per session, newest first
-    g2 = await make_group(client, [["text"]])
-    me = g.owner
-    # the owner of g is also made the owner of g2's stored tasks only through g2.owner; use g2.owner
-    r = await client.get("/v1/me/tasks", params={"limit": 1}, headers=g2.owner.h)
-    assert len(r.json()["items"]) == 1 and r.json()["nextCursor"] is None
-    r = await client.get("/v1/me/tasks", headers=me.h)
-    assert [t["sessionId"] for t in r.json()["items"]] == [g.session_id]
-    r = await client.get("/v1/me/tasks", params={"status": "done"}, headers=me.h)
+    assert r.status_code == 400
+    assert r.json()["error"]["code"] == "invalid_cursor"
+    # my tasks across sessions, newest first
+    others = [await make_group(client, [["text"]], owner=g.owner) for _ in range(2)]
+    expected = [o.session_id for o in reversed(others)] + [g.session_id]
+    seen_sessions: list[str] = []
+    cursor = None
+    while True:
+        params = {"limit": 2} | ({"cursor": cursor} if cursor else {})
+        r = await client.get("/v1/me/tasks", params=params, headers=g.owner.h)
+        seen_sessions += [t["sessionId"] for t in r.json()["items"]]
+        cursor = r.json()["nextCursor"]
+        if not cursor:
+            break
+    assert seen_sessions == expected
+    r = await client.get("/v1/me/tasks", params={"status": "done"}, headers=g.owner.h)
     assert r.json()["items"] == []
