@@ -70,13 +70,16 @@ class Stack:
 
     def __init__(self, data_dir: Path, *, database_url: str | None = None,
                  nats_url: str | None = None, free_ports: bool = False,
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None, use_env: bool = True,
+                 only: list[str] | None = None) -> None:
+        """use_env=False ignores DATABASE_URL / NATS_URL and starts private embedded servers
+        (integration tests use it so their processes share nothing with in-process test apps)."""
         self.data_dir = data_dir
-        self.database_url = database_url or os.environ.get("RALLY_DATABASE_URL") or os.environ.get(
+        environ = os.environ if use_env else {}
+        self.database_url = database_url or environ.get("RALLY_DATABASE_URL") or environ.get(
             "DATABASE_URL") or ""
-        self.nats_url = nats_url or os.environ.get("RALLY_NATS_URL") or os.environ.get(
-            "NATS_URL") or ""
-        self.specs = [s for s in SERVICES if s.exists()]
+        self.nats_url = nats_url or environ.get("RALLY_NATS_URL") or environ.get("NATS_URL") or ""
+        self.specs = [s for s in SERVICES if s.exists() and (not only or s.name in only)]
         self.ports = {s.name: (_free_port() if free_ports else s.default_port) for s in self.specs}
         if not free_ports and os.environ.get("RALLY_GATEWAY_PORT"):
             self.ports["gateway"] = int(os.environ["RALLY_GATEWAY_PORT"])

@@ -29,10 +29,10 @@ def start_postgres(data_dir: Path, database: str = "rally") -> str:
     # pgserver logs from an atexit hook (after logging is torn down) and warns about XDG dirs.
     logging.getLogger("pgserver").disabled = True
     warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
-    import pgserver  # type: ignore[attr-defined]  # dev/test dependency only
+    import pgserver  # dev/test dependency only
 
     data_dir.mkdir(parents=True, exist_ok=True)
-    srv = pgserver.get_server(data_dir, cleanup_mode=None)
+    srv = pgserver.get_server(data_dir, cleanup_mode=None)  # type: ignore[attr-defined]
     exists = srv.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")
     if "1 row" not in exists:
         srv.psql(f'CREATE DATABASE "{database}";')
@@ -85,9 +85,9 @@ class EmbeddedNats:
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
                     return self.url
-            except OSError:
+            except OSError as exc:
                 if self.proc.poll() is not None:
-                    raise RuntimeError(f"nats-server exited; see {self.data_dir / 'nats.log'}")
+                    raise RuntimeError(f"nats-server exited; see {self.data_dir / 'nats.log'}") from exc
                 time.sleep(0.1)
         raise RuntimeError("nats-server did not start in 15 s")
 

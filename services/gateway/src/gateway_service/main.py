@@ -52,7 +52,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 app = FastAPI(title="Rally API", version="0.1.0", lifespan=lifespan, docs_url=None, openapi_url=None,
               description="The public API of Rally, AI-guided group sessions. Authenticate with "
-                          "`Authorization: Bearer <JWT>`; in dev mode get one from `POST /v1/auth/dev-token`.")
+                          "`Authorization: Bearer <JWT>`; in dev mode get one from "
+                          "`POST /v1/auth/dev-token`.")
 app.state.settings = settings
 install_error_handlers(app)
 app.mount("/_docs", StaticFiles(directory=swagger_ui_path), name="swagger")
@@ -79,8 +80,8 @@ async def request_context(request: Request, call_next: Any) -> Response:
         label = getattr(route, "path", "unmatched")
         if label == "/{path:path}":
             label = service_for(request.url.path) or "unmatched"
-        HTTP_LATENCY.labels("gateway", request.method, label,
-                            str(response.status_code if response else 500)).observe(time.perf_counter() - start)
+        status = str(response.status_code if response else 500)
+        HTTP_LATENCY.labels("gateway", request.method, label, status).observe(time.perf_counter() - start)
         request_id_var.reset(token)
 
 
@@ -164,7 +165,7 @@ SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 @app.get("/v1/sessions/{session_id}/stream", tags=["live"],
          responses={200: {"content": {"text/event-stream": {}}}})
-async def session_stream(session_id: str, request: Request) -> StreamingResponse:
+async def session_stream(session_id: str, request: Request) -> Response:
     """Server-Sent Events of one session's events (members and admins; same rules as reading it)."""
     who = authenticate(request)
     rate_limit(request, who)

@@ -72,18 +72,17 @@ async def delete_idea(s: AsyncSession, raw_id: str, raw_idea: str, who: Principa
 
 async def apply_moderation(s: AsyncSession, data: ContentModerated) -> None:
     """Hide or restore an idea or comment on an admin's decision (other entities are not ours)."""
-    model: type[Idea] | type[Comment]
-    if data.entity == "idea":
-        model = Idea
-    elif data.entity == "comment":
-        model = Comment
-    else:
-        return
     try:
         eid = uuid.UUID(data.entity_id)
     except ValueError:
         return
-    row = (await s.execute(select(model).where(model.id == eid))).scalar_one_or_none()
+    row: Idea | Comment | None
+    if data.entity == "idea":
+        row = (await s.execute(select(Idea).where(Idea.id == eid))).scalar_one_or_none()
+    elif data.entity == "comment":
+        row = (await s.execute(select(Comment).where(Comment.id == eid))).scalar_one_or_none()
+    else:
+        return
     if row is None:
         return
     row.hidden_at = utcnow() if data.action == "hide" else None

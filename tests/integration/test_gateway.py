@@ -1,0 +1,92 @@
+"""The gateway in front of real services: auth, errors, limits, OpenAPI, live stream."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import httpx
+
+
+def test_dev_token_auth_and_error_format(api):
+    r = api.http.get("/v1/sessions")
+    assert r.status_code == 401 and r.json()["error"]["code"] == "missing_token"
+    r = api.http.get("/v1/sessions", headers={"Authorization": "Bearer x.y.z"})
+    assert r.status_code == 401 and r.json()["error"]["code"] == "invalid_token"
+    r = api.http.post("/v1/auth/dev-token", json={"name": ""})
+    assert r.status_code == 422 and "error" in r.json()
+    r = api.http.get("/v1/unknown")
+    assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+    h, _ = api.token("ann")
+    r = api.http.post("/v1/sessions", headers={**h, "content-type": "application/json"}, content=b"{")
+    assert r.status_code == 400 and r.json()["error"]["code"] == "malformed_json"
+    assert r.headers["x-request-id"]
+
+
+def test_request_ids_are_kept(api):
+    h, _ = api.token("ann")
+    r = api.http.get("/v1/sessions", headers={**h, "X-Request-Id": "trace-me-123"})
+    assert r.headers["x-request-id"] == "trace-me-123"
+
+
+def test_oversized_body_is_413(api):
+    h, _ = api.token("ann")
+    r = api.http.post("/v1/sessions", headers={**h, "content-type": "application/json"},
+                      content=b'{"topic": "' + b"x" * (12 * 1024 * 1024) + b'"}')
+    assert r.status_code == 413 and r.json()["error"]["code"] == "payload_too_large"
+
+
+def test_merged_openapi_and_local_swagger_ui(api):
+    doc = api.http.get("/openapi.json").json()
+    for path in ("/v1/auth/dev-token", "/v1/sessions", "/v1/sessions/{session_id}/phase",
+                 "/v1/sessions/{session_id}/stream"):
+        assert path in doc["paths"], path
+    page = api.http.get("/docs").text
+    assert "/_docs/swagger-ui-bundle.js" in page and "cdn" not in page.lower()
+    assert api.http.get("/_docs/swagger-ui-bundle.js").status_code == 200
+
+
+def test_session_stream_delivers_the_sessions_events(api):
+    owner, _ = api.token("ann")
+    stranger, _ = api.token("eve")
+    sid = api.call("POST", "/v1/sessions", owner, json={"topic": "Live", "visibility": "members"})["id"]
+    r = api.http.get(f"/v1/sessions/{sid}/stream", headers=stranger)
+    assert r.status_code == 404
+    got: list[dict] = []
+    ready = threading.Event()
+
+    def listen() -> None:
+        with httpx.stream("GET", f"{api.http.base_url}/v1/sessions/{sid}/stream", headers=owner,
+                          timeout=20) as resp:
+            for line in resp.iter_lines():
+                if line.startswith("data: "):
+                    ev = json.loads(line[6:])
+                    if ev["type"] == "ready":
+                        ready.set()
+                        continue
+                    got.append(ev)
+                    if ev["type"] == "rally.session.phase_changed":
+                        return
+
+    t = threading.Thread(target=listen, daemon=True)
+    t.start()
+    assert ready.wait(10)
+    api.call("POST", f"/v1/sessions/{sid}/ideas", owner, json={"text": "Cinema"})
+    api.call("POST", f"/v1/sessions/{sid}/phase", owner, json={"to": "approaches"})
+    t.join(15)
+    types = [e["type"] for e in got]
+    assert "rally.session.idea_posted" in types and types[-1] == "rally.session.phase_changed"
+    assert all(e["data"].get("sessionId") == sid for e in got)
+    assert not any(t.startswith("rally.audit") for t in types)
+
+
+def test_rate_limit_answers_429_with_retry_after(stack, api):
+    h, _ = api.token("flood")
+    codes = []
+    for _ in range(400):
+        r = api.http.get("/v1/sessions?limit=1", headers=h)
+        codes.append(r.status_code)
+        if r.status_code == 429:
+            assert r.headers["retry-after"] and r.json()["error"]["code"] == "rate_limited"
+            break
+    assert 429 in codes
