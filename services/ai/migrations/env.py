@@ -1,4 +1,4 @@
-from rally_shared.migrations import run_env
 from ai_service.models import SCHEMA, Base
+from rally_shared.migrations import run_env
 
 run_env(Base.metadata, SCHEMA, extensions=("vector",))

@@ -1,0 +1,162 @@
+"""One generation from input to checked output: prompt, provider, validation, hard rules, repair.
+
+No database here: the worker (and bench/ai_eval.py) call `generate` and store what it returns.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from ai_service.planning import builtin
+from ai_service.planning.context import GenerationInput
+from ai_service.planning.matcher import assign
+from ai_service.planning.rules import (
+    approach_violations,
+    normalize_approach,
+    task_violations,
+)
+from ai_service.planning.schemas import (
+    Approach,
+    TaskDraft,
+    TaskPlan,
+    approach_json_schema,
+    tasks_json_schema,
+)
+from ai_service.prompts import Prompt, render
+from ai_service.providers.base import Provider, ProviderError, ProviderResult
+
+log = logging.getLogger("rally.ai.pipeline")
+
+
+@dataclass
+class Outcome:
+    kind: str
+    provider: str
+    model: str
+    prompt: Prompt
+    raw: str
+    output: dict[str, Any]
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency_s: float = 0.0
+    checks: dict[str, Any] = field(default_factory=dict)
+    approach: Approach | None = None
+    tasks: list[TaskDraft] = field(default_factory=list)
+
+
+def _style(inp: GenerationInput) -> str:
+    uc = inp.use_case
+    return (uc.template_style if uc and uc.template_style else "friendly, concrete and brief")
+
+
+def _use_case_text(inp: GenerationInput) -> str:
+    uc = inp.use_case
+    if uc is None:
+        return "none matched: plan a generic group effort for the topic"
+    tags = f" (tags: {', '.join(uc.tags)})" if uc.tags else ""
+    return f"{uc.title} [{uc.category or 'general'}]{tags}: {uc.prompt}"
+
+
+def build_prompt(inp: GenerationInput) -> Prompt:
+    """The prompt of a generation; it never contains the session id, so equal requests share a cache key."""
+    values = {
+        "style": _style(inp), "use_case": _use_case_text(inp), "topic": inp.topic,
+        "description": inp.description or "-",
+        "ideas": "\n".join(f"- {i}" for i in inp.ideas) or "- (no ideas posted)",
+        "member_count": str(len(inp.members)), "variant": str(inp.variant),
+    }
+    if inp.kind == "tasks":
+        approach = inp.approach.to_json() if inp.approach else {}
+        values["approach"] = json.dumps(approach, ensure_ascii=False, indent=1)
+        values["members"] = json.dumps(
+            [{"profileId": m.profile_id, "name": m.name, "answers": m.answers} for m in inp.members],
+            ensure_ascii=False, indent=1, default=str)
+    return render(inp.kind, values)
+
+
+def schema_for(kind: str) -> dict[str, Any]:
+    return approach_json_schema() if kind == "approach" else tasks_json_schema()
+
+
+def _validate_approach(data: dict[str, Any]) -> object:
+    return Approach.model_validate(data)
+
+
+def _validate_tasks(data: dict[str, Any]) -> object:
+    return TaskPlan.model_validate(data)
+
+
+async def generate(inp: GenerationInput, provider: Provider, *, fallback: Provider | None = None,
+                   prompt: Prompt | None = None) -> Outcome:
+    """Run one generation and enforce the contract's hard rules on what comes back."""
+    prompt = prompt or build_prompt(inp)
+    validate = _validate_approach if inp.kind == "approach" else _validate_tasks
+    started = time.perf_counter()
+    notes: list[str] = []
+    try:
+        res: ProviderResult = await provider.generate(inp.kind, inp, prompt, schema_for(inp.kind), validate)
+    except ProviderError as exc:
+        if fallback is None:
+            raise
+        log.warning("provider %s failed (%s); falling back to %s", provider.name, exc.message,
+                    fallback.name)
+        res = await fallback.generate(inp.kind, inp, prompt, schema_for(inp.kind), validate)
+        res.prompt_tokens += exc.prompt_tokens
+        res.completion_tokens += exc.completion_tokens
+        res.provider = f"{fallback.name}(fallback from {provider.name})"
+        notes.append(f"{provider.name} failed: {exc.message}")
+    out = Outcome(kind=inp.kind, provider=res.provider, model=res.model, prompt=prompt, raw=res.text,
+                  output={}, prompt_tokens=res.prompt_tokens, completion_tokens=res.completion_tokens)
+    if inp.kind == "approach":
+        _finish_approach(inp, res.data, out)
+    else:
+        _finish_tasks(inp, res.data, out)
+    out.checks["notes"] = notes + out.checks.get("notes", [])
+    out.latency_s = time.perf_counter() - started
+    return out
+
+
+def _finish_approach(inp: GenerationInput, data: dict[str, Any], out: Outcome) -> None:
+    approach = Approach.model_validate(data)
+    n = len(inp.members)
+    before = approach_violations(approach, n)
+    fixed, fixes = normalize_approach(approach, n)
+    after = approach_violations(fixed, n)
+    out.approach = fixed
+    out.output = fixed.to_json()
+    out.checks = {"violationsBefore": before, "violationsAfter": after, "fixes": fixes}
+
+
+def _finish_tasks(inp: GenerationInput, data: dict[str, Any], out: Outcome) -> None:
+    if inp.approach is None:
+        raise ProviderError("no approach to write tasks for", retryable=False)
+    approach, fixes = normalize_approach(inp.approach, len(inp.members))
+    plan = TaskPlan.model_validate(data)
+    answers = inp.answers()
+    before = task_violations(approach, answers, plan.tasks)
+    role_keys = {r.key for r in approach.roles}
+    proposed: dict[str, TaskDraft] = {}
+    for t in plan.tasks:
+        if t.profile_id in answers and t.role_key in role_keys:
+            proposed.setdefault(t.profile_id, t)
+    if before:
+        # The model's assignment breaks a rule: the matcher decides, keeping its choices where it can.
+        assignment = assign(approach, answers, {p: t.role_key for p, t in proposed.items()})
+    else:
+        assignment = {p: t.role_key for p, t in proposed.items()}
+    written = {t.profile_id: t for t in builtin.write_tasks(inp, approach, assignment)}
+    final: list[TaskDraft] = []
+    for pid in answers:
+        mine = proposed.get(pid)
+        final.append(mine if mine is not None and mine.role_key == assignment[pid] else written[pid])
+    after = task_violations(approach, answers, final)
+    out.approach = approach
+    out.tasks = final
+    out.output = {"tasks": [t.model_dump(mode="json", by_alias=True) for t in final]}
+    out.checks = {"violationsBefore": before, "violationsAfter": after, "fixes": fixes,
+                  "reassigned": sorted(p for p in answers
+                                       if proposed.get(p) is None or proposed[p].role_key != assignment[p])}
