@@ -79,6 +79,11 @@ async def test_oversized_file_is_refused(client, monkeypatch):
     r = await client.post(posts_url(task), files={"file": ("big.png", big, "image/png")}, headers=g.owner.h)
     assert r.status_code == 413, r.text
     assert r.json()["error"]["details"] == {"maxBytes": 1000}
+    # a declared length far above the limit is refused before the body is read
+    huge = PNG + bytes(400 * 1024)
+    r = await client.post(posts_url(task), files={"file": ("huge.png", huge, "image/png")},
+                          headers=g.owner.h)
+    assert r.status_code == 413
     r = await client.post(posts_url(task), files={"file": ("ok.png", PNG, "image/png")}, headers=g.owner.h)
     assert r.status_code == 201, r.text
 

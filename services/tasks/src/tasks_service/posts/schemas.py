@@ -16,13 +16,6 @@ class MediaRead(CamelModel):
     size: int
 
 
-class PostCreate(CamelModel):
-    """JSON form of a submission; multipart sends the same fields beside the `file` part."""
-
-    text: str | None = Field(None, description="Text proof, or a caption beside an image")
-    rating: int | None = Field(None, ge=1, le=5, description="Rating proof, 1-5")
-
-
 class PostRead(CamelModel):
     id: uuid.UUID
     task_id: uuid.UUID
