@@ -66,7 +66,8 @@ async def test_idea_burst_becomes_one_notification_per_member_without_own_ideas(
     for author, text in ((ann, "cinema"), (ann, "bowling"), (ben, "picnic")):
         await publish(IdeaPosted(session_id=sid, idea_id=str(uuid.uuid4()), profile_id=author.id,
                                  text=text))
-    # Someone outside the session posting (a forged or stale event) notifies nobody new.
+    # An author our projection does not know still counts for the members, but is never
+    # notified themselves: only members of the session are.
     await publish(IdeaPosted(session_id=sid, idea_id=str(uuid.uuid4()), profile_id=outsider.id,
                              text="spam"))
     await h.wait_for(lambda: _has(client, h, cat, "ideas_posted", 1))

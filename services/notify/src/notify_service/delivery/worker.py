@@ -36,13 +36,15 @@ async def _send(settings: Settings, client: httpx.AsyncClient, d: Delivery, n: N
                 sent_at: datetime) -> str:
     if d.channel == EMAIL:
         text = f"{n.body}\n\n— Rally" if n.body else "— Rally"
-        return await send_email(settings, d.target, n.title, text)
+        receipt: str = await send_email(settings, d.target, n.title, text)
+        return receipt
     payload = {
         "deliveryId": str(d.id), "attempt": d.attempts + 1, "sentAt": sent_at.isoformat(),
         "profileId": n.profile_id,
         "notification": NotificationRead.model_validate(n).model_dump(mode="json", by_alias=True),
     }
-    return await send_webhook(settings, client, d.target, payload)
+    answer: str = await send_webhook(settings, client, d.target, payload)
+    return answer
 
 
 async def deliver_batch(s: AsyncSession, settings: Settings, client: httpx.AsyncClient,

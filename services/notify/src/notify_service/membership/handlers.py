@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from rally_shared.contracts.envelope import Event, parse_data
 from rally_shared.contracts.session import MemberJoined, SessionCreated
+from rally_shared.messaging.broker import EventConsumers
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notify_service.membership import repository as repo
 from notify_service.runtime import runtime
 
+consumers: EventConsumers = runtime.consumers
 
-@runtime.consumers.on(SessionCreated.TYPE, "session_created")
+
+@consumers.on(SessionCreated.TYPE, "session_created")
 async def on_session_created(s: AsyncSession, event: Event) -> None:
     data = parse_data(event, SessionCreated)
     await repo.upsert_session(s, data.session_id, data.owner_id, data.topic, data.phase)
@@ -18,7 +21,7 @@ async def on_session_created(s: AsyncSession, event: Event) -> None:
     await repo.add_members(s, data.session_id, [data.owner_id], role="owner")
 
 
-@runtime.consumers.on(MemberJoined.TYPE, "member_joined")
+@consumers.on(MemberJoined.TYPE, "member_joined")
 async def on_member_joined(s: AsyncSession, event: Event) -> None:
     data = parse_data(event, MemberJoined)
     await repo.add_members(s, data.session_id, [data.profile_id],

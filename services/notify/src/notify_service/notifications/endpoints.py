@@ -21,7 +21,8 @@ async def list_notifications(
     unread: Annotated[bool, Query(description="Only unread notifications")] = False,
 ) -> Page[NotificationRead]:
     """My notifications: unread first, then newest."""
-    return await service.list_mine(db, who, paging, unread)
+    page: Page[NotificationRead] = await service.list_mine(db, who, paging, unread)
+    return page
 
 
 @router.post("/read-all", response_model=ReadAllResult)

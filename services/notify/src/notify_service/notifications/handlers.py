@@ -17,6 +17,7 @@ from rally_shared.contracts.tasks import (
     TaskRejected,
 )
 from rally_shared.errors import NotFound
+from rally_shared.messaging.broker import EventConsumers
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notify_service import kinds
@@ -27,10 +28,13 @@ from notify_service.reminders import service as reminders
 from notify_service.runtime import runtime
 from notify_service.text import phase_label, quoted
 
+consumers: EventConsumers = runtime.consumers
+
 
 async def _topic(s: AsyncSession, session_id: str) -> str:
     known = await members.get_session(s, session_id)
-    return known.topic if known else ""
+    topic: str = known.topic if known else ""
+    return topic
 
 
 async def _owner(s: AsyncSession, session_id: str) -> str:
@@ -38,14 +42,15 @@ async def _owner(s: AsyncSession, session_id: str) -> str:
     if known is None:
         # session.created has not been consumed yet (separate consumers): fail so it is retried.
         raise NotFound(f"session {session_id} is not known yet")
-    return known.owner_id
+    owner: str = known.owner_id
+    return owner
 
 
 def _in(topic: str) -> str:
     return f" in {quoted(topic)}" if topic else ""
 
 
-@runtime.consumers.on(PhaseChanged.TYPE, "phase_changed")
+@consumers.on(PhaseChanged.TYPE, "phase_changed")
 async def on_phase_changed(s: AsyncSession, event: Event) -> None:
     d = parse_data(event, PhaseChanged)
     await members.upsert_session(s, d.session_id, d.owner_id, d.topic, d.to_phase)
@@ -73,14 +78,14 @@ async def on_phase_changed(s: AsyncSession, event: Event) -> None:
             deadline_at=d.deadline_at, member_ids=recipients)
 
 
-@runtime.consumers.on(IdeaPosted.TYPE, "idea_posted")
+@consumers.on(IdeaPosted.TYPE, "idea_posted")
 async def on_idea_posted(s: AsyncSession, event: Event) -> None:
     d = parse_data(event, IdeaPosted)
     await bursts.add_idea(s, session_id=d.session_id, idea_id=d.idea_id, profile_id=d.profile_id,
                           text=d.text)
 
 
-@runtime.consumers.on(TaskAssigned.TYPE, "task_assigned")
+@consumers.on(TaskAssigned.TYPE, "task_assigned")
 async def on_task_assigned(s: AsyncSession, event: Event) -> None:
     d = parse_data(event, TaskAssigned)
     body = f"You are {quoted(d.role_key)}{_in(await _topic(s, d.session_id))}."
@@ -96,7 +101,7 @@ async def on_task_assigned(s: AsyncSession, event: Event) -> None:
                                           profile_id=d.profile_id, title=d.title, due_at=d.due_at)
 
 
-@runtime.consumers.on(PostSubmitted.TYPE, "post_submitted")
+@consumers.on(PostSubmitted.TYPE, "post_submitted")
 async def on_post_submitted(s: AsyncSession, event: Event) -> None:
     d = parse_data(event, PostSubmitted)
     owner = d.owner_id or await _owner(s, d.session_id)
@@ -110,7 +115,7 @@ async def on_post_submitted(s: AsyncSession, event: Event) -> None:
               "proofTypes": d.proof_types})
 
 
-@runtime.consumers.on(TaskCompleted.TYPE, "task_completed")
+@consumers.on(TaskCompleted.TYPE, "task_completed")
 async def on_task_completed(s: AsyncSession, event: Event) -> None:
     d = parse_data(event, TaskCompleted)
     await reminders.cancel_task_due(s, d.task_id)
@@ -120,7 +125,7 @@ async def on_task_completed(s: AsyncSession, event: Event) -> None:
         data={"taskId": d.task_id})
 
 
-@runtime.consumers.on(TaskRejected.TYPE, "task_rejected")
+@consumers.on(TaskRejected.TYPE, "task_rejected")
 async def on_task_rejected(s: AsyncSession, event: Event) -> None:
     d = parse_data(event, TaskRejected)
     await notify_many(
@@ -130,7 +135,7 @@ async def on_task_rejected(s: AsyncSession, event: Event) -> None:
         data={"taskId": d.task_id, "reason": d.reason})
 
 
-@runtime.consumers.on(AllTasksCompleted.TYPE, "all_tasks_completed")
+@consumers.on(AllTasksCompleted.TYPE, "all_tasks_completed")
 async def on_all_completed(s: AsyncSession, event: Event) -> None:
     d = parse_data(event, AllTasksCompleted)
     recipients = d.member_ids or await members.member_ids(s, d.session_id)
@@ -142,7 +147,7 @@ async def on_all_completed(s: AsyncSession, event: Event) -> None:
         data={"taskCount": d.task_count})
 
 
-@runtime.consumers.on(GenerationFailed.TYPE, "generation_failed")
+@consumers.on(GenerationFailed.TYPE, "generation_failed")
 async def on_generation_failed(s: AsyncSession, event: Event) -> None:
     d = parse_data(event, GenerationFailed)
     owner = await _owner(s, d.session_id)

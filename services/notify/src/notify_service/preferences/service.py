@@ -25,7 +25,8 @@ def next_digest_time(after: datetime, hour_utc: int) -> datetime:
 
 
 def snapshot(p: Preferences) -> dict[str, Any]:
-    return PreferencesRead.model_validate(p).model_dump(mode="json", by_alias=True)
+    out: dict[str, Any] = PreferencesRead.model_validate(p).model_dump(mode="json", by_alias=True)
+    return out
 
 
 async def read(s: AsyncSession, who: Principal) -> PreferencesRead:
