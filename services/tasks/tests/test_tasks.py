@@ -2,7 +2,7 @@
 
 import asyncio
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from rally_shared.metrics import EVENTS_CONSUMED, EVENTS_DUPLICATE
 from rally_shared.testing import EventProbe
@@ -81,6 +81,13 @@ async def test_new_generation_replaces_unfinished_tasks(client):
     assert len(items) == 3
     r = await client.get(f"/v1/tasks/{old_open['id']}", headers=g.members[0].h)
     assert r.status_code == 404
+    # a generation older than the stored one arriving late is ignored
+    consumed_before = _count(EVENTS_CONSUMED, CONSUMER)
+    await publish(tasks_generated(g, [["text"], ["text"]],
+                                  occurred_at=datetime.now(UTC) - timedelta(hours=1)))
+    await _wait_counter(EVENTS_CONSUMED, consumed_before)
+    r = await client.get(f"/v1/sessions/{g.session_id}/tasks", headers=g.owner.h)
+    assert {t["id"] for t in r.json()["items"]} == ids
 
 
 async def test_read_access(client):
