@@ -1,0 +1,172 @@
+"""End to end through NATS: events in, the worker generates, events out (exactly once)."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from typing import Any
+
+import httpx
+import nats
+from rally_shared.contracts.admin import UseCaseDeleted, UseCaseUpserted
+from rally_shared.contracts.envelope import Event
+from rally_shared.contracts.session import GenerationRequested, PhaseChanged, SessionContext
+from rally_shared.testing import EventProbe, auth, make_token
+
+IDEAS = ["Go to the cinema", "Bowling", "Picnic in the park"]
+NAMES = ["Ann", "Ben", "Cat", "Dan"]
+
+
+async def publish(event: Event, msg_id: str | None = None) -> None:
+    """Publish to JetStream; a different Nats-Msg-Id lets the same event through twice (a redelivery)."""
+    nc = await nats.connect(os.environ["RALLY_NATS_URL"])
+    try:
+        js = nc.jetstream()
+        await js.publish(event.type, json.dumps(event.model_dump(mode="json", by_alias=True)).encode(),
+                         headers={"Nats-Msg-Id": msg_id or event.id})
+    finally:
+        await nc.drain()
+
+
+def context(sid: str, answers: dict[str, dict[str, Any]] | None = None,
+            approach: dict[str, Any] | None = None, topic: str = "What should we do this weekend?") -> SessionContext:
+    members = [{"profileId": f"{sid[:8]}-{n}", "name": n, "answers": (answers or {}).get(n, {})}
+               for n in NAMES]
+    return SessionContext.model_validate({
+        "sessionId": sid, "topic": topic, "description": "Four friends, one free weekend.",
+        "ownerId": members[0]["profileId"], "ideas": IDEAS, "members": members,
+        "approachId": str(uuid.uuid4()) if approach else None, "approach": approach})
+
+
+def phase_event(sid: str, to: str, ctx: SessionContext) -> Event:
+    return PhaseChanged.model_validate({
+        "sessionId": sid, "from": "ideation" if to == "approaches" else "approaches", "to": to,
+        "ownerId": ctx.owner_id, "topic": ctx.topic, "context": ctx.model_dump(by_alias=True)}).to_event()
+
+
+async def test_phase_changed_generates_one_approach_even_when_redelivered(
+        client: httpx.AsyncClient, use_case_ids: dict[str, str]) -> None:
+    sid = str(uuid.uuid4())
+    ev = phase_event(sid, "approaches", context(sid))
+    async with EventProbe("rally.ai.>") as probe:
+        await publish(ev)
+        await publish(ev, msg_id=f"{ev.id}-again")  # the same event delivered a second time
+        found = await probe.wait_for("rally.ai.approach_generated", sessionId=sid)
+        await probe.wait_for("rally.ai.generation_started", sessionId=sid)
+        import asyncio
+
+        await asyncio.sleep(1.5)
+        assert len(probe.of_type("rally.ai.approach_generated", sessionId=sid)) == 1
+    data = found[0]["data"]
+    assert data["useCase"]["id"] == use_case_ids["Group outing"]
+    assert data["useCase"]["matchedBy"] == "similarity" and data["useCase"]["score"] >= 0.3
+    approach = data["approach"]
+    assert set(approach) == {"title", "summary", "rationale", "roles", "questions"}
+    assert len(approach["roles"]) >= 3
+    assert {"has_car", "budget", "available"} <= {q["key"] for q in approach["questions"]}
+    uuid.UUID(data["approachId"])
+    # The generation is in the log, with its prompt and output, for admins.
+    admin, _ = make_token("ai-admin", admin=True)
+    r = await client.get(f"/v1/admin/generations/{data['generationId']}", headers=auth(admin))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["status"] == "succeeded" and body["provider"] == "builtin"
+    assert body["templateVersion"] == "approach.v1" and "[system]" in body["prompt"]
+    assert body["output"] == approach and body["rawResponse"]
+
+
+async def test_tasks_phase_gives_every_member_one_feasible_task(
+        client: httpx.AsyncClient, use_case_ids: dict[str, str]) -> None:
+    sid = str(uuid.uuid4())
+    async with EventProbe("rally.ai.>") as probe:
+        ev = phase_event(sid, "approaches", context(sid))
+        await publish(ev)
+        approach = (await probe.wait_for("rally.ai.approach_generated", sessionId=sid))[0]["data"]["approach"]
+        answers = {"Ann": {"has_car": True, "budget": 20, "available": True},
+                   "Ben": {"has_car": False, "budget": 50, "available": True},
+                   "Cat": {"has_car": False, "budget": 0, "available": True},
+                   "Dan": {"has_car": True, "budget": 10, "available": True}}
+        ctx = context(sid, answers, approach)
+        ev2 = phase_event(sid, "tasks", ctx)
+        await publish(ev2)
+        await publish(ev2, msg_id=f"{ev2.id}-again")
+        out = (await probe.wait_for("rally.ai.tasks_generated", sessionId=sid))[0]["data"]
+        import asyncio
+
+        await asyncio.sleep(1.0)
+        assert len(probe.of_type("rally.ai.tasks_generated", sessionId=sid)) == 1
+    by_name = {m.profile_id: m.name for m in ctx.members}
+    roles = {by_name[t["profileId"]]: t["roleKey"] for t in out["tasks"]}
+    assert sorted(roles) == NAMES
+    assert {n for n, r in roles.items() if r == "driver"} <= {"Ann", "Dan"}
+    assert len(set(roles.values())) == 4
+    for t in out["tasks"]:
+        assert t["instructions"] and t["contentGuidance"]["text"] and t["contentGuidance"]["proofTypes"]
+        assert t["dueAt"]
+    assert out["approachId"] == ctx.approach_id and out["ownerId"] == ctx.owner_id
+    assert sorted(out["memberIds"]) == sorted(by_name) and out["aiPrompt"] and out["aiResponse"]
+
+
+async def test_tasks_without_approach_fail_clearly(client: httpx.AsyncClient) -> None:
+    sid = str(uuid.uuid4())
+    ctx = context(sid)
+    async with EventProbe("rally.ai.>") as probe:
+        await publish(GenerationRequested(session_id=sid, kind="tasks", actor_id=ctx.owner_id,
+                                          context=ctx).to_event())
+        failed = (await probe.wait_for("rally.ai.generation_failed", sessionId=sid))[0]["data"]
+    assert failed["kind"] == "tasks" and failed["retryable"] is False and "approach" in failed["error"]
+
+
+async def test_regenerate_gives_a_new_approach(client: httpx.AsyncClient) -> None:
+    sid = str(uuid.uuid4())
+    ctx = context(sid)
+    async with EventProbe("rally.ai.>") as probe:
+        await publish(phase_event(sid, "approaches", ctx))
+        first = (await probe.wait_for("rally.ai.approach_generated", sessionId=sid))[0]["data"]
+        await publish(GenerationRequested(session_id=sid, kind="approach", actor_id=ctx.owner_id,
+                                          context=ctx).to_event())
+        both = await probe.wait_for("rally.ai.approach_generated", count=2, sessionId=sid)
+    second = both[1]["data"]
+    assert second["approachId"] != first["approachId"]
+    assert second["approach"]["title"] != first["approach"]["title"]
+
+
+async def test_identical_request_is_served_from_cache(client: httpx.AsyncClient) -> None:
+    topic = f"Weekend plan {uuid.uuid4().hex[:6]}"
+    gens = []
+    async with EventProbe("rally.ai.>") as probe:
+        for _ in range(2):
+            sid = str(uuid.uuid4())
+            await publish(phase_event(sid, "approaches", context(sid, topic=topic)))
+            gens.append((await probe.wait_for("rally.ai.approach_generated", sessionId=sid))[0]["data"])
+    admin, _ = make_token("ai-admin", admin=True)
+    second = (await client.get(f"/v1/admin/generations/{gens[1]['generationId']}", headers=auth(admin))).json()
+    assert second["cached"] is True and gens[1]["approach"] == gens[0]["approach"]
+
+
+async def test_use_case_events_maintain_the_index(client: httpx.AsyncClient) -> None:
+    from ai_service.models import UseCase
+    from ai_service.runtime import runtime
+    from rally_shared.db import unit_of_work
+
+    uid = str(uuid.uuid4())
+    await publish(UseCaseUpserted(use_case_id=uid, title="Board game night",
+                                  prompt="Host a board game evening", tags=["games"]).to_event())
+    import asyncio
+
+    for _ in range(100):
+        async with unit_of_work(runtime.sm) as s:
+            row = await s.get(UseCase, uid)
+        if row is not None:
+            break
+        await asyncio.sleep(0.1)
+    assert row is not None and row.title == "Board game night" and len(row.embedding) == 384
+    await publish(UseCaseDeleted(use_case_id=uid).to_event())
+    for _ in range(100):
+        async with unit_of_work(runtime.sm) as s:
+            row = await s.get(UseCase, uid)
+        if row is not None and row.deleted_at is not None:
+            break
+        await asyncio.sleep(0.1)
+    assert row is not None and row.deleted_at is not None
