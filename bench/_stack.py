@@ -1,0 +1,38 @@
+"""Benchmark helper: a running gateway (RALLY_URL) or a private stack started for the run."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+sys.path.insert(0, str(ROOT / "shared" / "src"))
+
+
+@contextlib.contextmanager
+def gateway(env: dict[str, str] | None = None, only: list[str] | None = None) -> Iterator[str]:
+    if os.environ.get("RALLY_URL"):
+        yield os.environ["RALLY_URL"]
+        return
+    from rally_stack import Stack
+
+    tmp = Path(tempfile.mkdtemp(prefix="rally-bench-"))
+    st = Stack(tmp, free_ports=True, use_env=False, env=env, only=only)
+    try:
+        st.start()
+        yield st.url("gateway")
+    finally:
+        st.stop()
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    k = min(len(s) - 1, max(0, round(p / 100 * (len(s) - 1))))
+    return s[k]

@@ -1,0 +1,102 @@
+"""Ideas posted per second through the gateway at 50 concurrent clients, next to a trivial FastAPI
+endpoint measured in the same run (the ratio is the figure: both share this machine's noise).
+
+usage: .venv/bin/python bench/ideas_throughput.py [--clients 50] [--seconds 15]
+Starts a private stack (embedded Postgres + NATS, session service, gateway) unless RALLY_URL is set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+
+from _stack import gateway, percentile
+
+TRIVIAL_APP = """
+from fastapi import FastAPI
+app = FastAPI()
+@app.post("/v1/echo")
+async def echo(body: dict) -> dict:
+    return {"ok": True, "text": body.get("text")}
+"""
+
+
+async def load(url: str, clients: int, seconds: float, headers_of: list[dict[str, str]], body: dict
+               ) -> tuple[int, int, list[float]]:
+    lat: list[float] = []
+    errors = 0
+    stop = time.perf_counter() + seconds
+    limits = httpx.Limits(max_connections=clients)
+    async with httpx.AsyncClient(limits=limits, timeout=30) as http:
+        async def worker(i: int) -> None:
+            nonlocal errors
+            h = headers_of[i % len(headers_of)]
+            while time.perf_counter() < stop:
+                t0 = time.perf_counter()
+                r = await http.post(url, json=body, headers=h)
+                lat.append(time.perf_counter() - t0)
+                if r.status_code >= 300:
+                    errors += 1
+        await asyncio.gather(*(worker(i) for i in range(clients)))
+    return len(lat), errors, lat
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--clients", type=int, default=50)
+    ap.add_argument("--seconds", type=float, default=15)
+    a = ap.parse_args()
+    # Rate limits would measure the limiter, not the pipeline: lift them for this run.
+    env = {"RALLY_RATE_LIMIT_PER_SECOND": "1000000", "RALLY_RATE_LIMIT_BURST": "1000000",
+           "RALLY_MAX_IDEAS_PER_SESSION": "10000000"}
+    with gateway(env=env, only=["session", "gateway"]) as base:
+        async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+            tokens = []
+            for i in range(a.clients):
+                r = await http.post("/v1/auth/dev-token", json={"name": f"bench-{i}-{time.time()}"})
+                tokens.append({"Authorization": f"Bearer {r.json()['token']}"})
+            sid = (await http.post("/v1/sessions", headers=tokens[0],
+                                   json={"topic": "Benchmark", "visibility": "public"})).json()["id"]
+            for h in tokens[1:]:
+                await http.post(f"/v1/sessions/{sid}/members", headers=h)
+        n, err, lat = await load(f"{base}/v1/sessions/{sid}/ideas", a.clients, a.seconds, tokens,
+                                 {"text": "An idea worth posting"})
+        rally = (n / a.seconds, percentile(lat, 50) * 1000, percentile(lat, 99) * 1000, err)
+
+    port = free_port()
+    with open("/tmp/rally_bench_trivial.py", "w") as f:
+        f.write(TRIVIAL_APP)
+    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "rally_bench_trivial:app", "--port", str(port),
+                             "--no-access-log", "--log-level", "warning"], cwd="/tmp")
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        n, err, lat = await load(f"http://127.0.0.1:{port}/v1/echo", a.clients, a.seconds, [{}], {"text": "x"})
+        trivial = (n / a.seconds, percentile(lat, 50) * 1000, percentile(lat, 99) * 1000, err)
+    finally:
+        proc.terminate()
+    print(f"clients={a.clients} seconds={a.seconds}")
+    print(f"{'':28}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}")
+    print(f"{'POST idea via gateway':28}{rally[0]:10.0f}{rally[1]:10.1f}{rally[2]:10.1f}{rally[3]:8d}")
+    print(f"{'trivial FastAPI endpoint':28}{trivial[0]:10.0f}{trivial[1]:10.1f}{trivial[2]:10.1f}{trivial[3]:8d}")
+    print(f"ratio (ideas / trivial): {rally[0] / trivial[0]:.2f}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

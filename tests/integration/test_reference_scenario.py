@@ -1,0 +1,113 @@
+"""The contract's reference scenario (section 7) and other groups, end to end through the gateway."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .scenario import (
+    answer_all,
+    check_tasks,
+    ensure_use_cases,
+    start_session,
+    submit_all,
+    to_approach,
+    to_tasks,
+    wait,
+    wait_completed,
+)
+
+REFERENCE_MEMBERS = {
+    "Ann": {"car": True, "budget": 20}, "Ben": {"car": False, "budget": 50},
+    "Cat": {"car": False, "budget": 0}, "Dan": {"car": True, "budget": 10},
+}
+
+
+@pytest.fixture(scope="module")
+def admin(api):
+    h, _ = api.token("admin", admin=True)
+    return h
+
+
+@pytest.fixture(scope="module")
+def use_cases(api, admin):
+    ids = ensure_use_cases(api, admin)
+    # The AI indexes use cases from events: wait until it can match by meaning.
+    wait(lambda: api.call("GET", "/v1/admin/generations?limit=1", admin) is not None, what="ai up")
+    return ids
+
+
+def test_reference_scenario(api, admin, use_cases):
+    run = start_session(api, "What should we do this weekend?", "Four friends, one free weekend.",
+                        ["Go to the cinema", "Bowling", "Picnic in the park"], REFERENCE_MEMBERS)
+    approach = to_approach(api, run)
+    assert len(approach["roles"]) >= 3
+    qkeys = {q["key"] for q in approach["questions"]}
+    text = " ".join(q["key"] + " " + q["text"] for q in approach["questions"]).lower()
+    assert "car" in text and "budget" in text
+    for role in approach["roles"]:
+        assert all(r["question"] in qkeys for r in role.get("requires", []))
+    sess = api.call("GET", f"/v1/sessions/{run.session_id}", run.members[0].h)
+    assert sess["meta"]["useCase"]["id"] == use_cases["Group outing"]
+    assert sess["meta"]["useCase"]["matchedBy"] == "similarity" and sess["meta"]["useCase"]["score"] > 0
+    answers = answer_all(api, run)
+    to_tasks(api, run)
+    check_tasks(run, answers)
+    drivers = [t for t in run.tasks if any(r.get("question") == "has_car" or "car" in r.get("question", "")
+                                           for r in {r["key"]: r for r in approach["roles"]}[t["roleKey"]]
+                                           .get("requires", []))]
+    car_owners = {m.id for m in run.members if m.facts["car"]}
+    assert all(t["profileId"] in car_owners for t in drivers)
+    assert len({t["roleKey"] for t in run.tasks}) >= 3, "tasks should be complementary"
+    submit_all(api, run)
+    wait_completed(api, run)
+    # Every member has a notification for each phase change and their own assignment, once each.
+    for m in run.members:
+        def mine(m=m):
+            items = api.call("GET", "/v1/me/notifications?limit=200", m.h)["items"]
+            kinds = [n["kind"] for n in items if n["sessionId"] == run.session_id]
+            return items if kinds.count("phase_changed") >= 4 and "task_assigned" in kinds else None
+
+        items = wait(mine, timeout=30, what=f"notifications of {m.name}")
+        phase_notes = [n for n in items if n["kind"] == "phase_changed"]
+        assert len(phase_notes) == 4, [n["title"] for n in phase_notes]
+        assert [n["kind"] for n in items].count("task_assigned") == 1
+        assert all(n["sessionId"] in (None, run.session_id) for n in items)
+    gens = api.call("GET", f"/v1/admin/generations?sessionId={run.session_id}", admin)["items"]
+    assert {g["kind"] for g in gens} >= {"approach", "tasks"}
+
+
+@pytest.mark.parametrize(("topic", "ideas", "members", "expected"), [
+    ("Pass the statistics exam", ["Split the chapters", "Mock exam on Friday"],
+     {f"S{i}": {"car": i == 0, "budget": 5 * i} for i in range(6)}, "Exam study group"),
+    ("Raise money for the animal shelter", ["Bake sale", "Sponsored run", "Online campaign"],
+     {f"F{i}": {"car": i % 3 == 0, "budget": 0 if i % 2 else 30} for i in range(12)}, "Fundraiser"),
+    ("Tidy up the river park", ["Bring gloves and bags", "Ask the city for a permit"],
+     {"A": {"car": False, "budget": 0}, "B": {"car": False, "budget": 0}, "C": {"car": False, "budget": 0}},
+     "Neighbourhood clean-up"),
+])
+def test_other_topics_and_group_sizes(api, use_cases, topic, ideas, members, expected):
+    run = start_session(api, topic, "", ideas, members)
+    to_approach(api, run)
+    sess = api.call("GET", f"/v1/sessions/{run.session_id}", run.members[0].h)
+    assert sess["meta"]["useCase"]["title"] == expected
+    answers = answer_all(api, run)
+    to_tasks(api, run)
+    check_tasks(run, answers)
+    submit_all(api, run)
+    wait_completed(api, run)
+
+
+def test_acceptance_script(stack, use_cases):
+    """The contract's own acceptance check, when ../shared is beside the repository."""
+    script = Path(__file__).resolve().parents[2].parent / "shared" / "acceptance" / "reference.py"
+    if not script.exists():
+        pytest.skip(f"{script} not present")
+    env = {**os.environ, "RALLY_URL": stack.url("gateway")}
+    r = subprocess.run([sys.executable, str(script), "--stage", "complete"], env=env, capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
