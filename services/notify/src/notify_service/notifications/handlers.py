@@ -132,7 +132,9 @@ async def on_task_rejected(s: AsyncSession, event: Event) -> None:
         s, [d.profile_id], kind=kinds.TASK_REJECTED, source_key=event.id, session_id=d.session_id,
         title="Your proof was not accepted",
         body=f"Reason: {d.reason}. You can post again.",
-        data={"taskId": d.task_id, "reason": d.reason})
+        # A task may be rejected more than once: the time tells the notifications apart.
+        data={"taskId": d.task_id, "reason": d.reason,
+              "rejectedAt": event.occurred_at.isoformat()})
 
 
 @consumers.on(AllTasksCompleted.TYPE, "all_tasks_completed")
