@@ -234,7 +234,7 @@ function barChart(rows, opts = {}) {
     })));
 }
 function lineChart(daily, series) {
-  const w = 560, ht = 200, pad = { l: 30, r: 10, t: 10, b: 24 };
+  const w = 1100, ht = 240, pad = { l: 34, r: 12, t: 10, b: 24 };
   const days = daily.map((d) => d.day);
   const max = Math.max(1, ...daily.flatMap((d) => series.map((s2) => d.values[s2.key] || 0)));
   const x = (i) => pad.l + (i * (w - pad.l - pad.r)) / Math.max(1, days.length - 1);
@@ -242,11 +242,11 @@ function lineChart(daily, series) {
   const grid = [0, 0.5, 1].map((f) => s("g", {},
     s("line", { x1: pad.l, x2: w - pad.r, y1: y(max * f), y2: y(max * f), stroke: "#eceef6" }),
     s("text", { x: 0, y: y(max * f) + 4 }, Math.round(max * f))));
-  const labels = days.map((d, i) => (i % 7 === 0 || i === days.length - 1)
+  const labels = days.map((d, i) => ((i % 7 === 0 && i < days.length - 4) || i === days.length - 1)
     ? s("text", { x: x(i) - 14, y: ht - 6 }, d.slice(5)) : null);
   const lines = series.map((se) => s("polyline", { fill: "none", stroke: se.color, "stroke-width": 2.2,
     "stroke-linejoin": "round", points: daily.map((d, i) => `${x(i)},${y(d.values[se.key] || 0)}`).join(" ") }));
-  return h("div", { class: "chart" }, s("svg", { viewBox: `0 0 ${w} ${ht}`, role: "img", "aria-label": "activity per day" }, grid, labels, lines),
+  return h("div", { class: "chart wide" }, s("svg", { viewBox: `0 0 ${w} ${ht}`, role: "img", "aria-label": "activity per day" }, grid, labels, lines),
     h("div", { class: "legend" }, series.map((se) => h("span", {}, h("i", { style: `background:${se.color}` }), se.label))));
 }
 
