@@ -68,6 +68,12 @@ def choose_archetypes(inp: GenerationInput, n: int) -> list[Archetype]:
         chosen.append(BY_KEY[key])
     if not any(not a.requires for a in chosen):
         chosen[-1] = BY_KEY["helper"]
+    # Two open roles at least, so members without a car or money are not all piled into one.
+    for key in ("memory_keeper", "helper"):
+        if sum(1 for a in chosen if not a.requires) >= 2 or len(chosen) >= 7:
+            break
+        if BY_KEY[key] not in chosen:
+            chosen.append(BY_KEY[key])
     return chosen
 
 
@@ -147,8 +153,20 @@ def write_tasks(inp: GenerationInput, approach: Approach, assignment: dict[str, 
     for i, name in enumerate(riders):
         if drivers:
             passengers[drivers[i % len(drivers)]].append(name)
+    sharing: dict[str, list[str]] = {}
+    for pid in members:
+        sharing.setdefault(assignment[pid], []).append(pid)
     out = []
     for pid, m in members.items():
         role = roles[assignment[pid]]
-        out.append(task_for(role, m, approach, inp.topic, passengers.get(pid)))
+        task = task_for(role, m, approach, inp.topic, passengers.get(pid))
+        peers = [members[p].name or "another member" for p in sharing[role.key] if p != pid]
+        if peers and role.key != "driver":
+            # Several members share a role: say so, so they split the work instead of doubling it.
+            part = sharing[role.key].index(pid) + 1
+            task = task.model_copy(update={
+                "title": f"{task.title} (part {part} of {len(peers) + 1})",
+                "instructions": f"{task.instructions} You share this role with {', '.join(peers)}: "
+                                f"agree who takes which part, and take part {part}."})
+        out.append(task)
     return out
