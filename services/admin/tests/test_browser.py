@@ -273,6 +273,7 @@ def test_admin_dashboard_end_to_end(system: System, browser: Any) -> None:
         page.click(".stars button >> nth=3")
         page.click("#rating-form button[type=submit]")
         page.wait_for_selector("text=rating saved")
+        page.wait_for_selector("#ratings li")
     shot(page, "08-generations")
 
     # Phone width: the same pages stay usable.

@@ -415,7 +415,14 @@ function latencyOf(g) {
   if (ms !== null) return fmtSecs(ms / 1000);
   return fmtSecs(pick(g, "latencySeconds", "latency"));
 }
-const ratingOf = (g) => { const r = pick(g, "rating", "ratingAvg", "averageRating"); return r && typeof r === "object" ? pick(r, "score", "average") : r; };
+function ratingOf(g) {
+  const r = pick(g, "ratingAverage", "rating", "averageRating");
+  const v = r && typeof r === "object" ? pick(r, "score", "average") : r;
+  if (v === null) return null;
+  const n = pick(g, "ratingCount");
+  return `${Math.round(v * 10) / 10} ★${n ? ` (${n})` : ""}`;
+}
+const present = (v) => v !== null && v !== undefined && v !== "" && v !== "null";
 const text = (v) => (v === null || v === undefined ? "" : typeof v === "string" ? v : JSON.stringify(v, null, 2));
 
 async function generationsPage() {
@@ -462,17 +469,20 @@ async function generationPage(id) {
     catch (x) { if (x.status === 401 || x.status === 403) failed(x); else toast(x.message); }
   };
   const tokens = [pick(g, "promptTokens", "tokensIn"), pick(g, "completionTokens", "tokensOut")].filter((x) => x !== null);
+  const ratings = Array.isArray(g.ratings) ? g.ratings : [];
   render(
     h("p", {}, h("a", { href: "#/generations" }, "← Generations")),
     h("div", { class: "head" }, h("div", {}, h("h1", {}, pick(g, "kind") || "Generation", " ", badge(pick(g, "status"))),
       h("p", { class: "muted" }, `${[pick(g, "provider"), pick(g, "model")].filter(Boolean).join(" · ")} · ${fmtDate(pick(g, "createdAt"))}`))),
     h("div", { class: "kpis" }, kpi(latencyOf(g), "latency"), kpi(tokens.length ? tokens.join(" / ") : pick(g, "tokens") ?? "—", "tokens"),
       kpi(ratingOf(g) ?? "—", "rating"), kpi(pick(g, "sessionId") ? String(pick(g, "sessionId")).slice(0, 8) : "—", "session")),
-    pick(g, "error") ? h("div", { class: "error" }, text(pick(g, "error"))) : null,
+    present(pick(g, "error")) ? h("div", { class: "error" }, text(pick(g, "error"))) : null,
     h("div", { class: "grid-2" },
       h("div", { class: "panel" }, h("h2", {}, "Prompt"), h("pre", { id: "gen-prompt" }, text(pick(g, "prompt", "messages")))),
-      h("div", { class: "panel" }, h("h2", {}, "Response"), h("pre", { id: "gen-response" }, text(pick(g, "response", "output"))))),
-    h("form", { class: "panel stack", id: "rating-form", onsubmit: rate }, h("h2", {}, "Rate this output"), stars, comment,
+      h("div", { class: "panel" }, h("h2", {}, "Response"), h("pre", { id: "gen-response" }, text(pick(g, "rawResponse", "response", "output"))))),
+    h("form", { class: "panel stack", id: "rating-form", onsubmit: rate }, h("h2", {}, "Rate this output"),
+      ratings.length ? h("ul", { class: "small muted", id: "ratings" }, ratings.map((r) => h("li", {}, `${"★".repeat(r.score)} ${r.comment || ""}`))) : null,
+      stars, comment,
       h("div", {}, h("button", { type: "submit" }, "Save rating"))));
 }
 
