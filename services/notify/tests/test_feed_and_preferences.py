@@ -141,6 +141,16 @@ async def test_daily_digest_collects_digestable_kinds(client, publish, users, h,
     prefs = (await client.get("/v1/me/notification-preferences", headers=ann.headers)).json()
     assert datetime.fromisoformat(prefs["nextDigestAt"]) > datetime.now(UTC)
 
+    # Leaving the digest delivers what was held back at once.
+    await publish(TaskCompleted(task_id=str(uuid.uuid4()), session_id=sid, profile_id=ann.id))
+    await h.wait_for(lambda: _digest_items(db, ann.id, 3))
+    r = await client.put("/v1/me/notification-preferences", headers=ann.headers,
+                         json={"digest": "none"})
+    assert r.json()["nextDigestAt"] is None
+    digests = h.of_kind(await h.feed(client, ann), "digest")
+    assert sorted(d["title"] for d in digests) == ["Your daily digest: 1 update",
+                                                   "Your daily digest: 2 updates"]
+
 
 async def _processed(db, consumer, event_id) -> bool:
     from notify_service.models import messaging

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
 from typing import Any
 
 from rally_shared.auth import Principal
@@ -13,15 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from notify_service.events import audit
 from notify_service.kinds import EMAIL, WEBHOOK
 from notify_service.models import Preferences
+from notify_service.notifications.digest import next_digest_time, send_digest
 from notify_service.preferences import repository as repo
 from notify_service.preferences.schemas import PreferencesRead, PreferencesUpdate
 from notify_service.runtime import settings
-
-
-def next_digest_time(after: datetime, hour_utc: int) -> datetime:
-    """The next digest moment strictly after `after`: today or tomorrow at `hour_utc`:00 UTC."""
-    at = after.replace(hour=hour_utc % 24, minute=0, second=0, microsecond=0)
-    return at if at > after else at + timedelta(days=1)
 
 
 def snapshot(p: Preferences) -> dict[str, Any]:
@@ -39,6 +33,7 @@ async def update(s: AsyncSession, who: Principal, body: PreferencesUpdate) -> Pr
     if prefs is None:
         prefs = repo.defaults(who.profile_id)
     before = None if created else snapshot(prefs)
+    was_daily = prefs.digest == "daily"
     changes = body.model_dump(exclude_unset=True)
     for key in ("muted_kinds", "channels", "digest"):
         if changes.get(key) is None:
@@ -53,6 +48,9 @@ async def update(s: AsyncSession, who: Principal, body: PreferencesUpdate) -> Pr
         if prefs.next_digest_at is None:
             prefs.next_digest_at = next_digest_time(utcnow(), settings.digest_hour_utc)
     else:
+        if was_daily:
+            # Leaving the digest: what was held back is delivered now rather than never.
+            await send_digest(s, prefs, utcnow())
         prefs.next_digest_at = None
     if created:
         s.add(prefs)
