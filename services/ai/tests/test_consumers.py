@@ -59,7 +59,8 @@ async def test_phase_changed_generates_one_approach_even_when_redelivered(
         await asyncio.sleep(1.5)
         assert len(probe.of_type("rally.ai.approach_generated", sessionId=sid)) == 1
     data = found[0]["data"]
-    assert data["useCase"]["id"] == use_case_ids["Group outing"]
+    # Other services' tests in the same run may add their own "Group outing" use case: match by title.
+    assert data["useCase"]["title"] == "Group outing"
     assert data["useCase"]["matchedBy"] == "similarity" and data["useCase"]["score"] >= 0.3
     approach = data["approach"]
     assert set(approach) == {"title", "summary", "rationale", "roles", "questions"}
