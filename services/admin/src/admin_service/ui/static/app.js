@@ -29,7 +29,7 @@ function s(tag, attrs, ...kids) {
     el.append(kid instanceof Node ? kid : document.createTextNode(String(kid)));
   return el;
 }
-function render(...nodes) { $main.replaceChildren(...nodes); window.scrollTo(0, 0); }
+function render(...nodes) { $main.replaceChildren(...nodes.filter((n) => n !== null && n !== undefined)); window.scrollTo(0, 0); }
 function toast(msg) {
   const t = document.getElementById("toast");
   t.textContent = msg; t.hidden = false;
@@ -423,7 +423,12 @@ function ratingOf(g) {
   return `${Math.round(v * 10) / 10} ★${n ? ` (${n})` : ""}`;
 }
 const present = (v) => v !== null && v !== undefined && v !== "" && v !== "null";
-const text = (v) => (v === null || v === undefined ? "" : typeof v === "string" ? v : JSON.stringify(v, null, 2));
+function text(v) {
+  if (v === null || v === undefined) return "";
+  if (typeof v !== "string") return JSON.stringify(v, null, 2);
+  try { const parsed = JSON.parse(v); if (parsed && typeof parsed === "object") return JSON.stringify(parsed, null, 2); } catch (e) { /* plain text */ }
+  return v;
+}
 
 async function generationsPage() {
   const body = h("tbody");
