@@ -22,7 +22,7 @@ run: install
 	$(BIN)/python tools/rally_stack.py run
 
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/python tools/run_tests.py
 
 lint: install
 	$(BIN)/ruff check .

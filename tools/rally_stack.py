@@ -108,6 +108,31 @@ class Stack:
         if self._own_pg:
             stop_postgres(self.data_dir / "pg")
 
+    # -- fault injection (integration tests) ---------------------------------------------------
+    def stop_nats(self) -> None:
+        from rally_shared.embedded import EmbeddedNats
+
+        assert isinstance(self._nats, EmbeddedNats), "only an embedded NATS can be stopped"
+        self._nats.stop()
+
+    def start_nats(self) -> None:
+        """Start the embedded NATS again on the same port and data (JetStream state survives)."""
+        from rally_shared.embedded import EmbeddedNats
+
+        assert isinstance(self._nats, EmbeddedNats)
+        self._nats.start()
+
+    def stop_postgres(self) -> None:
+        from rally_shared.embedded import stop_postgres
+
+        assert self._own_pg, "only an embedded Postgres can be stopped"
+        stop_postgres(self.data_dir / "pg")
+
+    def start_postgres(self) -> None:
+        from rally_shared.embedded import start_postgres
+
+        start_postgres(self.data_dir / "pg")
+
     def migrate(self) -> None:
         from rally_shared.migrations import upgrade
 

@@ -98,6 +98,13 @@ def ensure_use_cases(api: Any, admin: dict[str, str]) -> dict[str, str]:
                 "title": title, "prompt": prompt, "category": category, "tags": tags,
                 "templateStyle": "friendly and concrete"})
             have[title] = u["id"]
+
+    def indexed() -> bool:
+        # The AI follows use cases by events: wait until it can match against all of them.
+        ids = {u["id"] for u in api.call("GET", "/v1/admin/ai/use-cases", admin)["items"]}
+        return set(have.values()) <= ids
+
+    wait(indexed, what="use cases indexed by the AI")
     return have
 
 

@@ -35,10 +35,7 @@ def admin(api):
 
 @pytest.fixture(scope="module")
 def use_cases(api, admin):
-    ids = ensure_use_cases(api, admin)
-    # The AI indexes use cases from events: wait until it can match by meaning.
-    wait(lambda: api.call("GET", "/v1/admin/generations?limit=1", admin) is not None, what="ai up")
-    return ids
+    return ensure_use_cases(api, admin)
 
 
 def test_reference_scenario(api, admin, use_cases):

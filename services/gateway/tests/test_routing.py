@@ -17,6 +17,7 @@ from gateway_service.routes import PUBLIC, service_for
     ("/v1/me/notification-preferences", "notify"),
     ("/v1/generations/g1/rating", "ai"),
     ("/v1/admin/generations", "ai"),
+    ("/v1/admin/ai/use-cases", "ai"),
     ("/v1/admin/use-cases", "admin"),
     ("/v1/admin/audit", "admin"),
     ("/admin/", "admin"),

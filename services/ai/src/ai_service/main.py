@@ -13,6 +13,7 @@ from ai_service.generations.endpoints import router as generations_router
 from ai_service.generations.worker import GenerationWorker
 from ai_service.runtime import runtime
 from ai_service.usecases import handlers as _usecase_handlers  # noqa: F401  (registers consumers)
+from ai_service.usecases.endpoints import router as use_case_index_router
 
 _worker: dict[str, GenerationWorker] = {}
 
@@ -37,6 +38,6 @@ runtime.on_start.append(_start_worker)
 runtime.on_stop.append(_stop_worker)
 
 app = create_service_app(
-    runtime, [generations_router], title="Rally AI service",
+    runtime, [generations_router, use_case_index_router], title="Rally AI service",
     description="Use-case matching (pgvector), approach and task generation with role matching, "
                 "and the generations log with ratings.")

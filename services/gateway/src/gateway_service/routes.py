@@ -15,6 +15,7 @@ ROUTES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^/v1/me/notification"), "notify"),
     (re.compile(r"^/v1/generations(/.*)?$"), "ai"),
     (re.compile(r"^/v1/admin/generations(/.*)?$"), "ai"),
+    (re.compile(r"^/v1/admin/ai(/.*)?$"), "ai"),
     (re.compile(r"^/v1/admin(/.*)?$"), "admin"),
     (re.compile(r"^/v1/reports(/.*)?$"), "admin"),
     (re.compile(r"^/admin(/.*)?$"), "admin"),

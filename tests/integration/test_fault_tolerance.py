@@ -1,0 +1,132 @@
+"""Crashes and outages in the middle of a session: nothing lost, nothing duplicated, clear errors."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from .scenario import (
+    answer_all,
+    check_tasks,
+    ensure_use_cases,
+    start_session,
+    submit_all,
+    to_tasks,
+    wait,
+    wait_completed,
+)
+
+MEMBERS = {"Ann": {"car": True, "budget": 20}, "Ben": {"car": False, "budget": 50},
+           "Cat": {"car": False, "budget": 0}, "Dan": {"car": True, "budget": 10}}
+
+
+@pytest.fixture(scope="module")
+def admin(api):
+    h, _ = api.token("admin", admin=True)
+    ensure_use_cases(api, h)
+    return h
+
+
+def restart(stack, name: str) -> None:
+    stack.kill_service(name)
+    stack.start_service(name)
+
+
+def test_every_service_killed_mid_scenario(stack, api, admin):
+    run = start_session(api, "What should we do this weekend?", "", ["Cinema", "Bowling"], MEMBERS)
+    restart(stack, "session")
+    owner = run.members[0]
+    api.call("POST", f"/v1/sessions/{run.session_id}/phase", owner.h, json={"to": "approaches"}, expect=202)
+    restart(stack, "ai")  # the generation may have been running: it is retried, never doubled
+    restart(stack, "gateway")
+    run.approach = wait(lambda: api.call("GET", f"/v1/sessions/{run.session_id}/approach", owner.h,
+                                         expect=(200, 404)).get("roles") and
+                        api.call("GET", f"/v1/sessions/{run.session_id}/approach", owner.h), what="approach")
+    answers = answer_all(api, run)
+    restart(stack, "notify")
+    to_tasks(api, run)
+    restart(stack, "tasks")
+    check_tasks(run, answers)
+    restart(stack, "admin")
+    submit_all(api, run)
+    wait_completed(api, run)
+    gens = api.call("GET", f"/v1/admin/generations?sessionId={run.session_id}", admin)["items"]
+    done = [g for g in gens if g["status"] == "succeeded"]
+    assert sorted(g["kind"] for g in done) == ["approach", "tasks"], [(g["kind"], g["status"]) for g in gens]
+    tasks = api.call("GET", f"/v1/sessions/{run.session_id}/tasks?limit=200", owner.h)["items"]
+    assert len(tasks) == len(MEMBERS) and all(t["status"] == "done" for t in tasks)
+    for m in run.members:
+        items = wait(lambda m=m: (lambda ns: ns if sum(n["kind"] == "phase_changed" for n in ns) >= 4 else None)(
+            api.call("GET", "/v1/me/notifications?limit=200", m.h)["items"]), what="notifications")
+        sig = [(n["kind"], n["title"], n["body"]) for n in items]
+        assert len(sig) == len(set(sig)), f"{m.name} has duplicated notifications: {sig}"
+        posts = api.call("GET", f"/v1/tasks/{next(t['id'] for t in tasks if t['profileId'] == m.id)}/posts",
+                         m.h)["items"]
+        assert len(posts) == 1
+
+
+def test_nats_restart_outboxes_drain(stack, api, admin):
+    run = start_session(api, "Pass the statistics exam", "", ["Split the chapters"],
+                        {"S1": {"car": False, "budget": 0}, "S2": {"car": True, "budget": 10},
+                         "S3": {"car": False, "budget": 5}})
+    owner = run.members[0]
+    stack.stop_nats()
+    try:
+        # Writes still succeed: their events wait in the outbox.
+        api.call("POST", f"/v1/sessions/{run.session_id}/ideas", owner.h, json={"text": "Mock exam"})
+        api.call("POST", f"/v1/sessions/{run.session_id}/phase", owner.h, json={"to": "approaches"}, expect=202)
+        time.sleep(1)
+    finally:
+        stack.start_nats()
+    to_approach_ready = wait(lambda: api.call("GET", f"/v1/sessions/{run.session_id}/approach", owner.h,
+                                              expect=(200, 404)).get("roles"), timeout=90, what="approach")
+    assert to_approach_ready
+    run.approach = api.call("GET", f"/v1/sessions/{run.session_id}/approach", owner.h)
+    answers = answer_all(api, run)
+    to_tasks(api, run)
+    check_tasks(run, answers)
+
+
+def test_postgres_outage_gives_503_then_recovers(stack, api, admin):
+    h, _ = api.token("ann")
+    sid = api.call("POST", "/v1/sessions", h, json={"topic": "Before the outage"})["id"]
+    stack.stop_postgres()
+    try:
+        r = api.http.post("/v1/sessions", headers=h, json={"topic": "During the outage"})
+        assert r.status_code == 503, r.text
+        assert r.json()["error"]["code"] == "unavailable" and "database" in r.json()["error"]["message"]
+        r = api.http.get(f"/v1/sessions/{sid}", headers=h)
+        assert r.status_code == 503
+    finally:
+        stack.start_postgres()
+    # No restart of any service: pooled connections are replaced.
+    s = wait(lambda: api.http.get(f"/v1/sessions/{sid}", headers=h).status_code == 200, what="recovery")
+    assert s
+    mine = api.call("GET", "/v1/sessions?limit=200", h)["items"]
+    assert [x["topic"] for x in mine] == ["Before the outage"], "nothing half-written during the outage"
+
+
+def test_llm_down_fails_clearly_and_owner_can_retry(stack, api, admin):
+    # The AI talks to an endpoint that refuses connections, with no fallback.
+    stack.kill_service("ai")
+    stack.start_service("ai", {"RALLY_LLM_BASE_URL": "http://127.0.0.1:9/v1", "RALLY_LLM_API_KEY": "x",
+                               "RALLY_LLM_MODEL": "m", "RALLY_LLM_FALLBACK": "none",
+                               "RALLY_LLM_MAX_RETRIES": "1", "RALLY_LLM_TIMEOUT_SECONDS": "2"})
+    try:
+        run = start_session(api, "What should we do this weekend?", "", ["Cinema"],
+                            {"Ann": {"car": True, "budget": 20}, "Ben": {"car": False, "budget": 0},
+                             "Cat": {"car": False, "budget": 5}})
+        owner = run.members[0]
+        api.call("POST", f"/v1/sessions/{run.session_id}/phase", owner.h, json={"to": "approaches"}, expect=202)
+        failed = wait(lambda: (lambda s: s if (s["meta"].get("ai") or {}).get("approach", {}).get("status")
+                               == "failed" else None)(api.call("GET", f"/v1/sessions/{run.session_id}", owner.h)),
+                      timeout=90, what="failed state")
+        assert failed["meta"]["ai"]["approach"]["error"]
+    finally:
+        stack.kill_service("ai")
+        stack.start_service("ai")
+    api.call("POST", f"/v1/sessions/{run.session_id}/ai/retry", owner.h, json={"kind": "approach"}, expect=202)
+    approach = wait(lambda: api.call("GET", f"/v1/sessions/{run.session_id}/approach", owner.h,
+                                     expect=(200, 404)).get("roles"), timeout=60, what="approach after retry")
+    assert len(approach) >= 3
