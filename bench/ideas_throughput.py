@@ -15,7 +15,6 @@ import sys
 import time
 
 import httpx
-
 from _stack import gateway, percentile
 
 TRIVIAL_APP = """

@@ -15,7 +15,6 @@ import json
 import time
 
 import httpx
-
 from _stack import gateway, percentile
 
 

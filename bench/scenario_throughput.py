@@ -17,7 +17,6 @@ import time
 from typing import Any
 
 import httpx
-
 from _stack import gateway, percentile
 
 APPROACH = {

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 import psycopg
-
 from _stack import percentile
 
 DIM = 384
