@@ -43,7 +43,8 @@ def _connect(url: str, wait_seconds: float):  # type: ignore[no-untyped-def]
             return psycopg.connect(_plain_url(url), autocommit=True, connect_timeout=5)
         except psycopg.OperationalError as exc:
             if time.monotonic() >= deadline:
-                raise SystemExit(f"rally-migrate: database not reachable after {wait_seconds:.0f} s: {exc}")
+                raise SystemExit(
+                    f"rally-migrate: database not reachable after {wait_seconds:.0f} s: {exc}") from exc
             print(f"rally-migrate: waiting for the database ({exc.__class__.__name__})", flush=True)
             time.sleep(2)
 
