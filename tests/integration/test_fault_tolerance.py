@@ -59,7 +59,7 @@ def test_every_service_killed_mid_scenario(stack, api, admin):
     for m in run.members:
         items = wait(lambda m=m: (lambda ns: ns if sum(n["kind"] == "phase_changed" for n in ns) >= 4 else None)(
             api.call("GET", "/v1/me/notifications?limit=200", m.h)["items"]), what="notifications")
-        sig = [(n["kind"], n["title"], n["body"]) for n in items]
+        sig = [(n["kind"], n["title"], n["body"], repr(sorted((n.get("data") or {}).items()))) for n in items]
         assert len(sig) == len(set(sig)), f"{m.name} has duplicated notifications: {sig}"
         posts = api.call("GET", f"/v1/tasks/{next(t['id'] for t in tasks if t['profileId'] == m.id)}/posts",
                          m.h)["items"]

@@ -32,6 +32,8 @@ def start_postgres(data_dir: Path, database: str = "rally") -> str:
     import pgserver  # dev/test dependency only
 
     data_dir.mkdir(parents=True, exist_ok=True)
+    # pgserver caches one handle per directory; drop it so a stopped server is started again.
+    pgserver.PostgresServer._instances.pop(data_dir.expanduser().resolve(), None)  # type: ignore[attr-defined]
     srv = pgserver.get_server(data_dir, cleanup_mode=None)  # type: ignore[attr-defined]
     exists = srv.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")
     if "1 row" not in exists:
