@@ -240,7 +240,10 @@ def test_admin_dashboard_end_to_end(system: System, browser: Any) -> None:
         row = page.locator(f"tr[data-session='{sid}']")
         return row.count() == 1 and "100 %" in row.inner_text() and "completed" in row.inner_text()
 
-    _wait(session_done, 90, 1.0)
+    try:
+        _wait(session_done, 90, 1.0)
+    finally:
+        shot(page, "04-sessions")
     row_text = page.locator(f"tr[data-session='{sid}']").inner_text()
     if system.mode == "admin":
         assert title in row_text  # the builtin matcher may pick another similar case in full mode
