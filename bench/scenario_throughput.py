@@ -97,39 +97,55 @@ async def poll(fn: Any, timeout: float = 600, every: float = 0.5) -> Any:
     raise TimeoutError("scenario step timed out")
 
 
-async def one_session(http: httpx.AsyncClient, i: int) -> float:
+class Api:
+    """Every call must succeed: a failed step is a failed session, with the reason."""
+
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self.http = http
+
+    async def __call__(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        r = await self.http.request(method, path, **kw)
+        if r.status_code >= 400 and not (r.status_code == 404 and method == "GET"):
+            raise RuntimeError(f"{method} {path} -> {r.status_code} {r.text[:200]}")
+        return r
+
+
+async def one_session(raw: httpx.AsyncClient, i: int) -> float:
+    http = Api(raw)
     t0 = time.monotonic()
     people = {}
     for name in MEMBERS:
-        r = await http.post("/v1/auth/dev-token", json={"name": f"{name}-{i}-{time.time()}"})
+        r = await http("POST", "/v1/auth/dev-token", json={"name": f"{name}-{i}-{time.time()}"})
         people[name] = ({"Authorization": f"Bearer {r.json()['token']}"}, r.json()["profileId"])
     oh = people["Ann"][0]
-    sid = (await http.post("/v1/sessions", headers=oh, json={"topic": "What should we do this weekend?",
+    # A distinct description per session: identical requests would be served from the AI's cache.
+    sid = (await http("POST", "/v1/sessions", headers=oh, json={"topic": "What should we do this weekend?",
+                                                             "description": f"Group {i}",
                                                              "visibility": "public"})).json()["id"]
     for name in ("Ben", "Cat", "Dan"):
-        await http.post(f"/v1/sessions/{sid}/members", headers=people[name][0])
+        await http("POST", f"/v1/sessions/{sid}/members", headers=people[name][0])
     for text, name in (("Cinema", "Ben"), ("Bowling", "Cat"), ("Picnic", "Dan")):
-        await http.post(f"/v1/sessions/{sid}/ideas", headers=people[name][0], json={"text": text})
-    await http.post(f"/v1/sessions/{sid}/phase", headers=oh, json={"to": "approaches"})
+        await http("POST", f"/v1/sessions/{sid}/ideas", headers=people[name][0], json={"text": text})
+    await http("POST", f"/v1/sessions/{sid}/phase", headers=oh, json={"to": "approaches"})
 
     async def approach() -> Any:
-        r = await http.get(f"/v1/sessions/{sid}/approach", headers=oh)
+        r = await http("GET", f"/v1/sessions/{sid}/approach", headers=oh)
         return r.json() if r.status_code == 200 else None
 
     appr = await poll(approach)
     keys = {q["key"] for q in appr["questions"]}
     for name, facts in MEMBERS.items():
-        await http.put(f"/v1/sessions/{sid}/answers", headers=people[name][0],
+        await http("PUT", f"/v1/sessions/{sid}/answers", headers=people[name][0],
                        json={"answers": {k: v for k, v in facts.items() if k in keys}})
-    await http.post(f"/v1/sessions/{sid}/phase", headers=oh, json={"to": "tasks"})
+    await http("POST", f"/v1/sessions/{sid}/phase", headers=oh, json={"to": "tasks"})
 
     async def tasks() -> Any:
-        r = await http.get(f"/v1/sessions/{sid}/tasks", headers=oh)
+        r = await http("GET", f"/v1/sessions/{sid}/tasks", headers=oh)
         items = r.json().get("items", []) if r.status_code == 200 else []
         return items if len(items) == len(MEMBERS) else None
 
     async def phase(p: str) -> Any:
-        return (await http.get(f"/v1/sessions/{sid}", headers=oh)).json()["phase"] == p
+        return (await http("GET", f"/v1/sessions/{sid}", headers=oh)).json()["phase"] == p
 
     items = await poll(tasks)
     await poll(lambda: phase("submission"))
@@ -140,7 +156,7 @@ async def one_session(http: httpx.AsyncClient, i: int) -> float:
         if "rating" in kinds:
             data["rating"] = "4"
         files = {"file": ("p.png", PNG, "image/png")} if "image" in kinds else None
-        r = await http.post(f"/v1/tasks/{t['id']}/posts", headers=by_pid[t["profileId"]], data=data, files=files)
+        r = await http("POST", f"/v1/tasks/{t['id']}/posts", headers=by_pid[t["profileId"]], data=data, files=files)
         assert r.status_code in (200, 201), r.text
     await poll(lambda: phase("completed"))
     return time.monotonic() - t0
@@ -175,7 +191,10 @@ async def main() -> None:
     if ok:
         print(f"session duration p50 {percentile(ok, 50):.1f} s, p95 {percentile(ok, 95):.1f} s")
     for f in failed[:3]:
+        import traceback
+
         print(f"failure: {type(f).__name__}: {f}")
+        traceback.print_exception(f, limit=3)
 
 
 if __name__ == "__main__":

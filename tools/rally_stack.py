@@ -168,7 +168,8 @@ class Stack:
         out = open(logs / f"{name}.log", "ab")  # noqa: SIM115 - handed to the child process
         self.procs[name] = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", spec.app, "--host", "127.0.0.1",
-             "--port", str(self.ports[name]), "--no-access-log", "--timeout-graceful-shutdown", "5"],
+             "--port", str(self.ports[name]), "--no-access-log", "--timeout-graceful-shutdown", "5",
+             "--timeout-keep-alive", "65"],
             env=self.service_env(extra_env), stdout=out, stderr=subprocess.STDOUT,
         )
         self.wait_healthy(name)

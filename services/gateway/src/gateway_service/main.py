@@ -40,8 +40,11 @@ state: dict[str, Any] = {}
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    state["client"] = httpx.AsyncClient(timeout=settings.upstream_timeout_seconds,
-                                        limits=httpx.Limits(max_connections=500))
+    # Idle upstream connections are dropped well before the services' keep-alive timeout (65 s),
+    # so the gateway never writes to a connection the service is closing at that moment.
+    state["client"] = httpx.AsyncClient(
+        timeout=settings.upstream_timeout_seconds,
+        limits=httpx.Limits(max_connections=500, max_keepalive_connections=100, keepalive_expiry=20))
     await hub.start(settings.nats_url or "nats://127.0.0.1:4222")
     try:
         yield

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
 import httpx
 from fastapi import Request
 from fastapi.responses import Response, StreamingResponse
 from rally_shared.errors import PayloadTooLarge, ServiceUnavailable
 from starlette.background import BackgroundTask
+
+log = logging.getLogger("rally.gateway.proxy")
 
 # Hop-by-hop headers are per connection and must not be forwarded (RFC 9110 section 7.6.1).
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
@@ -27,19 +31,42 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+IDEMPOTENT = {"GET", "HEAD", "PUT", "DELETE", "OPTIONS"}
+
+
+async def _send(client: httpx.AsyncClient, method: str, url: str, headers: dict[str, str],
+                body: bytes) -> httpx.Response:
+    """Send once; retry once when a pooled connection turned out to be closed by the service.
+
+    A connection that fails before the request was written (ConnectError) is safe to retry for any
+    method; a read error after writing is retried only for idempotent methods.
+    """
+    for attempt in (1, 2):
+        upstream = client.build_request(method, url, headers=headers, content=body)
+        try:
+            return await client.send(upstream, stream=True)
+        except (httpx.ConnectError, httpx.ReadError, httpx.RemoteProtocolError) as exc:
+            retryable = isinstance(exc, httpx.ConnectError) or method in IDEMPOTENT
+            if attempt == 2 or not retryable:
+                raise
+            log.info("retrying %s %s after %r", method, url, exc)
+    raise AssertionError("unreachable")
+
+
 async def forward(client: httpx.AsyncClient, request: Request, base_url: str, service: str,
                   body: bytes, request_id: str) -> Response:
     headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
     headers["x-request-id"] = request_id
     headers["x-forwarded-for"] = request.client.host if request.client else ""
     url = base_url + request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    upstream = client.build_request(request.method, url, headers=headers, content=body)
     try:
-        resp = await client.send(upstream, stream=True)
+        resp = await _send(client, request.method, url, headers, body)
     except httpx.TimeoutException as exc:
+        log.warning("%s timed out on %s %s", service, request.method, request.url.path)
         raise ServiceUnavailable(f"The {service} service did not answer in time.",
                                  code="upstream_timeout") from exc
     except httpx.HTTPError as exc:
+        log.warning("%s unreachable on %s %s: %r", service, request.method, request.url.path, exc)
         raise ServiceUnavailable(f"The {service} service is unavailable; try again shortly.",
                                  code="upstream_unavailable") from exc
     out_headers = {k: v for k, v in resp.headers.items() if k.lower() not in HOP_BY_HOP}
