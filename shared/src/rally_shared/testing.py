@@ -133,11 +133,11 @@ class EventProbe:
         raise AssertionError(f"expected {count} x {type_} {data}, got {len(self.of_type(type_, **data))}")
 
 
-async def publish_event(event: Any, *, msg_id: str | None = None) -> None:
+async def publish_event(event: Any, *, msg_id: str | None = None, nats_url: str | None = None) -> None:
     """Publish an `Event` to JetStream as a producing service's outbox relay would."""
     import nats
 
-    nc = await nats.connect(os.environ["RALLY_NATS_URL"])
+    nc = await nats.connect(nats_url or os.environ["RALLY_NATS_URL"])
     try:
         js = nc.jetstream()
         payload = json.dumps(event.model_dump(mode="json", by_alias=True)).encode()
