@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PROJECTS := shared $(patsubst %/pyproject.toml,%,$(wildcard services/*/pyproject.toml))
 
-.PHONY: install run test lint bench clean
+.PHONY: install browser run test lint bench clean
 
 $(STAMP): requirements.lock $(wildcard services/*/pyproject.toml) shared/pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -21,12 +21,25 @@ install: $(STAMP)
 run: install
 	$(BIN)/python tools/rally_stack.py run
 
-test: install
+# The dashboard's browser tests drive Debian's Chromium (Playwright downloads no browser here).
+browser:
+	@test -x /usr/bin/chromium || { echo "installing chromium for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+test: install browser
 	$(BIN)/python tools/run_tests.py
 
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+
+# Benchmarks print their numbers; see bench/README.md for what each measures.
+bench: install
+	$(BIN)/python bench/ideas_throughput.py
+	$(BIN)/python bench/pipeline_latency.py
+	$(BIN)/python bench/usecase_matching.py
+	$(BIN)/python bench/scenario_throughput.py
+	$(BIN)/python bench/ai_eval.py
 
 clean:
 	rm -rf $(VENV) .rally
