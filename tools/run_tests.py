@@ -17,7 +17,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_dirs() -> list[Path]:
-    dirs = sorted(p for p in (ROOT / "services").glob("*/tests") if any(p.glob("test_*.py")))
+    dirs = [ROOT / "shared" / "tests"]
+    dirs += sorted(p for p in (ROOT / "services").glob("*/tests") if any(p.glob("test_*.py")))
     dirs += sorted(p for p in (ROOT / "tests").iterdir() if p.is_dir() and any(p.glob("test_*.py")))
     return dirs
 

@@ -90,3 +90,9 @@ def test_rate_limit_answers_429_with_retry_after(stack, api):
             assert r.headers["retry-after"] and r.json()["error"]["code"] == "rate_limited"
             break
     assert 429 in codes
+
+
+def test_asyncapi_document_is_served(api):
+    doc = api.http.get("/asyncapi.json").json()
+    assert doc["asyncapi"].startswith("3.")
+    assert "rally.session.phase_changed" in {c["address"] for c in doc["channels"].values()}

@@ -19,6 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import Field
 from rally_shared.auth import Principal, bearer_token, issue_token, verify_token
+from rally_shared.contracts.asyncapi import document as asyncapi_document
 from rally_shared.contracts.envelope import CamelModel
 from rally_shared.errors import ApiError, NotFound, TooManyRequests, Unauthorized, install_error_handlers
 from rally_shared.logs import configure_logging, request_id_var
@@ -200,6 +201,12 @@ async def merged_openapi() -> JSONResponse:
         state["openapi"] = openapi.merge(base, docs)
         state["openapi_sources"] = list(docs)
     return JSONResponse(state["openapi"])
+
+
+@app.get("/asyncapi.json", include_in_schema=False)
+async def asyncapi() -> JSONResponse:
+    """The AsyncAPI 3 document of every event on NATS, generated from the contract models."""
+    return JSONResponse(asyncapi_document())
 
 
 @app.get("/docs", include_in_schema=False)
