@@ -43,8 +43,9 @@ def document() -> dict[str, Any]:
                 "requestId": {"type": ["string", "null"]},
                 "data": {"$ref": f"#/components/schemas/{name}"}}},
         }
-        channels[name] = {"address": model.TYPE, "messages": {name: {"$ref": f"#/components/messages/{name}"}},
-                          "description": f"Published by the {producer} service through its outbox."}
+        channels[name] = {
+            "address": model.TYPE, "messages": {name: {"$ref": f"#/components/messages/{name}"}},
+            "description": f"Published by the {producer} service through its outbox."}
         operations[f"publish{name}"] = {"action": "send", "channel": {"$ref": f"#/channels/{name}"},
                                         "tags": [{"name": producer}]}
     return {
