@@ -24,6 +24,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_asyn
 
 # Fast loops for tests; read when notify_service.config builds its settings (at first import).
 os.environ.setdefault("RALLY_SCHEDULER_POLL_SECONDS", "0.2")
+# The tests' webhook receiver listens on loopback.
+os.environ.setdefault("RALLY_WEBHOOK_ALLOW_PRIVATE", "true")
 os.environ.setdefault("RALLY_DELIVERY_POLL_SECONDS", "0.2")
 os.environ.setdefault("RALLY_OUTBOX_POLL_SECONDS", "0.2")
 

@@ -35,6 +35,7 @@ class Settings(SharedSettings):
     smtp_timeout_seconds: float = 10.0
     webhook_secret: str = DEV_WEBHOOK_SECRET
     webhook_timeout_seconds: float = 10.0
+    webhook_allow_private: bool = False  # allow loopback/private webhook targets (dev and tests only)
     delivery_max_attempts: int = 5
     delivery_backoff_seconds: float = 5.0
     delivery_backoff_max_seconds: float = 900.0

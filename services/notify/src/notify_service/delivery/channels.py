@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 from notify_service.config import Settings
+from notify_service.delivery.targets import TargetRefused, check_webhook_target
 
 SIGNATURE_HEADER = "X-Rally-Signature"
 
@@ -58,6 +59,10 @@ async def send_webhook(settings: Settings, client: httpx.AsyncClient, url: str,
     headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(settings.webhook_secret, body),
                "X-Rally-Delivery": str(payload.get("deliveryId", "")),
                "User-Agent": "rally-notify/0.1"}
+    try:
+        await check_webhook_target(url, allow_private=settings.webhook_allow_private)
+    except TargetRefused as exc:
+        raise DeliveryError(f"webhook: refused target: {exc}") from exc
     try:
         r = await client.post(url, content=body, headers=headers,
                               timeout=settings.webhook_timeout_seconds)

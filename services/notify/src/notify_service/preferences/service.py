@@ -9,6 +9,7 @@ from rally_shared.db import utcnow
 from rally_shared.errors import Unprocessable
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from notify_service.delivery.targets import TargetRefused, check_webhook_target
 from notify_service.events import audit
 from notify_service.kinds import EMAIL, WEBHOOK
 from notify_service.models import Preferences
@@ -44,6 +45,11 @@ async def update(s: AsyncSession, who: Principal, body: PreferencesUpdate) -> Pr
         raise Unprocessable("The email channel needs an email address.", code="email_required")
     if WEBHOOK in prefs.channels and not prefs.webhook_url:
         raise Unprocessable("The webhook channel needs a webhookUrl.", code="webhook_url_required")
+    if changes.get("webhook_url"):
+        try:
+            await check_webhook_target(prefs.webhook_url or "", allow_private=settings.webhook_allow_private)
+        except TargetRefused as exc:
+            raise Unprocessable(f"webhookUrl {exc}.", code="webhook_url_refused") from exc
     if prefs.digest == "daily":
         if prefs.next_digest_at is None:
             prefs.next_digest_at = next_digest_time(utcnow(), settings.digest_hour_utc)
