@@ -102,3 +102,16 @@ async def test_ideas_and_comments(client, people, session_id):
     assert [i["text"] for i in rest["items"]] == ["Picnic"]
     assert (await client.post(f"/v1/sessions/{session_id}/ideas/{ideas[0]}/comments", headers=cat.h,
                               json={"text": ""})).status_code == 422
+
+
+async def test_text_postgres_cannot_store_and_control_characters_are_refused(client, people):
+    ann = people["ann"]
+    r = await client.post("/v1/sessions", headers=ann.h, json={"topic": "ok", "description": "a\u0000b"})
+    assert r.status_code == 422 and "NUL" in r.json()["error"]["message"]
+    r = await client.post("/v1/sessions", headers={**ann.h, "content-type": "application/json"},
+                          content=b'{"topic": "\\ud83d lone surrogate"}')
+    assert r.status_code == 422
+    r = await client.get("/v1/sessions/%0B", headers=ann.h)
+    assert r.status_code == 400 and r.json()["error"]["code"] == "bad_request"
+    r = await client.get("/v1/sessions?cursor=%00", headers=ann.h)
+    assert r.status_code == 400

@@ -22,8 +22,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
+from rally_shared.contracts.envelope import unsafe_text
 from rally_shared.db import make_engine, make_sessionmaker, unit_of_work
-from rally_shared.errors import install_error_handlers
+from rally_shared.errors import error_response, install_error_handlers
 from rally_shared.logs import configure_logging, request_id_var
 from rally_shared.messaging.broker import EventConsumers, ensure_streams, make_broker
 from rally_shared.messaging.outbox import OutboxRelay
@@ -110,12 +111,21 @@ DbSession = Annotated[AsyncSession, Depends(get_db, scope="function")]
 Runtime = Annotated[ServiceRuntime, Depends(runtime_of)]
 
 
+def unsafe_request(request: Request) -> bool:
+    """Control characters or unpaired surrogates in the path or query are never valid here."""
+    parts = [request.url.path, *request.query_params.keys(), *request.query_params.values()]
+    return any(unsafe_text(p) or any(ord(c) < 32 or ord(c) == 127 for c in p) for p in parts)
+
+
 class RequestContextMiddleware(BaseHTTPMiddleware):
     def __init__(self, app: Any, service: str) -> None:
         super().__init__(app)
         self.service = service
 
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        if unsafe_request(request):
+            return error_response(400, "bad_request",
+                                  "The path or query contains control characters or invalid text.")
         rid = request.headers.get("x-request-id") or uuid.uuid4().hex
         token = request_id_var.set(rid[:64])
         start = time.perf_counter()

@@ -7,7 +7,7 @@ import logging
 import httpx
 from fastapi import Request
 from fastapi.responses import Response, StreamingResponse
-from rally_shared.errors import PayloadTooLarge, ServiceUnavailable
+from rally_shared.errors import BadRequest, PayloadTooLarge, ServiceUnavailable
 from starlette.background import BackgroundTask
 
 log = logging.getLogger("rally.gateway.proxy")
@@ -45,6 +45,8 @@ async def _send(client: httpx.AsyncClient, method: str, url: str, headers: dict[
         upstream = client.build_request(method, url, headers=headers, content=body)
         try:
             return await client.send(upstream, stream=True)
+        except httpx.InvalidURL as exc:
+            raise BadRequest("The request URL is not valid.", code="invalid_url") from exc
         except (httpx.ConnectError, httpx.ReadError, httpx.RemoteProtocolError) as exc:
             retryable = isinstance(exc, httpx.ConnectError) or method in IDEMPOTENT
             if attempt == 2 or not retryable:
@@ -58,7 +60,11 @@ async def forward(client: httpx.AsyncClient, request: Request, base_url: str, se
     headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
     headers["x-request-id"] = request_id
     headers["x-forwarded-for"] = request.client.host if request.client else ""
-    url = base_url + request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    # Forward the path and query exactly as received (still percent-encoded): decoding them here
+    # would turn %0B into a raw control character that no HTTP client may send.
+    raw_path = request.scope.get("raw_path") or request.url.path.encode()
+    query = request.scope.get("query_string") or b""
+    url = base_url + raw_path.decode("latin-1") + (f"?{query.decode('latin-1')}" if query else "")
     try:
         resp = await _send(client, request.method, url, headers, body)
     except httpx.TimeoutException as exc:

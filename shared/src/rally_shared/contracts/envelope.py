@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, ClassVar, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
 STREAM_NAME = "rally"
@@ -15,10 +15,37 @@ DLQ_STREAM_NAME = "rally_dlq"
 DLQ_SUBJECTS = ["rally_dlq.>"]
 
 
+def unsafe_text(value: Any, depth: int = 0) -> bool:
+    """True when a JSON value holds text Postgres cannot store: NUL or unpaired surrogates."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            return True
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if depth > 32:
+        return False
+    if isinstance(value, dict):
+        return any(unsafe_text(k, depth + 1) or unsafe_text(v, depth + 1) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(unsafe_text(v, depth + 1) for v in value)
+    return False
+
+
 class CamelModel(BaseModel):
     """API and event JSON is camelCase; Python stays snake_case."""
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, from_attributes=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable_text(cls, data: Any) -> Any:
+        # Rejected here as 422 rather than failing later in the database as a 500.
+        if isinstance(data, dict) and unsafe_text(data):
+            raise ValueError("text must be valid Unicode without NUL characters")
+        return data
 
 
 class Event(CamelModel):
