@@ -195,6 +195,9 @@ def test_admin_dashboard_end_to_end(system: System, browser: Any) -> None:
     for t, p in (("Fundraiser", "Raise money for a cause with a bake sale"),
                  ("Exam study group", "Prepare together for the maths exam")):
         system.http.post("/v1/admin/use-cases", headers=admin_headers, json={"title": f"{t} {tag}", "prompt": p})
+    # The AI follows use cases by events: match only once it has indexed all three.
+    _wait(lambda: sum(tag in u["title"] for u in system.http.get(
+        "/v1/admin/ai/use-cases", headers=admin_headers).json()["items"]) == 3, 60)
     sid = run_reference_scenario(system, topic)
 
     def session_done() -> bool:
