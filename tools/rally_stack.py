@@ -53,16 +53,6 @@ def _free_port() -> int:
     return free_port()
 
 
-def _die_with_parent() -> None:
-    """Linux: a service process ends when the launcher dies, even by SIGKILL (no orphans)."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
-
-
 def _port_free(port: int) -> bool:
     import socket
 
@@ -181,7 +171,6 @@ class Stack:
              "--port", str(self.ports[name]), "--no-access-log", "--timeout-graceful-shutdown", "5",
              "--timeout-keep-alive", "65"],
             env=self.service_env(extra_env), stdout=out, stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         )
         self.wait_healthy(name)
 
