@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,7 @@ def test_no_server_errors_and_responses_match_the_schema(stack, api):
              "-H", f"Authorization: {admin['Authorization']}",
              "--checks", "not_a_server_error,response_schema_conformance",
              "--max-examples", "8", "--request-timeout", "15", "--generation-deterministic"],
-            capture_output=True, text=True, timeout=900)
+            capture_output=True, text=True, timeout=900, cwd=tempfile.gettempdir())
         summary = "\n".join(r.stdout.splitlines()[-60:])
         assert r.returncode == 0, summary
         assert " passed" in summary

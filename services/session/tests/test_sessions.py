@@ -115,3 +115,14 @@ async def test_text_postgres_cannot_store_and_control_characters_are_refused(cli
     assert r.status_code == 400 and r.json()["error"]["code"] == "bad_request"
     r = await client.get("/v1/sessions?cursor=%00", headers=ann.h)
     assert r.status_code == 400
+
+
+async def test_idea_limit_per_session(client, people, session_id, monkeypatch):
+    from session_service.config import get_settings
+
+    monkeypatch.setattr(get_settings(), "max_ideas_per_session", 2)
+    for text in ("one", "two"):
+        assert (await client.post(f"/v1/sessions/{session_id}/ideas", headers=people["ben"].h,
+                                  json={"text": text})).status_code == 201
+    r = await client.post(f"/v1/sessions/{session_id}/ideas", headers=people["ben"].h, json={"text": "three"})
+    assert r.status_code == 409 and "limit" in r.json()["error"]["message"]

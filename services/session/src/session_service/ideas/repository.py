@@ -5,15 +5,16 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from session_service.models import Comment, Idea
 
 
-async def count_ideas(s: AsyncSession, session_id: uuid.UUID) -> int:
-    q = select(func.count()).select_from(Idea).where(Idea.session_id == session_id)
-    return int((await s.execute(q)).scalar_one())
+async def has_at_least(s: AsyncSession, session_id: uuid.UUID, n: int) -> bool:
+    """Whether the session holds n ideas or more; reads at most n index entries, not all of them."""
+    q = select(Idea.id).where(Idea.session_id == session_id).order_by(Idea.created_at).offset(n - 1).limit(1)
+    return (await s.execute(q)).first() is not None
 
 
 async def visible_ideas(s: AsyncSession, session_id: uuid.UUID, limit: int,

@@ -24,7 +24,7 @@ async def post_idea(s: AsyncSession, raw_id: str, text: str, who: Principal) -> 
     sess, _ = await load_as_member(s, raw_id, who)
     if sess.phase != "ideation":
         raise Conflict(f"Ideas can be posted during 'ideation' only; the session is in '{sess.phase}'.")
-    if await repo.count_ideas(s, sess.id) >= get_settings().max_ideas_per_session:
+    if await repo.has_at_least(s, sess.id, get_settings().max_ideas_per_session):
         raise Conflict("This session has reached its idea limit.")
     idea = Idea(id=uuid.uuid4(), session_id=sess.id, profile_id=who.profile_id, text=text,
                 created_at=utcnow())
