@@ -3,12 +3,16 @@ endpoint measured in the same run (the ratio is the figure: both share this mach
 
 usage: .venv/bin/python bench/ideas_throughput.py [--clients 50] [--seconds 15]
 Starts a private stack (embedded Postgres + NATS, session service, gateway) unless RALLY_URL is set.
+Load comes from `wrk` when installed (apt-get install wrk): a Python load generator saturates long
+before the server does on two cores. Without wrk an httpx-based generator is used (and says so).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -46,6 +50,32 @@ async def load(url: str, clients: int, seconds: float, headers_of: list[dict[str
     return len(lat), errors, lat
 
 
+WRK_SCRIPT = """
+wrk.method = "POST"
+wrk.body = '{"text": "An idea worth posting"}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = os.getenv("RALLY_BENCH_AUTH") or ""
+"""
+
+
+def wrk(url: str, clients: int, seconds: float, auth: str) -> tuple[float, float, float, int]:
+    script = "/tmp/rally_bench_post.lua"
+    with open(script, "w") as f:
+        f.write(WRK_SCRIPT)
+    out = subprocess.run(["wrk", "-t2", f"-c{clients}", f"-d{int(seconds)}s", "--latency", "-s", script, url],
+                         capture_output=True, text=True, env={"RALLY_BENCH_AUTH": auth}, check=True).stdout
+
+    def ms(label: str) -> float:
+        m = re.search(rf"{label}%\s+([\d.]+)(us|ms|s)", out)
+        if not m:
+            return float("nan")
+        return float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
+
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return rps, ms("50"), ms("99"), int(non2xx.group(1)) if non2xx else 0
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -57,6 +87,7 @@ async def main() -> None:
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--seconds", type=float, default=15)
     a = ap.parse_args()
+    use_wrk = shutil.which("wrk") is not None
     # Rate limits would measure the limiter, not the pipeline: lift them for this run.
     env = {"RALLY_RATE_LIMIT_PER_SECOND": "1000000", "RALLY_RATE_LIMIT_BURST": "1000000",
            "RALLY_MAX_IDEAS_PER_SESSION": "10000000"}
@@ -70,9 +101,12 @@ async def main() -> None:
                                    json={"topic": "Benchmark", "visibility": "public"})).json()["id"]
             for h in tokens[1:]:
                 await http.post(f"/v1/sessions/{sid}/members", headers=h)
-        n, err, lat = await load(f"{base}/v1/sessions/{sid}/ideas", a.clients, a.seconds, tokens,
-                                 {"text": "An idea worth posting"})
-        rally = (n / a.seconds, percentile(lat, 50) * 1000, percentile(lat, 99) * 1000, err)
+        url = f"{base}/v1/sessions/{sid}/ideas"
+        if use_wrk:
+            rally = wrk(url, a.clients, a.seconds, tokens[0]["Authorization"])
+        else:
+            n, err, lat = await load(url, a.clients, a.seconds, tokens, {"text": "An idea worth posting"})
+            rally = (n / a.seconds, percentile(lat, 50) * 1000, percentile(lat, 99) * 1000, err)
 
     port = free_port()
     with open("/tmp/rally_bench_trivial.py", "w") as f:
@@ -86,11 +120,15 @@ async def main() -> None:
                 break
             except OSError:
                 time.sleep(0.1)
-        n, err, lat = await load(f"http://127.0.0.1:{port}/v1/echo", a.clients, a.seconds, [{}], {"text": "x"})
-        trivial = (n / a.seconds, percentile(lat, 50) * 1000, percentile(lat, 99) * 1000, err)
+        url = f"http://127.0.0.1:{port}/v1/echo"
+        if use_wrk:
+            trivial = wrk(url, a.clients, a.seconds, "")
+        else:
+            n, err, lat = await load(url, a.clients, a.seconds, [{}], {"text": "x"})
+            trivial = (n / a.seconds, percentile(lat, 50) * 1000, percentile(lat, 99) * 1000, err)
     finally:
         proc.terminate()
-    print(f"clients={a.clients} seconds={a.seconds}")
+    print(f"clients={a.clients} seconds={a.seconds} load generator={'wrk' if use_wrk else 'httpx'}")
     print(f"{'':28}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}")
     print(f"{'POST idea via gateway':28}{rally[0]:10.0f}{rally[1]:10.1f}{rally[2]:10.1f}{rally[3]:8d}")
     print(f"{'trivial FastAPI endpoint':28}{trivial[0]:10.0f}{trivial[1]:10.1f}{trivial[2]:10.1f}{trivial[3]:8d}")
