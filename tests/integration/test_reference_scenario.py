@@ -76,6 +76,17 @@ def test_reference_scenario(api, admin, use_cases):
         assert all(n["sessionId"] in (None, run.session_id) for n in items)
     gens = api.call("GET", f"/v1/admin/generations?sessionId={run.session_id}", admin)["items"]
     assert {g["kind"] for g in gens} >= {"approach", "tasks"}
+    # Every mutation left an audit record: the session's own changes and every task's.
+    def audited():
+        rows = api.call("GET", f"/v1/admin/audit?entityId={run.session_id}&limit=200", admin)["items"]
+        return rows if {"session.create", "session.phase_change"} <= {r["action"] for r in rows} else None
+
+    rows = wait(audited, timeout=30, what="audit of the session")
+    assert sum(r["action"] == "session.phase_change" for r in rows) == 4
+    for t in run.tasks:
+        trail = wait(lambda t=t: api.call("GET", f"/v1/admin/audit?entityId={t['id']}", admin)["items"],
+                     timeout=30, what="audit of a task")
+        assert all(r["service"] == "tasks" for r in trail)
 
 
 @pytest.mark.parametrize(("topic", "ideas", "members", "expected"), [
