@@ -5,12 +5,12 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Any
 
 import jwt
 from fastapi import Depends, Request
 
-from rally_shared.errors import Forbidden, Unauthorized
+from rally_shared.errors import Forbidden, ServiceUnavailable, Unauthorized
 from rally_shared.settings import SharedSettings
 
 
@@ -35,10 +35,32 @@ def issue_token(settings: SharedSettings, name: str, *, admin: bool = False,
     return jwt.encode(claims, settings.jwt_secret, algorithm="HS256"), pid
 
 
+_jwks_clients: dict[str, jwt.PyJWKClient] = {}
+
+
+def _signing_key(settings: SharedSettings, token: str) -> tuple[Any, list[str]]:
+    """The key and algorithms a token is checked with: the shared secret, or the issuer's JWKS."""
+    if not settings.jwks_url:
+        return settings.jwt_secret, ["HS256"]
+    client = _jwks_clients.get(settings.jwks_url)
+    if client is None:
+        # Keys are cached in the client; an unknown key id triggers one refetch (key rotation).
+        client = _jwks_clients[settings.jwks_url] = jwt.PyJWKClient(settings.jwks_url, cache_keys=True,
+                                                                    lifespan=600, timeout=5)
+    try:
+        return client.get_signing_key_from_jwt(token).key, ["RS256", "ES256", "PS256", "EdDSA"]
+    except jwt.PyJWKClientConnectionError as exc:
+        raise ServiceUnavailable("The identity provider's keys are unavailable.") from exc
+    except jwt.PyJWKClientError as exc:
+        raise Unauthorized("The token is signed with an unknown key.", code="invalid_token") from exc
+
+
 def verify_token(settings: SharedSettings, token: str) -> Principal:
     try:
-        claims = jwt.decode(token, settings.jwt_secret, algorithms=["HS256"],
-                            issuer=settings.jwt_issuer, options={"require": ["sub", "exp"]})
+        key, algorithms = _signing_key(settings, token)
+        claims = jwt.decode(token, key, algorithms=algorithms, issuer=settings.jwt_issuer,
+                            audience=settings.jwt_audience or None,
+                            options={"require": ["sub", "exp"], "verify_aud": bool(settings.jwt_audience)})
     except jwt.ExpiredSignatureError as exc:
         raise Unauthorized("The token has expired.", code="token_expired") from exc
     except jwt.PyJWTError as exc:

@@ -21,6 +21,9 @@ class SharedSettings(BaseSettings):
     jwt_secret: str = DEV_SECRET
     jwt_issuer: str = "rally"
     jwt_ttl_seconds: int = 12 * 3600
+    # Production identity providers: verify RS256/ES256 tokens against their published keys.
+    jwks_url: str = ""
+    jwt_audience: str = ""
     log_level: str = "INFO"
     outbox_relay_enabled: bool = True
     outbox_poll_seconds: float = 0.5
@@ -31,8 +34,8 @@ class SharedSettings(BaseSettings):
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> SharedSettings:
         # A production deployment must never run with the well-known development secret.
-        if self.auth_mode != "dev" and self.jwt_secret == DEV_SECRET:
-            raise ValueError("RALLY_JWT_SECRET must be set when RALLY_AUTH_MODE is not 'dev'")
+        if self.auth_mode != "dev" and self.jwt_secret == DEV_SECRET and not self.jwks_url:
+            raise ValueError("RALLY_JWT_SECRET or RALLY_JWKS_URL must be set when RALLY_AUTH_MODE is not 'dev'")
         return self
 
     @property
