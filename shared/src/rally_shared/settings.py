@@ -35,7 +35,8 @@ class SharedSettings(BaseSettings):
     def _refuse_default_secret(self) -> SharedSettings:
         # A production deployment must never run with the well-known development secret.
         if self.auth_mode != "dev" and self.jwt_secret == DEV_SECRET and not self.jwks_url:
-            raise ValueError("RALLY_JWT_SECRET or RALLY_JWKS_URL must be set when RALLY_AUTH_MODE is not 'dev'")
+            raise ValueError("RALLY_JWT_SECRET or RALLY_JWKS_URL must be set when RALLY_AUTH_MODE "
+                             "is not 'dev'")
         return self
 
     @property
