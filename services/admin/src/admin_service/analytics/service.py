@@ -33,7 +33,7 @@ from rally_shared.contracts.tasks import (
     TaskAssigned,
     TaskCompleted,
 )
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -190,8 +190,15 @@ def _latency(g: GenerationStat) -> None:
         g.latency_seconds = max((g.finished_at - g.started_at).total_seconds(), 0.0)
 
 
+async def _lock_generation_row(s: AsyncSession, session_id: str, kind: str) -> None:
+    """Events of one generation (started, generated or failed) may be folded concurrently: take
+    them one at a time so both cannot insert the same row."""
+    await s.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"gen:{session_id}:{kind}"})
+
+
 async def _generation_started(s: AsyncSession, ev: Event) -> None:
     d = parse_data(ev, GenerationStarted)
+    await _lock_generation_row(s, d.session_id, d.kind)
     g = await _find_generation(s, d.session_id, d.kind, d.generation_id, open_start=False)
     if g is None:
         s.add(GenerationStat(key=d.generation_id or ev.id, generation_id=d.generation_id,
@@ -207,6 +214,7 @@ async def _generation_started(s: AsyncSession, ev: Event) -> None:
 
 async def _generation_finished(s: AsyncSession, ev: Event, session_id: str, kind: str,
                                generation_id: str | None, status: str, error: str | None = None) -> None:
+    await _lock_generation_row(s, session_id, kind)
     g = await _find_generation(s, session_id, kind, generation_id, open_start=True)
     if g is None:
         g = GenerationStat(key=generation_id or ev.id, generation_id=generation_id,
