@@ -13,8 +13,13 @@ class Settings(SharedSettings):
     # Where local media lives: RALLY_TASKS_MEDIA_DIR, else RALLY_DATA_DIR/media.
     data_dir: str = Field(".rally", validation_alias=AliasChoices("RALLY_DATA_DIR", "data_dir"))
     tasks_media_dir: str = ""
-    # local (default) | s3 (an interface only for now; see storage.py)
+    # local (default) | s3 (any S3-compatible object store)
     tasks_storage: str = "local"
+    tasks_s3_bucket: str = ""
+    tasks_s3_endpoint_url: str = ""  # empty = AWS; set for MinIO, Ceph, R2 ...
+    tasks_s3_region: str = "us-east-1"
+    tasks_s3_access_key_id: str = ""
+    tasks_s3_secret_access_key: str = ""
     max_upload_bytes: int = Field(
         10 * 1024 * 1024,
         validation_alias=AliasChoices("RALLY_MAX_UPLOAD_BYTES", "max_upload_bytes"), ge=1)

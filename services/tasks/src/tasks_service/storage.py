@@ -1,8 +1,8 @@
 """Where proof files live: a small interface, a local-directory implementation.
 
-`MediaStorage` is all the service uses, so an S3-compatible backend only has to implement
-`put`, `get` and `delete` (keys are opaque `<session>/<media id>` strings, no user input).
-Only `local` ships today; `RALLY_TASKS_STORAGE=s3` is refused at start with a clear message.
+`MediaStorage` is all the service uses: `put`, `get` and `delete` (keys are opaque
+`<session>/<media id>` strings, no user input). `local` keeps files in a directory (one replica, or a
+shared volume); `s3` keeps them in an S3-compatible bucket (`RALLY_TASKS_S3_*`), for several replicas.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import os
 import tempfile
 from functools import lru_cache
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from tasks_service.config import get_settings
 
@@ -64,11 +64,49 @@ class LocalStorage:
         await asyncio.to_thread(self._path(key).unlink, missing_ok=True)
 
 
+class S3Storage:
+    """Objects in one bucket of any S3-compatible store (boto3 is synchronous: run it in a thread)."""
+
+    def __init__(self, bucket: str, *, endpoint_url: str = "", region: str = "us-east-1",
+                 access_key_id: str = "", secret_access_key: str = "") -> None:
+        import boto3
+        from botocore.config import Config
+
+        self.bucket = bucket
+        self.client: Any = boto3.client(
+            "s3", endpoint_url=endpoint_url or None, region_name=region,
+            aws_access_key_id=access_key_id or None, aws_secret_access_key=secret_access_key or None,
+            config=Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5,
+                          read_timeout=30))
+
+    async def put(self, key: str, data: bytes, content_type: str) -> None:
+        await asyncio.to_thread(self.client.put_object, Bucket=self.bucket, Key=key, Body=data,
+                                ContentType=content_type)
+
+    async def get(self, key: str) -> bytes | None:
+        def read() -> bytes | None:
+            try:
+                obj = self.client.get_object(Bucket=self.bucket, Key=key)
+            except self.client.exceptions.NoSuchKey:
+                return None
+            body: bytes = obj["Body"].read()
+            return body
+
+        return await asyncio.to_thread(read)
+
+    async def delete(self, key: str) -> None:
+        await asyncio.to_thread(self.client.delete_object, Bucket=self.bucket, Key=key)
+
+
 @lru_cache
 def get_storage() -> MediaStorage:
     settings = get_settings()
     if settings.tasks_storage == "local":
         return LocalStorage(settings.media_dir)
-    raise RuntimeError(
-        f"RALLY_TASKS_STORAGE={settings.tasks_storage!r} is not available in this build; "
-        "use 'local' (an S3 backend implements tasks_service.storage.MediaStorage)")
+    if settings.tasks_storage == "s3":
+        if not settings.tasks_s3_bucket:
+            raise RuntimeError("RALLY_TASKS_STORAGE=s3 needs RALLY_TASKS_S3_BUCKET")
+        return S3Storage(settings.tasks_s3_bucket, endpoint_url=settings.tasks_s3_endpoint_url,
+                         region=settings.tasks_s3_region, access_key_id=settings.tasks_s3_access_key_id,
+                         secret_access_key=settings.tasks_s3_secret_access_key)
+    raise RuntimeError(f"RALLY_TASKS_STORAGE={settings.tasks_storage!r}: use 'local' or 's3'")
