@@ -12,7 +12,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
@@ -20,7 +20,8 @@ from faststream.nats import NatsBroker
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from rally_shared.contracts.envelope import unsafe_text
 from rally_shared.db import make_engine, make_sessionmaker, unit_of_work
@@ -117,28 +118,41 @@ def unsafe_request(request: Request) -> bool:
     return any(unsafe_text(p) or any(ord(c) < 32 or ord(c) == 127 for c in p) for p in parts)
 
 
-class RequestContextMiddleware(BaseHTTPMiddleware):
-    def __init__(self, app: Any, service: str) -> None:
-        super().__init__(app)
-        self.service = service
+class RequestContextMiddleware:
+    """Request id (kept or made, echoed in X-Request-Id), the latency metric, and the refusal of
+    paths no route can mean. Plain ASGI: it does not buffer or re-wrap the response."""
 
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+    def __init__(self, app: ASGIApp, service: str,
+                 route_label: Callable[[Scope], str] | None = None) -> None:
+        self.app, self.service = app, service
+        self.route_label = route_label or (lambda sc: getattr(sc.get("route"), "path", "unmatched"))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
         if unsafe_request(request):
-            return error_response(400, "bad_request",
-                                  "The path or query contains control characters or invalid text.")
-        rid = request.headers.get("x-request-id") or uuid.uuid4().hex
-        token = request_id_var.set(rid[:64])
+            response = error_response(400, "bad_request",
+                                      "The path or query contains control characters or invalid text.")
+            await response(scope, receive, send)
+            return
+        rid = (request.headers.get("x-request-id") or uuid.uuid4().hex)[:64]
+        token = request_id_var.set(rid)
         start = time.perf_counter()
         status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableHeaders(scope=message)["X-Request-Id"] = rid
+            await send(message)
+
         try:
-            response = await call_next(request)
-            status = response.status_code
-            response.headers["X-Request-Id"] = rid[:64]
-            return response
+            await self.app(scope, receive, send_with_id)
         finally:
-            route = request.scope.get("route")
-            path = getattr(route, "path", "unmatched")
-            HTTP_LATENCY.labels(self.service, request.method, path, str(status)).observe(
+            HTTP_LATENCY.labels(self.service, scope["method"], self.route_label(scope), str(status)).observe(
                 time.perf_counter() - start)
             request_id_var.reset(token)
 

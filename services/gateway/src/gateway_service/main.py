@@ -4,7 +4,6 @@ Swagger UI, and the live Server-Sent-Event streams."""
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -23,7 +22,8 @@ from rally_shared.contracts.asyncapi import document as asyncapi_document
 from rally_shared.contracts.envelope import CamelModel
 from rally_shared.errors import ApiError, NotFound, TooManyRequests, Unauthorized, install_error_handlers
 from rally_shared.logs import configure_logging, request_id_var
-from rally_shared.metrics import HTTP_LATENCY
+from rally_shared.service_app import RequestContextMiddleware
+from starlette.types import Scope
 from swagger_ui_bundle import swagger_ui_path
 
 from gateway_service import openapi, proxy
@@ -71,24 +71,13 @@ def client_key(request: Request, who: Principal | None) -> str:
     return f"ip:{request.client.host if request.client else 'unknown'}"
 
 
-@app.middleware("http")
-async def request_context(request: Request, call_next: Any) -> Response:
-    rid = (request.headers.get("x-request-id") or uuid.uuid4().hex)[:64]
-    token = request_id_var.set(rid)
-    start = time.perf_counter()
-    response: Response | None = None
-    try:
-        response = await call_next(request)
-        response.headers["X-Request-Id"] = rid
-        return response
-    finally:
-        route = request.scope.get("route")
-        label = getattr(route, "path", "unmatched")
-        if label == "/{path:path}":
-            label = service_for(request.url.path) or "unmatched"
-        status = str(response.status_code if response else 500)
-        HTTP_LATENCY.labels("gateway", request.method, label, status).observe(time.perf_counter() - start)
-        request_id_var.reset(token)
+def _route_label(scope: Scope) -> str:
+    path = getattr(scope.get("route"), "path", "unmatched")
+    # The catch-all proxy route is labelled by the service it forwards to.
+    return (service_for(scope["path"]) or "unmatched") if path == "/{path:path}" else str(path)
+
+
+app.add_middleware(RequestContextMiddleware, service="gateway", route_label=_route_label)
 
 
 def authenticate(request: Request) -> Principal:
