@@ -10,6 +10,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
+from rally_shared.background import cancel_and_wait
 from rally_shared.db import unit_of_work
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -55,10 +56,5 @@ class Scheduler:
         self._task = asyncio.create_task(self.run(), name="notify-scheduler")
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            try:
-                await self._task
-            except (asyncio.CancelledError, Exception):
-                pass
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None

@@ -14,6 +14,7 @@ from faststream.nats import NatsBroker
 from sqlalchemy import Table, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from rally_shared.background import cancel_and_wait
 from rally_shared.contracts.envelope import STREAM_NAME, Event, EventData
 from rally_shared.db import utcnow
 from rally_shared.messaging.signal import outbox_signal
@@ -106,9 +107,4 @@ class OutboxRelay:
 
     async def stop(self) -> None:
         self._stopping = True
-        if self._task:
-            self._task.cancel()
-            try:
-                await self._task
-            except (asyncio.CancelledError, Exception):
-                pass
+        await cancel_and_wait(self._task)

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 
+from rally_shared.background import cancel_and_wait
 from rally_shared.db import unit_of_work
 from rally_shared.service_app import ServiceRuntime
 
@@ -44,12 +45,7 @@ class GenerationWorker:
 
     async def stop(self) -> None:
         self._stopping = True
-        if self._task:
-            self._task.cancel()
-            try:
-                await self._task
-            except (asyncio.CancelledError, Exception):
-                pass
+        await cancel_and_wait(self._task)
         # Let running generations finish briefly; an unfinished one is re-run after its lease.
         if self._running:
             await asyncio.wait(self._running, timeout=10)

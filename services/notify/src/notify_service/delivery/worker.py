@@ -13,6 +13,7 @@ import uuid
 from datetime import datetime, timedelta
 
 import httpx
+from rally_shared.background import cancel_and_wait
 from rally_shared.db import unit_of_work, utcnow
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -104,10 +105,5 @@ class DeliveryWorker:
         self._task = asyncio.create_task(self.run(), name="notify-delivery")
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            try:
-                await self._task
-            except (asyncio.CancelledError, Exception):
-                pass
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None

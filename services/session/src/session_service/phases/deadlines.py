@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from rally_shared.background import cancel_and_wait
 from rally_shared.db import unit_of_work, utcnow
 from rally_shared.service_app import ServiceRuntime
 from sqlalchemy import select
@@ -54,10 +55,4 @@ async def start(rt: ServiceRuntime) -> None:
 
 
 async def stop(rt: ServiceRuntime) -> None:
-    task = _task.pop("loop", None)
-    if task:
-        task.cancel()
-        try:
-            await task
-        except asyncio.CancelledError:
-            pass
+    await cancel_and_wait(_task.pop("loop", None))
