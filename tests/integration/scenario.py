@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+import httpx
 
 PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d4944415478"
@@ -197,3 +201,52 @@ def wait_completed(api: Any, run: Run, timeout: float = 60) -> dict[str, Any]:
     run.session = wait(lambda: (lambda s: s if s["phase"] == "completed" else None)(
         api.call("GET", f"/v1/sessions/{run.session_id}", owner.h)), timeout=timeout, what="completed")
     return run.session
+
+
+# The contract's reference group: Ann and Dan have cars, Ben has budget 50, Cat has neither.
+REFERENCE_MEMBERS = {
+    "Ann": {"car": True, "budget": 20}, "Ben": {"car": False, "budget": 50},
+    "Cat": {"car": False, "budget": 0}, "Dan": {"car": True, "budget": 10},
+}
+
+
+def notifications_after_completion(api: Any, member: Member) -> list[dict[str, Any]]:
+    """A member's notifications once all four phase changes of a completed session have arrived."""
+    def ready() -> list[dict[str, Any]] | None:
+        items: list[dict[str, Any]] = api.call("GET", "/v1/me/notifications?limit=200", member.h)["items"]
+        return items if sum(n["kind"] == "phase_changed" for n in items) >= 4 else None
+
+    result: list[dict[str, Any]] = wait(ready, timeout=30, what=f"notifications of {member.name}")
+    return result
+
+
+class StreamListener:
+    """Reads a Server-Sent-Event stream in a thread until `last(event)` is true."""
+
+    def __init__(self, url: str, headers: dict[str, str], last: Callable[[dict[str, Any]], bool],
+                 timeout: float = 60) -> None:
+        self.events: list[dict[str, Any]] = []
+        self.ready = threading.Event()
+        self._thread = threading.Thread(target=self._listen, args=(url, headers, last, timeout), daemon=True)
+
+    def _listen(self, url: str, headers: dict[str, str], last: Callable[[dict[str, Any]], bool],
+                timeout: float) -> None:
+        with httpx.stream("GET", url, headers=headers, timeout=timeout) as resp:
+            for line in resp.iter_lines():
+                if not line.startswith("data: "):
+                    continue
+                ev = json.loads(line[6:])
+                if ev["type"] == "ready":
+                    self.ready.set()
+                    continue
+                self.events.append(ev)
+                if last(ev):
+                    return
+
+    def __enter__(self) -> StreamListener:
+        self._thread.start()
+        assert self.ready.wait(10), "the stream did not open"
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._thread.join(30)

@@ -7,18 +7,17 @@ import time
 import pytest
 
 from .scenario import (
+    REFERENCE_MEMBERS,
     answer_all,
     check_tasks,
     ensure_use_cases,
+    notifications_after_completion,
     start_session,
     submit_all,
     to_tasks,
     wait,
     wait_completed,
 )
-
-MEMBERS = {"Ann": {"car": True, "budget": 20}, "Ben": {"car": False, "budget": 50},
-           "Cat": {"car": False, "budget": 0}, "Dan": {"car": True, "budget": 10}}
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +33,7 @@ def restart(stack, name: str) -> None:
 
 
 def test_every_service_killed_mid_scenario(stack, api, admin):
-    run = start_session(api, "What should we do this weekend?", "", ["Cinema", "Bowling"], MEMBERS)
+    run = start_session(api, "What should we do this weekend?", "", ["Cinema", "Bowling"], REFERENCE_MEMBERS)
     restart(stack, "session")
     owner = run.members[0]
     api.call("POST", f"/v1/sessions/{run.session_id}/phase", owner.h, json={"to": "approaches"}, expect=202)
@@ -55,10 +54,9 @@ def test_every_service_killed_mid_scenario(stack, api, admin):
     done = [g for g in gens if g["status"] == "succeeded"]
     assert sorted(g["kind"] for g in done) == ["approach", "tasks"], [(g["kind"], g["status"]) for g in gens]
     tasks = api.call("GET", f"/v1/sessions/{run.session_id}/tasks?limit=200", owner.h)["items"]
-    assert len(tasks) == len(MEMBERS) and all(t["status"] == "done" for t in tasks)
+    assert len(tasks) == len(REFERENCE_MEMBERS) and all(t["status"] == "done" for t in tasks)
     for m in run.members:
-        items = wait(lambda m=m: (lambda ns: ns if sum(n["kind"] == "phase_changed" for n in ns) >= 4 else None)(
-            api.call("GET", "/v1/me/notifications?limit=200", m.h)["items"]), what="notifications")
+        items = notifications_after_completion(api, m)
         sig = [(n["kind"], n["title"], n["body"], repr(sorted((n.get("data") or {}).items()))) for n in items]
         assert len(sig) == len(set(sig)), f"{m.name} has duplicated notifications: {sig}"
         posts = api.call("GET", f"/v1/tasks/{next(t['id'] for t in tasks if t['profileId'] == m.id)}/posts",

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import threading
-
-import httpx
+from .scenario import StreamListener
 
 
 def test_dev_token_auth_and_error_format(api):
@@ -52,28 +49,11 @@ def test_session_stream_delivers_the_sessions_events(api):
     sid = api.call("POST", "/v1/sessions", owner, json={"topic": "Live", "visibility": "members"})["id"]
     r = api.http.get(f"/v1/sessions/{sid}/stream", headers=stranger)
     assert r.status_code == 404
-    got: list[dict] = []
-    ready = threading.Event()
-
-    def listen() -> None:
-        with httpx.stream("GET", f"{api.http.base_url}/v1/sessions/{sid}/stream", headers=owner,
-                          timeout=20) as resp:
-            for line in resp.iter_lines():
-                if line.startswith("data: "):
-                    ev = json.loads(line[6:])
-                    if ev["type"] == "ready":
-                        ready.set()
-                        continue
-                    got.append(ev)
-                    if ev["type"] == "rally.session.phase_changed":
-                        return
-
-    t = threading.Thread(target=listen, daemon=True)
-    t.start()
-    assert ready.wait(10)
-    api.call("POST", f"/v1/sessions/{sid}/ideas", owner, json={"text": "Cinema"})
-    api.call("POST", f"/v1/sessions/{sid}/phase", owner, json={"to": "approaches"})
-    t.join(15)
+    url = f"{api.http.base_url}/v1/sessions/{sid}/stream"
+    with StreamListener(url, owner, lambda ev: ev["type"] == "rally.session.phase_changed") as stream:
+        api.call("POST", f"/v1/sessions/{sid}/ideas", owner, json={"text": "Cinema"})
+        api.call("POST", f"/v1/sessions/{sid}/phase", owner, json={"to": "approaches"})
+    got = stream.events
     types = [e["type"] for e in got]
     assert "rally.session.idea_posted" in types and types[-1] == "rally.session.phase_changed"
     assert all(e["data"].get("sessionId") == sid for e in got)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from .scenario import (
+    REFERENCE_MEMBERS,
     answer_all,
     check_tasks,
     ensure_use_cases,
@@ -20,11 +21,6 @@ from .scenario import (
     wait,
     wait_completed,
 )
-
-REFERENCE_MEMBERS = {
-    "Ann": {"car": True, "budget": 20}, "Ben": {"car": False, "budget": 50},
-    "Cat": {"car": False, "budget": 0}, "Dan": {"car": True, "budget": 10},
-}
 
 
 @pytest.fixture(scope="module")
