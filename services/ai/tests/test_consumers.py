@@ -2,31 +2,18 @@
 
 from __future__ import annotations
 
-import json
-import os
 import uuid
 from typing import Any
 
 import httpx
-import nats
 from rally_shared.contracts.admin import UseCaseDeleted, UseCaseUpserted
 from rally_shared.contracts.envelope import Event
 from rally_shared.contracts.session import GenerationRequested, PhaseChanged, SessionContext
 from rally_shared.testing import EventProbe, auth, make_token
+from rally_shared.testing import publish_event as publish
 
 IDEAS = ["Go to the cinema", "Bowling", "Picnic in the park"]
 NAMES = ["Ann", "Ben", "Cat", "Dan"]
-
-
-async def publish(event: Event, msg_id: str | None = None) -> None:
-    """Publish to JetStream; a different Nats-Msg-Id lets the same event through twice (a redelivery)."""
-    nc = await nats.connect(os.environ["RALLY_NATS_URL"])
-    try:
-        js = nc.jetstream()
-        await js.publish(event.type, json.dumps(event.model_dump(mode="json", by_alias=True)).encode(),
-                         headers={"Nats-Msg-Id": msg_id or event.id})
-    finally:
-        await nc.drain()
 
 
 def context(sid: str, answers: dict[str, dict[str, Any]] | None = None,

@@ -4,7 +4,6 @@ a real local SMTP server (aiosmtpd) and a local webhook receiver."""
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import threading
 import uuid
@@ -17,9 +16,9 @@ from typing import Any
 
 import httpx
 import pytest
-from rally_shared.contracts.envelope import STREAM_NAME, Event, EventData
+from rally_shared.contracts.envelope import Event
 from rally_shared.embedded import free_port
-from rally_shared.testing import auth, make_token, migrate_service, running_app
+from rally_shared.testing import auth, make_token, migrate_service, publish_event, running_app
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 # Fast loops for tests; read when notify_service.config builds its settings (at first import).
@@ -64,25 +63,9 @@ Publish = Callable[..., Awaitable[Event]]
 
 
 @pytest.fixture(scope="session")
-async def publish() -> AsyncIterator[Publish]:
+def publish() -> Publish:
     """Publish a contract event to JetStream as a producer's outbox relay would."""
-    import nats
-
-    nc = await nats.connect(os.environ["RALLY_NATS_URL"])
-    js = nc.jetstream()
-    try:
-        await js.stream_info(STREAM_NAME)
-    except Exception:
-        await js.add_stream(name=STREAM_NAME, subjects=["rally.>"], duplicate_window=120.0)
-
-    async def _publish(data: EventData | Event, *, msg_id: str | None = None) -> Event:
-        event = data if isinstance(data, Event) else data.to_event()
-        body = json.dumps(event.model_dump(mode="json", by_alias=True)).encode()
-        await js.publish(event.type, body, headers={"Nats-Msg-Id": msg_id or event.id})
-        return event
-
-    yield _publish
-    await nc.drain()
+    return publish_event
 
 
 class User:

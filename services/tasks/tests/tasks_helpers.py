@@ -12,21 +12,15 @@ import httpx
 from rally_shared.contracts.ai import ContentGuidance, GeneratedTask, TasksGenerated
 from rally_shared.contracts.envelope import Event, EventData
 from rally_shared.contracts.session import MemberJoined, SessionCreated
-from rally_shared.testing import auth, make_token
+from rally_shared.testing import auth, make_token, publish_event
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(64)
 JPEG = b"\xff\xd8\xff\xe0" + bytes(64)
 
 
 async def publish(data: EventData | Event, *, dedup: bool = True) -> Event:
-    """Publish an event on the `rally` stream like a producer's outbox relay does."""
-    from tasks_service.runtime import runtime
-
-    event = data if isinstance(data, Event) else data.to_event()
-    headers = {"Nats-Msg-Id": event.id} if dedup else None
-    await runtime.broker.publish(event.model_dump(mode="json", by_alias=True), subject=event.type,
-                                 stream="rally", headers=headers, timeout=5.0)
-    return event
+    """Publish an event on the `rally` stream; dedup=False lets the same event through again."""
+    return await publish_event(data, msg_id=None if dedup else str(uuid.uuid4()))
 
 
 async def eventually(check: Any, timeout: float = 15.0) -> Any:

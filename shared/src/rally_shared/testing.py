@@ -23,6 +23,7 @@ import pytest
 from fastapi import FastAPI
 
 from rally_shared.auth import issue_token
+from rally_shared.contracts.envelope import STREAM_NAME, STREAM_SUBJECTS, Event, EventData
 from rally_shared.embedded import EmbeddedNats, start_postgres
 from rally_shared.settings import SharedSettings
 
@@ -133,17 +134,25 @@ class EventProbe:
         raise AssertionError(f"expected {count} x {type_} {data}, got {len(self.of_type(type_, **data))}")
 
 
-async def publish_event(event: Any, *, msg_id: str | None = None, nats_url: str | None = None) -> None:
-    """Publish an `Event` to JetStream as a producing service's outbox relay would."""
+async def publish_event(data: EventData | Event, *, msg_id: str | None = None,
+                        nats_url: str | None = None) -> Event:
+    """Publish an event to JetStream as a producing service's outbox relay would. Another `msg_id`
+    than the event id gets the same event past the stream's de-duplication: a redelivery."""
     import nats
 
+    event = data if isinstance(data, Event) else data.to_event()
     nc = await nats.connect(nats_url or os.environ["RALLY_NATS_URL"])
     try:
         js = nc.jetstream()
+        try:
+            await js.stream_info(STREAM_NAME)
+        except Exception:  # no service has started yet
+            await js.add_stream(name=STREAM_NAME, subjects=STREAM_SUBJECTS, duplicate_window=120.0)
         payload = json.dumps(event.model_dump(mode="json", by_alias=True)).encode()
-        await js.publish(event.type, payload, stream="rally", headers={"Nats-Msg-Id": msg_id or event.id})
+        await js.publish(event.type, payload, stream=STREAM_NAME, headers={"Nats-Msg-Id": msg_id or event.id})
     finally:
         await nc.close()
+    return event
 
 
 async def eventually(check: Any, timeout: float = 15.0, every: float = 0.1) -> Any:
