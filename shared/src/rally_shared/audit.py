@@ -25,9 +25,9 @@ async def record_audit(
     entity_id: str,
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
-) -> None:
+) -> Event:
     rid = request_id_var.get()
-    await add_event(
+    return await add_event(
         session, outbox,
         AuditRecorded(service=service, actor_id=actor_id, action=action, entity=entity,
                       entity_id=entity_id, before=before, after=after, request_id=rid,
@@ -46,6 +46,6 @@ class EventWriter:
         return await add_event(s, self.outbox, data, request_id=request_id_var.get())
 
     async def audit(self, s: AsyncSession, actor_id: str | None, action: str, entity: str, entity_id: Any,
-                    before: dict[str, Any] | None = None, after: dict[str, Any] | None = None) -> None:
-        await record_audit(s, self.outbox, service=self.service, actor_id=actor_id, action=action,
+                    before: dict[str, Any] | None = None, after: dict[str, Any] | None = None) -> Event:
+        return await record_audit(s, self.outbox, service=self.service, actor_id=actor_id, action=action,
                            entity=entity, entity_id=str(entity_id), before=before, after=after)

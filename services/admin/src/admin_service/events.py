@@ -8,27 +8,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from rally_shared.audit import EventWriter
 from rally_shared.contracts.audit import AuditRecorded
-from rally_shared.contracts.envelope import Event, EventData
-from rally_shared.db import utcnow
-from rally_shared.logs import request_id_var
-from rally_shared.messaging.outbox import add_event
+from rally_shared.contracts.envelope import parse_data
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin_service.models import messaging
 
-
-async def emit(s: AsyncSession, data: EventData) -> Event:
-    return await add_event(s, messaging.outbox, data, request_id=request_id_var.get())
+writer = EventWriter("admin", messaging.outbox)
+emit = writer.emit
 
 
 async def audit(s: AsyncSession, actor_id: str | None, action: str, entity: str, entity_id: Any,
                 before: dict[str, Any] | None = None, after: dict[str, Any] | None = None) -> None:
     from admin_service.audit.repository import insert_record
 
-    rid = request_id_var.get()
-    data = AuditRecorded(service="admin", actor_id=actor_id, action=action, entity=entity,
-                         entity_id=str(entity_id), before=before, after=after, request_id=rid,
-                         at=utcnow())
-    event = await add_event(s, messaging.outbox, data, request_id=rid)
-    await insert_record(s, event.id, data)
+    event = await writer.audit(s, actor_id, action, entity, entity_id, before, after)
+    await insert_record(s, event.id, parse_data(event, AuditRecorded))
