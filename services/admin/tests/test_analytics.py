@@ -28,9 +28,12 @@ async def test_reference_scenario_in_any_order(client, admin_headers):
     await publish_event(events[0])  # a duplicate changes nothing
 
     async def done():
+        # Events are folded concurrently: wait until the last of them is in, then check everything.
         d = await _session(client, admin_headers, sid)
         return d if d and d["tasks"]["done"] == 4 and d["phase"] == "completed" \
-            and len(d["generations"]) == 2 and d["ideas"] == 3 else None
+            and len(d["generations"]) == 2 and d["ideas"] == 3 \
+            and all(m["name"] for m in d["memberList"]) \
+            and all(g["latencySeconds"] is not None for g in d["generations"]) else None
 
     d = await eventually(done)
     assert d["topic"] == topic

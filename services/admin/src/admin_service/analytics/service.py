@@ -190,15 +190,8 @@ def _latency(g: GenerationStat) -> None:
         g.latency_seconds = max((g.finished_at - g.started_at).total_seconds(), 0.0)
 
 
-async def _lock_generation_row(s: AsyncSession, session_id: str, kind: str) -> None:
-    """Events of one generation (started, generated or failed) may be folded concurrently: take
-    them one at a time so both cannot insert the same row."""
-    await s.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"gen:{session_id}:{kind}"})
-
-
 async def _generation_started(s: AsyncSession, ev: Event) -> None:
     d = parse_data(ev, GenerationStarted)
-    await _lock_generation_row(s, d.session_id, d.kind)
     g = await _find_generation(s, d.session_id, d.kind, d.generation_id, open_start=False)
     if g is None:
         s.add(GenerationStat(key=d.generation_id or ev.id, generation_id=d.generation_id,
@@ -214,7 +207,6 @@ async def _generation_started(s: AsyncSession, ev: Event) -> None:
 
 async def _generation_finished(s: AsyncSession, ev: Event, session_id: str, kind: str,
                                generation_id: str | None, status: str, error: str | None = None) -> None:
-    await _lock_generation_row(s, session_id, kind)
     g = await _find_generation(s, session_id, kind, generation_id, open_start=True)
     if g is None:
         g = GenerationStat(key=generation_id or ev.id, generation_id=generation_id,
@@ -328,6 +320,10 @@ async def apply(s: AsyncSession, event: Event) -> bool:
     fold = FOLDS.get(event.type)
     if fold is None:
         return False
+    if sid := event.data.get("sessionId"):
+        # Events arrive in batches folded concurrently; one session's are folded one at a time,
+        # so two of them never both insert the same row (a generation, a member).
+        await s.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"analytics:{sid}"})
     await fold(s, event)
     ANALYTICS_EVENTS.labels(event.type).inc()
     return True
