@@ -72,6 +72,7 @@ def test_manifest_file_matches_kubernetes_schema(path: Path, version: str) -> No
 
 @pytest.mark.parametrize("version", K8S_VERSIONS)
 def test_rendered_overlays_match_kubernetes_schema(rendered: list[dict[str, Any]], version: str) -> None:
+    assert len(rendered) > 10, "the overlay rendered almost nothing"
     for doc in rendered:
         _validate(doc, version)
 
