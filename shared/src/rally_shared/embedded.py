@@ -16,6 +16,9 @@ import time
 from pathlib import Path
 
 
+PG_MAJOR = "16"  # the server the `pgserver` wheel ships
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -32,6 +35,11 @@ def start_postgres(data_dir: Path, database: str = "rally") -> str:
     import pgserver  # dev/test dependency only
 
     data_dir.mkdir(parents=True, exist_ok=True)
+    version_file = data_dir / "PG_VERSION"
+    if version_file.exists() and version_file.read_text().strip() != PG_MAJOR:
+        raise RuntimeError(
+            f"{data_dir} holds a PostgreSQL {version_file.read_text().strip()} cluster, the embedded "
+            f"server is PostgreSQL {PG_MAJOR}: remove it (`make clean`) or set RALLY_DATABASE_URL")
     # pgserver caches one handle per directory; drop it so a stopped server is started again.
     pgserver.PostgresServer._instances.pop(data_dir.expanduser().resolve(), None)  # type: ignore[attr-defined]
     srv = pgserver.get_server(data_dir, cleanup_mode=None)  # type: ignore[attr-defined]
