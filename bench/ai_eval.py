@@ -1,24 +1,36 @@
-"""Evaluate the AI service's generation pipeline on scenarios of different topics and groups.
+"""Evaluate the AI service's planner on topics it was not written for.
 
 Command (from the repository root; the builtin provider unless RALLY_LLM_BASE_URL is set):
 
-    .venv/bin/python bench/ai_eval.py                 # embedded Postgres under .rally/bench-ai-pg
-    .venv/bin/python bench/ai_eval.py --repeat 3      # more latency samples
-    RALLY_LLM_BASE_URL=http://127.0.0.1:11434/v1 RALLY_LLM_MODEL=qwen2.5 .venv/bin/python bench/ai_eval.py
+    .venv/bin/python bench/ai_eval.py                  # embedded Postgres under .rally/bench-ai-pg
+    .venv/bin/python bench/ai_eval.py --verbose        # every plan: roles, sources, questions
+    .venv/bin/python bench/ai_eval.py --latency 50     # more samples of the 12-member timing
     .venv/bin/python bench/ai_eval.py --database-url postgresql://...   # an existing database
 
-Each scenario runs the real pipeline of services/ai: the use cases are indexed with the local
-embedding model into pgvector (the service's own migration and code), the session is matched,
-the approach is generated and normalised, members answer its questions (the way the acceptance
-check does: by reading keys and texts), and the tasks are generated, checked and repaired.
-Printed: use-case match accuracy, hard-rule violations before/after repair, roles per approach,
-duplicate tasks, role coverage, effort balance (Gini) and latency p50/p95.
+Topics live in bench/ai_eval_topics.yaml (written without looking at the role catalogue): each
+has a topic, ideas with who posted them and comments, 3-8 members with facts (car, budget,
+languages ...), the kinds of activity a fitting plan may draw on, and the concepts a person
+would expect its roles and tasks to name. Each runs the real pipeline of services/ai: use cases
+indexed with the local embedding model into pgvector, the session matched, the approach
+generated and checked, the members' answers derived from their facts, the tasks generated,
+checked and repaired.
+
+Printed, per topic and overall, with the goals of the planner issue:
+- concept coverage: share of expected concepts the roles and tasks name, after removing the
+  group's own topic, description, ideas and comments from the text (goal >= 0.8); "strict" also
+  drops every single word the group wrote;
+- generic roles: share of all roles that are fillers (goal <= 0.2);
+- chosen: the best-supported idea leads the plan, on topics built to test it (goal: all);
+- unrelated: roles taken from a kind of activity the topic does not involve (goal 0);
+- hard-rule violations after repair (goal 0);
+- latency of approach + tasks for 12 members, p50/p95 (goal p95 <= 100 ms).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import statistics
 import sys
 import time
@@ -26,7 +38,10 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 ROOT = Path(__file__).resolve().parents[1]
+TOPICS = ROOT / "bench" / "ai_eval_topics.yaml"
 
 USE_CASES = [
     ("Group outing", "Plan a weekend activity the whole group does together: split the work so "
@@ -42,83 +57,76 @@ USE_CASES = [
      "promotion.", "community", ["park", "litter", "volunteer"]),
 ]
 
-# facts per member: (car, budget, available) or None for a member who answers nothing.
-F = tuple[bool, Any, bool] | None
-SCENARIOS: list[dict[str, Any]] = [
-    {"name": "reference", "topic": "What should we do this weekend?",
-         "description": "Four friends, one free weekend.", "ideas": ["Go to the cinema", "Bowling", "Picnic in the park"],
-         "expect": "Group outing", "members": [(True, 20, True), (False, 50, True), (False, 0, True), (True, 10, True)]},
-    {"name": "fundraiser-6", "topic": "Raise money for the animal shelter", "description": "",
-         "ideas": ["Bake sale at school", "Sponsored charity run"], "expect": "Fundraiser",
-         "members": [(False, 0, True), (True, 30, True), (False, 5, True), None, (False, 100, False), (False, 0, True)]},
-    {"name": "study-no-cars-5", "topic": "Calculus final in June", "description": "We all failed the midterm.",
-         "ideas": ["Split the chapters", "Practice exams every Friday"], "expect": "Exam study group",
-         "members": [(False, 0, True)] * 5},
-    {"name": "cleanup-8", "topic": "Clean up the river bank", "description": "Lots of litter after the summer.",
-         "ideas": ["Bring gloves and bags", "Ask the council for a skip"], "expect": "Neighbourhood clean-up",
-         "members": [(True, 20, True), None, (False, 0, True), (False, 15, True), None, (True, 0, False),
-                  (False, 40, True), (False, 0, True)]},
-    {"name": "office-move-10", "topic": "Our team moves to the new office in March",
-         "description": "Forty desks, two server racks.", "ideas": ["Hire movers", "Pack by department"],
-         "expect": "Office relocation",
-         "members": [(True, 0, True), (False, 0, True), (False, 0, False), (True, 0, True), (False, 0, True),
-                  None, (False, 0, True), (True, 0, True), (False, 0, True), (False, 0, True)]},
-    {"name": "hike-broke-3", "topic": "A hike this Saturday?", "description": "None of us has money or a car.",
-         "ideas": ["Hike up the hill", "Picnic at the top"], "expect": "Group outing",
-         "members": [(False, 0, True), (False, 0, True), (False, 0, True)]},
-    {"name": "unrelated-knitting-4", "topic": "Learn to knit together", "description": "",
-         "ideas": ["Scarves for winter"], "expect": None,
-         "members": [(False, 0, True), (False, 10, True), None, (True, 5, True)]},
-    {"name": "outing-conflicts-12", "topic": "Weekend trip to the lake", "description": "Big group, mixed answers.",
-         "ideas": ["Swim and barbecue at the lake", "Rent boats"], "expect": "Group outing",
-         "members": [(True, 0, False), (True, 80, True), (False, "lots", True), None, (False, -5, True),
-                  (True, 20, True), (False, 0, False), None, (False, 35, True), (True, 10, True),
-                  (False, 0, True), (False, 25, False)]},
-    {"name": "bake-sale-silent-7", "topic": "Charity bake sale for the hospital", "description": "",
-         "ideas": ["Cakes and cookies", "Donations box"], "expect": "Fundraiser", "members": [None] * 7},
-    {"name": "exam-12", "topic": "Prepare the biology exam together", "description": "Twelve students.",
-         "ideas": ["Each one summarises a chapter", "Quiz night before the exam"], "expect": "Exam study group",
-         "members": [(i % 3 == 0, i * 5, i % 4 != 0) for i in range(12)]},
-    {"name": "park-cleanup-3", "topic": "Volunteer clean-up of our park", "description": "",
-         "ideas": ["Pick up litter on Sunday"], "expect": "Neighbourhood clean-up",
-         "members": [(True, 50, True), None, (False, 0, True)]},
-    {"name": "move-conflicts-4", "topic": "Move the office to the new address", "description": "",
-         "ideas": ["Pack boxes", "Set up the network"], "expect": "Office relocation",
-         "members": [(True, 0, False), (True, 0, False), (False, 0, True), None]},
-]
+# Question key -> member fact it is answered from.
+FACT_OF = {"has_car": "car", "can_drive": "drive", "budget": "budget", "available": "available",
+           "has_laptop": "laptop", "has_tools": "tools", "can_lift": "lift", "can_cook": "cook",
+           "speaks_language": "language", "first_aid": "first_aid", "can_code": "code",
+           "can_design": "design", "has_space": "space", "has_camera": "camera"}
 
 
 def answer_for(question: dict[str, Any], facts: dict[str, Any]) -> Any:
-    """Answer a question from facts by its key and text, as /work/shared/acceptance/reference.py does."""
-    key = (question.get("key", "") + " " + question.get("text", "")).lower()
+    """A member's answer: by the question's key when the planner's, else by reading its text."""
+    key = question.get("key", "")
+    fact = FACT_OF.get(key)
+    if fact is None:
+        text = (key + " " + question.get("text", "")).lower()
+        for words, f in ((("car", "vehicle"), "car"), (("drive", "driv", "licen"), "drive"),
+                         (("budget", "money", "spend", "afford", "eur", "cost", "pay"), "budget"),
+                         (("availab", "free", "attend", "join"), "available")):
+            if any(w in text for w in words):
+                fact = f
+                break
+    v = facts.get(fact) if fact else None
+    if fact == "drive" and v is None:
+        v = facts.get("car")
     qtype = question.get("type")
-    if any(w in key for w in ("car", "drive", "driv", "vehicle", "licen")):
-        v = facts["car"]
-    elif any(w in key for w in ("budget", "money", "spend", "afford", "eur", "cost", "pay")):
-        v = facts["budget"]
-    elif any(w in key for w in ("availab", "free", "time", "when", "saturday", "sunday", "attend", "join")):
-        v = facts["available"]
-    else:
-        v = None
     if qtype == "boolean":
         return bool(v) if v is not None else True
     if qtype == "number":
-        if isinstance(v, bool):
-            return 1 if v else 0
-        return v if v is not None else 0
+        return (1 if v else 0) if isinstance(v, bool) else (v if isinstance(v, int | float) else 0)
     if qtype == "choice":
         opts = question.get("options") or []
         return opts[0] if opts else None
     return "Happy to help." if v is None else str(v)
 
 
-def gini(values: list[float]) -> float:
-    if not values or sum(values) == 0:
-        return 0.0
-    xs = sorted(values)
-    n = len(xs)
-    cum = sum((i + 1) * x for i, x in enumerate(xs))
-    return (2 * cum) / (n * sum(xs)) - (n + 1) / n
+def _stem(w: str) -> str:
+    for suf in ("ing", "es", "ed", "s"):
+        if len(w) > len(suf) + 2 and w.endswith(suf):
+            return w[: -len(suf)]
+    return w
+
+
+def concept_pattern(alt: str) -> re.Pattern[str]:
+    parts = [re.escape(_stem(w)) + r"\w*" for w in alt.lower().split()]
+    return re.compile(r"\b" + r"[\s-]+".join(parts) + r"\b")
+
+
+def without_group(text: str, group: list[str], strict: bool) -> str:
+    """The plan's text with the group's own phrases (strict: also every word they wrote) removed."""
+    out = text.lower()
+    for phrase in sorted({g.lower().strip(" .!?") for g in group if g.strip()}, key=len, reverse=True):
+        out = out.replace(phrase, " ")
+    if strict:
+        gw = {_stem(w) for g in group for w in re.findall(r"[a-z]+", g.lower()) if len(w) > 2}
+        out = " ".join(w for w in re.findall(r"[a-z][a-z'-]*", out) if _stem(w) not in gw)
+    return out
+
+
+def coverage(concepts: list[str], text: str) -> tuple[float, list[str]]:
+    missing = [c for c in concepts if not any(concept_pattern(a).search(text) for a in c.split("|"))]
+    return (1 - len(missing) / len(concepts) if concepts else 1.0), missing
+
+
+def plan_text(approach: dict[str, Any], tasks: list[dict[str, Any]]) -> str:
+    parts = []
+    for r in approach["roles"]:
+        parts += [r["name"], r.get("description", "")]
+        t = r.get("task") or {}
+        parts += [t.get("title", ""), t.get("instructions", ""), t.get("proofText", "")]
+    for t in tasks:
+        parts += [t["title"], t["instructions"], t["contentGuidance"]["text"]]
+    return " \n ".join(parts)
 
 
 def pct(xs: list[float], q: float) -> float:
@@ -129,10 +137,101 @@ def pct(xs: list[float], q: float) -> float:
     return xs[k]
 
 
+def session_input(topic: dict[str, Any], kind: str, **extra: Any) -> Any:
+    from ai_service.planning.context import CommentInfo, GenerationInput, IdeaInfo, MemberInfo
+
+    members = topic["members"]
+    ideas = tuple(IdeaInfo(text=str(i["text"]), profile_id=f"m{i.get('by', 0)}", id=f"i{k}",
+                           comments=tuple(CommentInfo(f"m{c.get('by', 0)}", str(c["text"]))
+                                          for c in i.get("comments") or []))
+                  for k, i in enumerate(topic.get("ideas") or []))
+    mem = tuple(MemberInfo(f"m{k}", f"Member {k}") for k in range(len(members)))
+    return GenerationInput(kind=kind, session_id="bench", topic=topic["topic"],
+                           description=topic.get("description") or "", ideas=tuple(i.text for i in ideas),
+                           idea_items=ideas, members=extra.pop("members", mem), **extra)
+
+
+async def run_topic(topic: dict[str, Any], ctx: dict[str, Any]) -> dict[str, Any]:
+    from ai_service.generations.pipeline import generate
+    from ai_service.planning.context import MemberInfo
+    from ai_service.planning.rules import task_violations
+    from ai_service.usecases.service import match_use_case
+    from rally_shared.db import unit_of_work
+
+    t0 = time.perf_counter()
+    async with unit_of_work(ctx["sm"]) as s:
+        uc, _ = await match_use_case(s, ctx["embedder"], topic=topic["topic"],
+                                     description=topic.get("description") or "",
+                                     ideas=[i["text"] for i in topic.get("ideas") or []], explicit_id=None,
+                                     threshold=ctx["settings"].usecase_match_threshold)
+    a = await generate(session_input(topic, "approach", use_case=uc), ctx["provider"], fallback=ctx["fallback"])
+    assert a.approach is not None
+    answered = tuple(MemberInfo(f"m{k}", f"Member {k}", {} if f is None else {
+        q["key"]: answer_for(q, f) for q in a.output["questions"]}) for k, f in enumerate(topic["members"]))
+    t = await generate(session_input(topic, "tasks", use_case=uc, members=answered, approach=a.approach),
+                       ctx["provider"], fallback=ctx["fallback"])
+    elapsed = time.perf_counter() - t0
+    answers = {m.profile_id: m.answers for m in answered}
+    violations = len(a.checks["violationsAfter"]) + len(task_violations(a.approach, answers, t.tasks))
+    group = [topic["topic"], topic.get("description") or ""]
+    for i in topic.get("ideas") or []:
+        group.append(str(i["text"]))
+        group += [str(c["text"]) for c in i.get("comments") or []]
+    tasks = t.output["tasks"]
+    text = plan_text(a.output, tasks)
+    cov, missing = coverage(topic["concepts"], without_group(text, group, strict=False))
+    strict, _ = coverage(topic["concepts"], without_group(text, group, strict=True))
+    roles = a.output["roles"]
+    allowed = set(topic.get("activities") or [])
+    unrelated = [r["key"] + "<-" + r["source"].split(":", 1)[1] for r in roles
+                 if str(r.get("source", "")).startswith("catalogue:")
+                 and r["source"].split(":", 1)[1] not in allowed]
+    expect = topic.get("expectChosen")
+    return {
+        "name": topic["name"], "n": len(topic["members"]), "kind": topic.get("kind", ""),
+        "coverage": cov, "strict": strict, "missing": missing,
+        "generic": sum(1 for r in roles if r.get("source") == "generic"), "roles": len(roles),
+        "chosen": None if not expect else expect in (a.output.get("ideas") or []),
+        "unrelated": unrelated, "violations": violations, "title": a.output["title"],
+        "use_case": uc.title if uc else None, "provider": a.provider, "seconds": elapsed,
+        "approach": a.output, "tasks": tasks, "alternatives": [x["title"] for x in a.output.get("alternatives", [])],
+    }
+
+
+async def latency_12(ctx: dict[str, Any], samples: int) -> list[float]:
+    """Approach + tasks for a 12-member group, the planner alone (no database), `samples` times."""
+    from ai_service.generations.pipeline import generate
+    from ai_service.planning.context import MemberInfo
+
+    topic = {"topic": "Organise the street party on our road", "description": "Twelve neighbours, one Saturday.",
+             "members": [{"car": k % 3 == 0, "budget": k * 5, "available": k % 4 != 0} for k in range(12)],
+             "ideas": [{"text": t, "by": k % 12, "comments": [{"by": (k + 1) % 12, "text": "Yes, count me in"}]}
+                       for k, t in enumerate(["Barbecue and salads", "Bouncy castle for the kids",
+                                              "Ask the council to close the road", "Live music on a stage",
+                                              "Bunting and tables in the street", "Cake stall for the school"])]}
+    out = []
+    base = [dict(i) for i in topic["ideas"]]
+    for k in range(samples):
+        # New words every sample, so no embedding comes from the planner's cache.
+        topic["description"] = f"Twelve neighbours, one Saturday, street number {k + 1}."
+        topic["ideas"] = [{**i, "text": f"{i['text']} (plan {k + 1})"} for i in base]
+        t0 = time.perf_counter()
+        a = await generate(session_input(topic, "approach"), ctx["provider"], fallback=ctx["fallback"])
+        assert a.approach is not None
+        answered = tuple(MemberInfo(f"m{k}", f"Member {k}", {q["key"]: answer_for(q, f) for q in a.output["questions"]})
+                         for k, f in enumerate(topic["members"]))
+        await generate(session_input(topic, "tasks", members=answered, approach=a.approach), ctx["provider"],
+                       fallback=ctx["fallback"])
+        out.append(time.perf_counter() - t0)
+    return out
+
+
 async def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--database-url", default="")
-    ap.add_argument("--repeat", type=int, default=1, help="runs per scenario (latency samples)")
+    ap.add_argument("--topics", default=str(TOPICS))
+    ap.add_argument("--latency", type=int, default=30, help="samples of the 12-member timing")
+    ap.add_argument("--only", default="", help="run only topics whose name contains this")
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT / "services" / "ai" / "src"))
@@ -149,18 +248,16 @@ async def main() -> int:
     upgrade(ROOT / "services" / "ai", url)
     from ai_service.config import Settings
     from ai_service.embeddings import get_embedder
-    from ai_service.generations.pipeline import generate
-    from ai_service.planning.context import GenerationInput, MemberInfo
-    from ai_service.planning.rules import task_violations
+    from ai_service.planning.catalogue import catalogue_index
     from ai_service.providers import make_provider
     from ai_service.providers.builtin import BuiltinProvider
-    from ai_service.usecases.service import match_use_case, upsert_use_case
+    from ai_service.usecases.service import upsert_use_case
     from rally_shared.contracts.admin import UseCaseUpserted
 
     settings = Settings(database_url=url)
-    provider = make_provider(settings)
-    fallback = BuiltinProvider() if settings.llm_fallback == "builtin" and provider.name != "builtin" else None
     embedder = get_embedder(settings)
+    provider = make_provider(settings, embedder)
+    fallback = BuiltinProvider(embedder) if settings.llm_fallback == "builtin" and provider.name != "builtin" else None
     engine = make_engine(SharedSettings(database_url=url).async_database_url, pool_size=2)
     sm = make_sessionmaker(engine)
     async with unit_of_work(sm) as s:
@@ -168,82 +265,49 @@ async def main() -> int:
             await upsert_use_case(s, UseCaseUpserted(
                 use_case_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"bench:{title}")), title=title, prompt=prompt,
                 category=cat, tags=tags, template_style="friendly and concrete"), embedder)
-
-    rows: list[dict[str, Any]] = []
-    lat_a: list[float] = []
-    lat_t: list[float] = []
-    for _ in range(args.repeat):
-        for sc in SCENARIOS:
-            facts: list[F] = sc["members"]
-            t0 = time.perf_counter()
-            async with unit_of_work(sm) as s:
-                uc, score = await match_use_case(s, embedder, topic=sc["topic"], description=sc["description"],
-                                                 ideas=sc["ideas"], explicit_id=None,
-                                                 threshold=settings.usecase_match_threshold)
-            base = {"kind": "approach", "session_id": "bench", "topic": sc["topic"], "description": sc["description"],
-                        "ideas": tuple(sc["ideas"]), "use_case": uc}
-            members = tuple(MemberInfo(f"m{i}", f"Member {i}") for i in range(len(facts)))
-            a = await generate(GenerationInput(members=members, **base), provider, fallback=fallback)
-            lat_a.append(time.perf_counter() - t0)
-            assert a.approach is not None
-            answered = []
-            for i, f in enumerate(facts):
-                ans = {} if f is None else {
-                    q["key"]: answer_for(q, {"car": f[0], "budget": f[1], "available": f[2]})
-                    for q in a.output["questions"]}
-                answered.append(MemberInfo(f"m{i}", f"Member {i}", ans))
-            t1 = time.perf_counter()
-            base["kind"] = "tasks"
-            t = await generate(GenerationInput(members=tuple(answered), approach=a.approach, **base),
-                               provider, fallback=fallback)
-            lat_t.append(time.perf_counter() - t1)
-            answers = {m.profile_id: m.answers for m in answered}
-            after = task_violations(a.approach, answers, t.tasks)
-            roles = {r.key: r for r in a.approach.roles}
-            used = {x.role_key for x in t.tasks}
-            per_member: dict[str, int] = {}
-            for x in t.tasks:
-                per_member[x.profile_id] = per_member.get(x.profile_id, 0) + 1
-            texts = [(x.title, x.instructions) for x in t.tasks]
-            rows.append({
-                "name": sc["name"], "n": len(facts), "matched": (uc.title if uc else None), "score": score,
-                "ok": (uc.title if uc else None) == sc["expect"], "roles": len(roles),
-                "violations_before": len(a.checks["violationsBefore"]) + len(t.checks["violationsBefore"]),
-                "violations_after": len(a.checks["violationsAfter"]) + len(after),
-                "duplicate_assignments": sum(v - 1 for v in per_member.values() if v > 1)
-                + sum(1 for m in answers if m not in per_member),
-                "identical_tasks": len(texts) - len(set(texts)),
-                "coverage": len(used & set(roles)) / len(roles),
-                "gini": gini([float(roles[x.role_key].effort) for x in t.tasks]),
-                "title": a.output["title"], "assignment": sorted(x.role_key for x in t.tasks)})
+    index = await catalogue_index(embedder)
+    ctx = {"sm": sm, "embedder": embedder, "provider": provider, "fallback": fallback, "settings": settings}
+    topics = [t for t in yaml.safe_load(Path(args.topics).read_text()) if args.only in t["name"]]
+    rows = [await run_topic(t, ctx) for t in topics]
+    lat = await latency_12(ctx, args.latency) if args.latency else []
     await engine.dispose()
 
-    print(f"provider: {provider.name} ({provider.model}); scenarios: {len(SCENARIOS)} x {args.repeat}")
-    print(f"{'scenario':24} {'n':>3} {'use case (score)':34} {'ok':>3} {'roles':>5} {'viol b/a':>8} "
-          f"{'dup':>4} {'same':>4} {'cover':>6} {'gini':>5}  approach")
-    for r in rows[: len(SCENARIOS)]:
-        uc_txt = f"{r['matched'] or '-'} ({r['score']:.2f})"
-        print(f"{r['name']:24} {r['n']:>3} {uc_txt:34} {'y' if r['ok'] else 'N':>3} {r['roles']:>5} "
-              f"{r['violations_before']:>3}/{r['violations_after']:<4} {r['duplicate_assignments']:>4} "
-              f"{r['identical_tasks']:>4} {r['coverage']:>6.2f} {r['gini']:>5.2f}  {r['title']}")
+    print(f"provider: {provider.name} ({provider.model}); catalogue {index.version}: "
+          f"{len(index.activity_keys)} activities, {len(index.roles)} roles; topics: {len(rows)}")
+    print(f"{'topic':30} {'n':>2} {'kind':7} {'cover':>5} {'strict':>6} {'gen':>3} {'chosen':>6} "
+          f"{'unrel':>5} {'viol':>4}  approach (use case)")
+    for r in rows:
+        chosen = "-" if r["chosen"] is None else ("yes" if r["chosen"] else "NO")
+        print(f"{r['name'][:30]:30} {r['n']:>2} {r['kind'][:7]:7} {r['coverage']:>5.2f} {r['strict']:>6.2f} "
+              f"{r['generic']:>3} {chosen:>6} {len(r['unrelated']):>5} {r['violations']:>4}  "
+              f"{r['title'][:50]} ({r['use_case'] or '-'})")
         if args.verbose:
-            print("    ", r["assignment"])
-    acc = sum(r["ok"] for r in rows) / len(rows)
+            print(f"      missing: {', '.join(r['missing']) or '-'}; unrelated: {', '.join(r['unrelated']) or '-'}")
+            print(f"      alternatives: {r['alternatives']}")
+            for role in r["approach"]["roles"]:
+                print(f"      - {role['name']} [{role.get('source')}] requires "
+                      f"{[q['question'] for q in role['requires']]}")
+            print(f"      questions: {[q['text'] for q in r['approach']['questions']]}")
+    roles = sum(r["roles"] for r in rows)
+    chosen = [r["chosen"] for r in rows if r["chosen"] is not None]
+    cov = statistics.mean(r["coverage"] for r in rows)
+    strict = statistics.mean(r["strict"] for r in rows)
+    generic = sum(r["generic"] for r in rows) / max(roles, 1)
+    unrelated = sum(len(r["unrelated"]) for r in rows)
+    violations = sum(r["violations"] for r in rows)
     print()
-    print(f"use-case match accuracy:          {acc:.0%}")
-    print(f"hard-rule violations before/after: {sum(r['violations_before'] for r in rows)} / "
-          f"{sum(r['violations_after'] for r in rows)}")
-    print(f"roles per approach (mean, range): {statistics.mean(r['roles'] for r in rows):.2f} "
-          f"({min(r['roles'] for r in rows)}-{max(r['roles'] for r in rows)})")
-    print(f"duplicate tasks (member with != 1 task): {sum(r['duplicate_assignments'] for r in rows)}; "
-          f"identical task texts: {sum(r['identical_tasks'] for r in rows)}")
-    print(f"role coverage (mean):             {statistics.mean(r['coverage'] for r in rows):.2f}")
-    print(f"effort Gini (mean, max):          {statistics.mean(r['gini'] for r in rows):.3f}, "
-          f"{max(r['gini'] for r in rows):.3f}")
-    print(f"latency approach p50/p95:         {pct(lat_a, 0.5) * 1000:.1f} / {pct(lat_a, 0.95) * 1000:.1f} ms "
-          "(incl. use-case matching)")
-    print(f"latency tasks    p50/p95:         {pct(lat_t, 0.5) * 1000:.1f} / {pct(lat_t, 0.95) * 1000:.1f} ms")
-    return 0 if all(r["violations_after"] == 0 for r in rows) else 1
+    print(f"concept coverage (mean):            {cov:.2f}   (goal >= 0.80; strict word removal: {strict:.2f})")
+    print(f"generic roles:                      {generic:.2f}   (goal <= 0.20; {roles} roles)")
+    print(f"best-supported idea chosen:         {sum(chosen)}/{len(chosen)} (goal: all)")
+    print(f"roles from an unrelated activity:   {unrelated}      (goal 0)")
+    print(f"hard-rule violations after repair:  {violations}      (goal 0)")
+    print(f"per topic incl. database, p50/p95:  {pct([r['seconds'] for r in rows], 0.5) * 1000:.0f} / "
+          f"{pct([r['seconds'] for r in rows], 0.95) * 1000:.0f} ms")
+    if lat:
+        print(f"approach + tasks, 12 members:       p50 {pct(lat, 0.5) * 1000:.1f} ms, "
+              f"p95 {pct(lat, 0.95) * 1000:.1f} ms (goal p95 <= 100 ms; {len(lat)} samples)")
+    ok = violations == 0 and all(chosen) and generic <= 0.2 and unrelated == 0 and cov >= 0.8
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

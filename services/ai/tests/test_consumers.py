@@ -50,9 +50,12 @@ async def test_phase_changed_generates_one_approach_even_when_redelivered(
     assert data["useCase"]["title"] == "Group outing"
     assert data["useCase"]["matchedBy"] == "similarity" and data["useCase"]["score"] >= 0.3
     approach = data["approach"]
-    assert set(approach) == {"title", "summary", "rationale", "roles", "questions"}
+    assert {"title", "summary", "rationale", "roles", "questions", "rank"} <= set(approach)
+    assert approach["rank"] == 1 and "alternatives" not in approach
+    assert [a["rank"] for a in data["alternatives"]] == [2, 3]  # cinema, bowling, picnic compete
     assert len(approach["roles"]) >= 3
-    assert {"has_car", "budget", "available"} <= {q["key"] for q in approach["questions"]}
+    asked = {q["key"] for q in approach["questions"]}
+    assert asked == {req["question"] for r in approach["roles"] for req in r["requires"]}
     uuid.UUID(data["approachId"])
     # The generation is in the log, with its prompt and output, for admins.
     admin, _ = make_token("ai-admin", admin=True)
@@ -60,8 +63,9 @@ async def test_phase_changed_generates_one_approach_even_when_redelivered(
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["status"] == "succeeded" and body["provider"] == "builtin"
-    assert body["templateVersion"] == "approach.v1" and "[system]" in body["prompt"]
-    assert body["output"] == approach and body["rawResponse"]
+    assert body["templateVersion"] == "approach.v2" and "[system]" in body["prompt"]
+    assert body["model"].startswith("builtin-2+catalogue-")
+    assert body["output"] == {**approach, "alternatives": data["alternatives"]} and body["rawResponse"]
 
 
 async def test_tasks_phase_gives_every_member_one_feasible_task(
@@ -71,10 +75,10 @@ async def test_tasks_phase_gives_every_member_one_feasible_task(
         ev = phase_event(sid, "approaches", context(sid))
         await publish(ev)
         approach = (await probe.wait_for("rally.ai.approach_generated", sessionId=sid))[0]["data"]["approach"]
-        answers = {"Ann": {"has_car": True, "budget": 20, "available": True},
-                   "Ben": {"has_car": False, "budget": 50, "available": True},
-                   "Cat": {"has_car": False, "budget": 0, "available": True},
-                   "Dan": {"has_car": True, "budget": 10, "available": True}}
+        facts = {"Ann": (True, 20), "Ben": (False, 50), "Cat": (False, 0), "Dan": (True, 10)}
+        answers = {n: {q["key"]: (car if q["key"] in ("has_car", "can_drive") else budget
+                                  if q["type"] == "number" else True) for q in approach["questions"]}
+                   for n, (car, budget) in facts.items()}
         ctx = context(sid, answers, approach)
         ev2 = phase_event(sid, "tasks", ctx)
         await publish(ev2)
@@ -87,7 +91,9 @@ async def test_tasks_phase_gives_every_member_one_feasible_task(
     by_name = {m.profile_id: m.name for m in ctx.members}
     roles = {by_name[t["profileId"]]: t["roleKey"] for t in out["tasks"]}
     assert sorted(roles) == NAMES
-    assert {n for n, r in roles.items() if r == "driver"} <= {"Ann", "Dan"}
+    needs_car = {r["key"] for r in approach["roles"]
+                 if any(q["question"] in ("has_car", "can_drive") for q in r["requires"])}
+    assert {n for n, r in roles.items() if r in needs_car} <= {"Ann", "Dan"}
     assert len(set(roles.values())) == 4
     for t in out["tasks"]:
         assert t["instructions"] and t["contentGuidance"]["text"] and t["contentGuidance"]["proofTypes"]

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from ai_service.config import Settings
+from ai_service.embeddings import local_embedder
 from ai_service.generations.pipeline import generate
 from ai_service.planning.context import GenerationInput, MemberInfo
 from ai_service.planning.schemas import Approach
@@ -132,7 +133,7 @@ async def test_invalid_twice_fails_and_fallback_is_configurable(llm: FakeLLM) ->
         await generate(approach_input(), provider(llm))
     assert err.value.retryable and "invalid JSON" in err.value.message and err.value.prompt_tokens == 200
     llm.script = [("json", "not json"), ("json", "still not json")]
-    out = await generate(approach_input(), provider(llm), fallback=BuiltinProvider())
+    out = await generate(approach_input(), provider(llm), fallback=BuiltinProvider(local_embedder()))
     assert out.provider.startswith("builtin(fallback") and len(out.output["roles"]) >= 3
 
 

@@ -7,10 +7,11 @@ import asyncio
 from rally_shared.service_app import ServiceRuntime, create_service_app
 
 from ai_service.config import get_settings
-from ai_service.embeddings import local_embedder
+from ai_service.embeddings import get_embedder, local_embedder
 from ai_service.generations import handlers as _generation_handlers  # noqa: F401  (registers consumers)
 from ai_service.generations.endpoints import router as generations_router
 from ai_service.generations.worker import GenerationWorker
+from ai_service.planning.catalogue import catalogue_index
 from ai_service.runtime import runtime
 from ai_service.usecases import handlers as _usecase_handlers  # noqa: F401  (registers consumers)
 from ai_service.usecases.endpoints import router as use_case_index_router
@@ -22,6 +23,8 @@ async def _start_worker(rt: ServiceRuntime) -> None:
     settings = get_settings()
     if settings.embeddings == "local":
         await asyncio.to_thread(local_embedder)  # load the model now, not on the first request
+    # A broken role catalogue stops the service here, with a message naming the file and entry.
+    await catalogue_index(get_embedder(settings))
     if settings.worker_enabled:
         worker = GenerationWorker(rt, settings)
         worker.start()

@@ -8,6 +8,7 @@ from typing import ClassVar
 from pydantic import Field
 
 from rally_shared.contracts.envelope import EventData
+from rally_shared.contracts.roles import RoleSpec
 
 
 class UseCaseUpserted(EventData):
@@ -18,6 +19,7 @@ class UseCaseUpserted(EventData):
     category: str | None = None
     tags: list[str] = Field(default_factory=list)
     template_style: str | None = None
+    roles: list[RoleSpec] = Field(default_factory=list)  # the use case's playbook: these roles come first
     updated_at: datetime | None = None
 
 

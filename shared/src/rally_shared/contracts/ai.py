@@ -46,6 +46,8 @@ class ApproachGenerated(EventData):
     generation_id: str
     approach: dict[str, Any]  # title, summary, rationale, roles[], questions[] (contract section 4)
     use_case: UseCaseMatch = Field(default_factory=UseCaseMatch)
+    # The other ranked candidates (rank 2 and 3), same shape as `approach`, for the group to compare.
+    alternatives: list[dict[str, Any]] = Field(default_factory=list)
 
 
 class TasksGenerated(EventData):

@@ -18,6 +18,20 @@ class MemberContext(CamelModel):
     answers: dict[str, Any] = Field(default_factory=dict)
 
 
+class CommentContext(CamelModel):
+    profile_id: str
+    text: str
+
+
+class IdeaContext(CamelModel):
+    """An idea with its author and comments: the AI counts support from them."""
+
+    id: str
+    text: str
+    profile_id: str
+    comments: list[CommentContext] = Field(default_factory=list)
+
+
 class SessionContext(CamelModel):
     """What the AI needs to generate: carried in the event so no service reads another's tables."""
 
@@ -27,6 +41,7 @@ class SessionContext(CamelModel):
     use_case_id: str | None = None
     owner_id: str
     ideas: list[str] = Field(default_factory=list)
+    idea_details: list[IdeaContext] = Field(default_factory=list)  # same ideas, with authors and comments
     members: list[MemberContext] = Field(default_factory=list)
     approach_id: str | None = None
     approach: dict[str, Any] | None = None

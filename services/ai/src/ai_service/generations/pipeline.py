@@ -11,6 +11,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import ValidationError
+
 from ai_service.planning import builtin
 from ai_service.planning.context import GenerationInput
 from ai_service.planning.matcher import assign
@@ -26,6 +28,7 @@ from ai_service.planning.schemas import (
     approach_json_schema,
     tasks_json_schema,
 )
+from ai_service.planning.text import quote
 from ai_service.prompts import Prompt, render
 from ai_service.providers.base import Provider, ProviderError, ProviderResult
 
@@ -45,6 +48,7 @@ class Outcome:
     latency_s: float = 0.0
     checks: dict[str, Any] = field(default_factory=dict)
     approach: Approach | None = None
+    alternatives: list[Approach] = field(default_factory=list)  # ranked candidates after the first
     tasks: list[TaskDraft] = field(default_factory=list)
 
 
@@ -61,12 +65,27 @@ def _use_case_text(inp: GenerationInput) -> str:
     return f"{uc.title} [{uc.category or 'general'}]{tags}: {uc.prompt}"
 
 
+def _ideas_text(inp: GenerationInput) -> str:
+    """Ideas with their authors and comments; members appear as "member N", never by id."""
+    label: dict[str, str] = {}
+
+    def who(pid: str) -> str:
+        return label.setdefault(pid, f"member {len(label) + 1}")
+
+    lines = []
+    for idea in inp.idea_list():
+        lines.append(f"- {quote(idea.text, 300)} (posted by {who(idea.profile_id)})")
+        for c in idea.comments:
+            lines.append(f"    comment by {who(c.profile_id)}: {quote(c.text, 300)}")
+    return "\n".join(lines) or "- (no ideas posted)"
+
+
 def build_prompt(inp: GenerationInput) -> Prompt:
     """The prompt of a generation; it never contains the session id, so equal requests share a cache key."""
     values = {
         "style": _style(inp), "use_case": _use_case_text(inp), "topic": inp.topic,
         "description": inp.description or "-",
-        "ideas": "\n".join(f"- {i}" for i in inp.ideas) or "- (no ideas posted)",
+        "ideas": _ideas_text(inp),
         "member_count": str(len(inp.members)), "variant": str(inp.variant),
     }
     if inp.kind == "tasks":
@@ -129,6 +148,18 @@ def _finish_approach(inp: GenerationInput, data: dict[str, Any], out: Outcome) -
     out.approach = fixed
     out.output = fixed.to_json()
     out.checks = {"violationsBefore": before, "violationsAfter": after, "fixes": fixes}
+    # Ranked alternatives (the builtin planner's other candidates): each held to the same rules;
+    # one that cannot be repaired is dropped, never stored as valid.
+    for i, raw in enumerate(data.get("alternatives") or []):
+        try:
+            alt, _ = normalize_approach(Approach.model_validate(raw), n)
+        except ValidationError as exc:
+            out.checks.setdefault("notes", []).append(f"alternative {i + 2} dropped: {exc.errors()[:1]}")
+            continue
+        if not approach_violations(alt, n):
+            out.alternatives.append(alt)
+    if out.alternatives:
+        out.output["alternatives"] = [a.to_json() for a in out.alternatives]
 
 
 def _finish_tasks(inp: GenerationInput, data: dict[str, Any], out: Outcome) -> None:

@@ -36,7 +36,7 @@ from ai_service.generations import repository as repo
 from ai_service.generations.pipeline import Outcome, build_prompt
 from ai_service.models import Generation
 from ai_service.planning.builtin import due_at
-from ai_service.planning.context import GenerationInput, MemberInfo, UseCaseInfo
+from ai_service.planning.context import CommentInfo, GenerationInput, IdeaInfo, MemberInfo, UseCaseInfo
 from ai_service.planning.schemas import Approach
 from ai_service.prompts import Prompt
 from ai_service.providers.base import ProviderError
@@ -127,6 +127,9 @@ async def prepare(s: AsyncSession, job: Claimed, settings: Settings, embedder: E
     inp = GenerationInput(
         kind=job.kind, session_id=ctx.session_id, topic=ctx.topic, description=ctx.description,
         ideas=tuple(ctx.ideas),
+        idea_items=tuple(IdeaInfo(text=i.text, profile_id=i.profile_id, id=i.id,
+                                  comments=tuple(CommentInfo(c.profile_id, c.text) for c in i.comments))
+                         for i in ctx.idea_details),
         members=tuple(MemberInfo(m.profile_id, m.name, dict(m.answers)) for m in ctx.members),
         use_case=use_case, approach=approach, variant=variant, now=now())
     prompt = build_prompt(inp)
@@ -186,8 +189,10 @@ async def finish_success(s: AsyncSession, job: Generation, p: Prepared, out: Out
         approach_id = str(uuid.uuid4())
         job.result_id = approach_id
         await s.flush()
+        approach = {k: v for k, v in out.output.items() if k != "alternatives"}
         await emit(s, ApproachGenerated(session_id=job.session_id, approach_id=approach_id,
-                                        generation_id=str(job.id), approach=out.output, use_case=match))
+                                        generation_id=str(job.id), approach=approach, use_case=match,
+                                        alternatives=list(out.output.get("alternatives") or [])))
         return
     due = due_at(p.inp.now, settings.task_due_days)
     tasks = [GeneratedTask.model_validate({**t, "dueAt": due}) for t in out.output["tasks"]]

@@ -28,11 +28,11 @@ class GenerationWorker:
     def __init__(self, runtime: ServiceRuntime, settings: Settings, *, provider: Provider | None = None,
                  embedder: Embedder | None = None) -> None:
         self.runtime, self.settings = runtime, settings
-        self.provider = provider or make_provider(settings)
-        self.fallback: Provider | None = (
-            BuiltinProvider() if settings.llm_fallback == "builtin" and self.provider.name != "builtin"
-            else None)
         self.embedder = embedder or get_embedder(settings)
+        self.provider = provider or make_provider(settings, self.embedder)
+        self.fallback: Provider | None = (
+            BuiltinProvider(self.embedder)
+            if settings.llm_fallback == "builtin" and self.provider.name != "builtin" else None)
         self.sem = asyncio.Semaphore(max(1, settings.max_concurrent_generations))
         self._task: asyncio.Task[None] | None = None
         self._running: set[asyncio.Task[None]] = set()

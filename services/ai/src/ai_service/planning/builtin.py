@@ -1,117 +1,125 @@
-"""The offline, deterministic planner: an approach and tasks for any topic.
+"""The offline, deterministic planner: ranked approaches and tasks for any topic.
 
-Roles come from archetypes whose keywords appear in the use case, the chosen idea and the
-topic; questions come from the chosen roles' requirements (plus availability); the number of
-roles and their min/max scale with the group.
+`plan_approaches` reads the group's ideas and comments (`candidates`), then builds each of the
+top three candidates into an approach (`composer`): roles from the use case's playbook, from the
+ideas that are steps, and from the role catalogue by meaning; questions from what those roles
+require; every text in the use case's tone. `write_tasks` turns an assignment into one task per
+member from the roles' task templates.
 """
 
 from __future__ import annotations
 
-import math
-import re
+from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
+
+from ai_service.embeddings import Embedder, Vec
+from ai_service.planning.candidates import (
+    Candidate,
+    Idea,
+    classify,
+    cluster,
+    count_support,
+    dedupe,
+    rank,
+    readable,
+)
+from ai_service.planning.catalogue import CatalogueIndex, catalogue_index
+from ai_service.planning.composer import Plan, compose, role_count, roles_offered, topic_has_domain
 from ai_service.planning.context import GenerationInput, MemberInfo
-from ai_service.planning.library import ACTIVITY_TITLES, ARCHETYPES, BY_KEY, Archetype
-from ai_service.planning.rules import KNOWN_QUESTIONS, scale_max
-from ai_service.planning.schemas import Approach, Guidance, Question, Requirement, Role, TaskDraft
+from ai_service.planning.schemas import Approach, Guidance, Role, TaskDraft
+from ai_service.planning.text import clean, form_of, is_open_question, language_in, person_in
+from ai_service.planning.tone import Tone, tone_of
 
-WORD = re.compile(r"[a-z][a-z\-]*")
+MAX_CANDIDATES = 3
+_CACHE_SIZE = 4096
+_vec_cache: OrderedDict[tuple[str, str], Vec] = OrderedDict()
 
-
-def _words(text: str) -> list[str]:
-    return WORD.findall(text.lower())
-
-
-def _hits(a: Archetype, words: list[str]) -> int:
-    return sum(1 for w in words if w in a.keywords or w.rstrip("s") in a.keywords)
+__all__ = ["plan_approaches", "write_tasks", "due_at", "role_count"]
 
 
-def main_idea(inp: GenerationInput) -> str:
-    ideas = [i.strip() for i in inp.ideas if i.strip()]
-    if not ideas:
-        return inp.topic.strip() or "the plan"
-    return ideas[inp.variant % len(ideas)]
+async def embed_texts(embedder: Embedder, texts: list[str]) -> list[Vec]:
+    """Unit vectors of texts, remembered (LRU) so the same ideas are not embedded twice."""
+    missing = list(dict.fromkeys(t for t in texts if (embedder.model_id, t) not in _vec_cache))
+    if missing:
+        vecs = await embedder.embed(missing)
+        for t, v in zip(missing, vecs, strict=True):
+            _vec_cache[(embedder.model_id, t)] = np.asarray(v, dtype=np.float32)
+        while len(_vec_cache) > _CACHE_SIZE:
+            _vec_cache.popitem(last=False)
+    out = []
+    for t in texts:
+        v = _vec_cache[(embedder.model_id, t)]
+        _vec_cache.move_to_end((embedder.model_id, t))
+        out.append(v)
+    return out
 
 
-def approach_title(idea: str) -> str:
-    low = idea.lower()
-    for needles, title in ACTIVITY_TITLES:
-        if any(n in low for n in needles):
-            return title
-    idea = idea.strip().rstrip(".!?")
-    return (idea[:1].upper() + idea[1:])[:120] or "Group plan"
+def _use_case_weight(score: float | None, matched_by: str) -> float:
+    """An explicit use case steers fully; a similarity match steers as much as it is similar."""
+    if matched_by == "explicit":
+        return 0.25
+    if score is None:
+        return 0.0
+    return 0.25 * min(max((score - 0.3) / 0.3, 0.0), 1.0)
 
 
-def role_count(n: int) -> int:
-    """3 roles for small groups, up to 7 for a dozen members."""
-    return max(3, min(7, 2 + math.ceil(n / 3)))
+def tone_for(inp: GenerationInput) -> Tone:
+    return Tone(tone_of(inp.use_case.template_style if inp.use_case else None))
 
 
-def choose_archetypes(inp: GenerationInput, n: int) -> list[Archetype]:
-    idea = main_idea(inp)
+async def plan_approaches(inp: GenerationInput, embedder: Embedder,
+                          index: CatalogueIndex | None = None) -> list[Approach]:
+    """Up to three approaches, ranked; the first is the planner's choice."""
+    index = index or await catalogue_index(embedder)
+    infos = dedupe(inp.idea_list())
     uc = inp.use_case
-    idea_w = _words(idea)
-    uc_w = _words(" ".join([uc.title, uc.prompt, uc.category or "", " ".join(uc.tags)])) if uc else []
-    other_w = _words(" ".join([inp.topic, inp.description, *inp.ideas]))
-    scored: list[tuple[float, int, Archetype]] = []
-    for i, a in enumerate(ARCHETYPES):
-        score = 3 * _hits(a, idea_w) + 2 * _hits(a, uc_w) + _hits(a, other_w)
-        if score > 0 and not a.generic:
-            scored.append((-score, i, a))
-    scored.sort(key=lambda x: (x[0], x[1]))
-    total = role_count(n)
-    chosen = [a for _, _, a in scored[: total - 1]]
-    for key in ("coordinator", "memory_keeper", "helper"):
-        if len(chosen) >= total:
-            break
-        chosen.append(BY_KEY[key])
-    if not any(not a.requires for a in chosen):
-        chosen[-1] = BY_KEY["helper"]
-    # Two open roles at least, so members without a car or money are not all piled into one.
-    for key in ("memory_keeper", "helper"):
-        if sum(1 for a in chosen if not a.requires) >= 2 or len(chosen) >= 7:
-            break
-        if BY_KEY[key] not in chosen:
-            chosen.append(BY_KEY[key])
-    return chosen
-
-
-def _fmt(text: str, **kw: str) -> str:
-    for k, v in kw.items():
-        text = text.replace("{" + k + "}", v)
-    return text
-
-
-def plan_approach(inp: GenerationInput) -> Approach:
-    """An approach for the session: roles scaled to the group, questions from the requirements."""
-    n = max(len(inp.members), 1)
-    idea = main_idea(inp)
-    title = approach_title(idea)
-    activity = f"“{title}”"
-    chosen = choose_archetypes(inp, n)
-    roles: list[Role] = []
-    for a in chosen:
-        reqs = [Requirement(question=q, equals=v) if op == "equals" else
-                Requirement(question=q, at_least=float(v)) for q, op, v in a.requires]
-        roles.append(Role(
-            key=a.key, name=a.name, description=_fmt(a.description, activity=activity, topic=inp.topic),
-            requires=reqs, min=0 if a.generic else 1, max=n if a.key == "helper" else scale_max(n, a.share),
-            effort=a.effort))
-    qkeys = list(dict.fromkeys(r.question for role in roles for r in role.requires))
-    questions: list[Question] = [KNOWN_QUESTIONS[k] for k in qkeys if k in KNOWN_QUESTIONS]
-    questions.append(KNOWN_QUESTIONS["available"])
-    open_roles = [r.name for r in roles if not r.requires]
-    gated = [r.name for r in roles if r.requires]
-    uc = inp.use_case
-    summary = (f"{title} for “{inp.topic}”: " + ", ".join(r.name.lower() for r in roles)
-               + ". Everyone gets one concrete job and posts proof when it is done.")
-    rationale = (f"Built from {'the use case “' + uc.title + '” and ' if uc else ''}the group's ideas. "
-                 f"{len(open_roles)} of {len(roles)} roles ({', '.join(open_roles)}) need no car or "
-                 f"money, so every member can contribute"
-                 + (f"; {', '.join(gated)} go only to members whose answers fit." if gated else "."))
-    return Approach(title=title, summary=summary, rationale=rationale, roles=roles,
-                    questions=questions)
+    topic_text = clean(f"{inp.topic}. {inp.description}".strip(" ."))
+    uc_text = clean(f"{uc.title}. {uc.prompt}") if uc and (uc.title or uc.prompt) else ""
+    playbook = list(uc.roles) if uc else []
+    comment_texts = [[clean(c.text) for c in i.comments if clean(c.text)] for i in infos]
+    texts = [topic_text or "a group plan", uc_text or topic_text or "a group plan"]
+    texts += [clean(i.text) or "idea" for i in infos]
+    texts += [t for ts in comment_texts for t in ts]
+    texts += [f"{r.name}. {r.fits_when}" for r in playbook]
+    vecs = await embed_texts(embedder, texts)
+    topic_vec, uc_vec = vecs[0], (vecs[1] if uc_text else None)
+    idea_vecs = vecs[2: 2 + len(infos)]
+    pos = 2 + len(infos)
+    comment_vecs: dict[int, Vec] = {}
+    for order, ts in enumerate(comment_texts):
+        if ts:
+            comment_vecs[order] = np.mean(vecs[pos: pos + len(ts)], axis=0)
+            pos += len(ts)
+    playbook_vecs = vecs[pos:]
+    # Ideas of emoji or symbols only carry no plan: they are kept out of roles and candidates.
+    ideas = [Idea(info, v, form_of(info.text), order=i)
+             for i, (info, v) in enumerate(zip(infos, idea_vecs, strict=True)) if readable(info.text)]
+    open_topic = is_open_question(inp.topic)
+    classify(ideas, open_topic, index.role_vecs)
+    alternatives = [i for i in ideas if not i.component]
+    plan = Plan(inp=inp, index=index, tone=tone_for(inp), topic_vec=topic_vec, uc_vec=uc_vec,
+                components=[i for i in ideas if i.component], comment_vecs=comment_vecs,
+                playbook=list(zip(playbook, playbook_vecs, strict=True)),
+                language=language_in(inp.topic, inp.description, *[i.text for i in infos]),
+                person=person_in(inp.topic, inp.description), open_topic=open_topic,
+                uc_weight=_use_case_weight(uc.score if uc else None, uc.matched_by if uc else ""),
+                topic_has_domain=topic_has_domain(index, inp.topic, inp.description))
+    cands: list[Candidate] = cluster(alternatives)
+    for c in cands:
+        count_support(c)
+        fit = float(c.vec @ topic_vec)
+        if uc_vec is not None:
+            fit = 0.6 * fit + 0.4 * float(c.vec @ uc_vec)
+        c.fit = fit
+        c.roles_offered = roles_offered(plan, c)
+    ranked: list[Candidate | None] = list(rank(cands, plan.group_size)) or [None]
+    if inp.variant and len(ranked) > 1:
+        # A regeneration asks for something new: the next candidate leads.
+        shift = inp.variant % len(ranked)
+        ranked = ranked[shift:] + ranked[:shift]
+    return [compose(plan, c, i + 1) for i, c in enumerate(ranked[:MAX_CANDIDATES])]
 
 
 def due_at(now: datetime | None, days: int) -> datetime:
@@ -119,24 +127,29 @@ def due_at(now: datetime | None, days: int) -> datetime:
     return (base + timedelta(days=days)).replace(hour=18, minute=0, second=0, microsecond=0)
 
 
-def task_for(role: Role, member: MemberInfo, approach: Approach, topic: str,
+def _names(names: list[str]) -> str:
+    return ", ".join(names[:-1]) + f" and {names[-1]}" if len(names) > 1 else names[0]
+
+
+def task_for(role: Role, member: MemberInfo, tone: Tone, n: int,
              passengers: list[str] | None = None) -> TaskDraft:
     """The builtin text of one member's task in one role."""
-    activity = f"“{approach.title}”"
-    a = BY_KEY.get(role.key)
-    if a is None:
+    t = role.task
+    if t is None:
+        # A role without a template (a model's approach): its own description, in the plan's tone.
+        what = role.description.rstrip(".") or f"do the {role.name.lower()} part of the plan"
         title = role.name
-        instructions = (f"As {role.name.lower()}: {role.description.rstrip('.') or 'do your part'}. "
-                        f"Agree the details with the group in the session and finish before the "
-                        f"due date.")
-        guidance = Guidance(text=f"Post a photo or a short note showing what you did as {role.name}",
-                            proof_types=["image", "text"])
+        instructions = tone.instructions(
+            f"As {role.name.lower()}: {what}. Agree the details with the group in the session and "
+            f"finish before the due date.", n)
+        guidance = Guidance(text=tone.guidance(f"Post a photo or a short note showing what you did as "
+                                               f"{role.name}"), proof_types=["image", "text"])
     else:
-        who = ", ".join(passengers[:-1]) + f" and {passengers[-1]}" if passengers and len(passengers) > 1 \
-            else (passengers[0] if passengers else "the members who need a ride")
-        title = a.task_title
-        instructions = _fmt(a.instructions, activity=activity, topic=f"“{topic}”", passengers=who)
-        guidance = Guidance(text=a.guidance, proof_types=list(a.proof))
+        title, instructions = t.title, t.instructions
+        if t.carries_people:
+            instructions += (f" Your passengers: {_names(passengers)}." if passengers
+                             else " Offer lifts in the session to anyone who needs one.")
+        guidance = Guidance(text=t.proof_text, proof_types=list(t.proof_types))
     return TaskDraft(profile_id=member.profile_id, role_key=role.key, title=title,
                      description=role.description or role.name, instructions=instructions,
                      content_guidance=guidance)
@@ -146,9 +159,11 @@ def write_tasks(inp: GenerationInput, approach: Approach, assignment: dict[str, 
     """One task per member for an assignment (profile id -> role key)."""
     roles = {r.key: r for r in approach.roles}
     members = {m.profile_id: m for m in inp.members}
-    drivers = [pid for pid in members if assignment.get(pid) == "driver"]
-    riders = [members[pid].name or "a member" for pid in members
-              if assignment.get(pid) != "driver"]
+    tone = tone_for(inp)
+    drivers = [pid for pid in members
+               if (r := roles[assignment[pid]]).task is not None and r.task.carries_people]
+    riders = [members[pid].name or "a member" for pid in members if pid not in drivers
+              and members[pid].answers.get("available") not in (False, "false")]
     passengers: dict[str, list[str]] = {d: [] for d in drivers}
     for i, name in enumerate(riders):
         if drivers:
@@ -157,16 +172,16 @@ def write_tasks(inp: GenerationInput, approach: Approach, assignment: dict[str, 
     for pid in members:
         sharing.setdefault(assignment[pid], []).append(pid)
     out = []
-    for pid, m in members.items():
+    for i, (pid, m) in enumerate(members.items()):
         role = roles[assignment[pid]]
-        task = task_for(role, m, approach, inp.topic, passengers.get(pid))
+        task = task_for(role, m, tone, i, passengers.get(pid))
         peers = [members[p].name or "another member" for p in sharing[role.key] if p != pid]
-        if peers and role.key != "driver":
+        if peers and pid not in drivers:
             # Several members share a role: say so, so they split the work instead of doubling it.
             part = sharing[role.key].index(pid) + 1
             task = task.model_copy(update={
                 "title": f"{task.title} (part {part} of {len(peers) + 1})",
-                "instructions": f"{task.instructions} You share this role with {', '.join(peers)}: "
+                "instructions": f"{task.instructions} You share this role with {_names(peers)}: "
                                 f"agree who takes which part, and take part {part}."})
         out.append(task)
     return out

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from rally_shared.contracts.roles import RoleSpec
+
 from ai_service.planning.schemas import Approach
 
 
@@ -19,6 +21,7 @@ class UseCaseInfo:
     template_style: str | None = None
     score: float | None = None
     matched_by: str = "similarity"  # explicit | similarity
+    roles: tuple[RoleSpec, ...] = ()  # the use case's playbook
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,24 @@ class MemberInfo:
     profile_id: str
     name: str = ""
     answers: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CommentInfo:
+    profile_id: str
+    text: str
+
+
+@dataclass(frozen=True)
+class IdeaInfo:
+    """An idea with who posted it and the comments on it: what support is counted from."""
+
+    text: str
+    profile_id: str = ""
+    id: str = ""
+    comments: tuple[CommentInfo, ...] = ()
+    votes: int = 0
+    co_proposers: tuple[str, ...] = ()  # members who posted the same idea again
 
 
 @dataclass(frozen=True)
@@ -40,6 +61,13 @@ class GenerationInput:
     approach: Approach | None = None  # tasks only
     variant: int = 0  # n-th regeneration: the builtin planner picks another idea
     now: datetime | None = None
+    idea_items: tuple[IdeaInfo, ...] = ()  # the ideas with authors and comments, when known
+
+    def idea_list(self) -> tuple[IdeaInfo, ...]:
+        """The ideas with their support; plain texts count as one proposer each."""
+        if self.idea_items:
+            return self.idea_items
+        return tuple(IdeaInfo(text=t, profile_id=f"idea-{i}") for i, t in enumerate(self.ideas))
 
     def answers(self) -> dict[str, dict[str, Any]]:
         return {m.profile_id: dict(m.answers or {}) for m in self.members}

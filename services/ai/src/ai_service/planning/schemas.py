@@ -36,6 +36,16 @@ class Requirement(_Model):
         return {"question": self.question, "equals": self.equals}
 
 
+class TaskTemplate(_Model):
+    """The task a member in this role gets, already in the plan's words (builtin planner)."""
+
+    title: str = Field(min_length=1, max_length=200)
+    instructions: str = Field(min_length=1, max_length=2000)
+    proof_text: str = Field(min_length=1, max_length=400)
+    proof_types: list[str] = Field(min_length=1)
+    carries_people: bool = False  # a driver: the task names the passengers
+
+
 class Role(_Model):
     key: str = Field(min_length=1, max_length=60)
     name: str = Field(min_length=1, max_length=120)
@@ -44,11 +54,22 @@ class Role(_Model):
     min: int = Field(0, ge=0)
     max: int = Field(1, ge=1)
     effort: int = Field(2, ge=1, le=5)
+    phase: Literal["prepare", "do", "share"] | None = None
+    source: str | None = None  # playbook | idea | catalogue:<activity> | generic
+    task: TaskTemplate | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"key": self.key, "name": self.name, "description": self.description,
-                "requires": [r.to_json() for r in self.requires], "min": self.min, "max": self.max,
-                "effort": self.effort}
+        out: dict[str, Any] = {
+            "key": self.key, "name": self.name, "description": self.description,
+            "requires": [r.to_json() for r in self.requires], "min": self.min, "max": self.max,
+            "effort": self.effort}
+        if self.phase:
+            out["phase"] = self.phase
+        if self.source:
+            out["source"] = self.source
+        if self.task:
+            out["task"] = self.task.model_dump(by_alias=True)
+        return out
 
 
 class Question(_Model):
@@ -67,17 +88,44 @@ class Question(_Model):
         return out
 
 
+class Support(_Model):
+    """Why the group backs a candidate: distinct members who proposed or backed it, and against."""
+
+    members: int = 0
+    proposers: int = 0
+    comments: int = 0
+    against: int = 0
+    votes: int = 0
+
+
 class Approach(_Model):
     title: str = Field(min_length=1, max_length=300)
     summary: str = ""
     rationale: str = ""
     roles: list[Role] = Field(min_length=1)
     questions: list[Question] = Field(default_factory=list)
+    rank: int | None = None  # 1 = the planner's first choice among the candidates
+    support: Support | None = None
+    activity: str | None = None  # the catalogue's kind of activity the roles come from
+    ideas: list[str] = Field(default_factory=list)  # the group's ideas this approach is built on
+    steps: list[str] = Field(default_factory=list)  # the group's ideas that became roles
 
     def to_json(self) -> dict[str, Any]:
-        return {"title": self.title, "summary": self.summary, "rationale": self.rationale,
-                "roles": [r.to_json() for r in self.roles],
-                "questions": [q.to_json() for q in self.questions]}
+        out: dict[str, Any] = {
+            "title": self.title, "summary": self.summary, "rationale": self.rationale,
+            "roles": [r.to_json() for r in self.roles],
+            "questions": [q.to_json() for q in self.questions]}
+        if self.rank is not None:
+            out["rank"] = self.rank
+        if self.support is not None:
+            out["support"] = self.support.model_dump(by_alias=True)
+        if self.activity:
+            out["activity"] = self.activity
+        if self.ideas:
+            out["ideas"] = list(self.ideas)
+        if self.steps:
+            out["steps"] = list(self.steps)
+        return out
 
 
 class Guidance(_Model):

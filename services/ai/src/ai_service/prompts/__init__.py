@@ -10,7 +10,7 @@ from functools import lru_cache
 from importlib import resources
 from string import Template
 
-CURRENT = {"approach": "approach.v1", "tasks": "tasks.v1"}
+CURRENT = {"approach": "approach.v2", "tasks": "tasks.v1"}
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ai_service.config import Settings
+from ai_service.embeddings import Embedder
 from ai_service.providers.base import Provider
 from ai_service.providers.builtin import BuiltinProvider
 
@@ -13,9 +14,9 @@ def provider_name(settings: Settings) -> str:
     return "openai" if settings.llm_base_url else "builtin"
 
 
-def make_provider(settings: Settings) -> Provider:
+def make_provider(settings: Settings, embedder: Embedder) -> Provider:
     if provider_name(settings) == "openai":
         from ai_service.providers.openai_provider import OpenAIProvider
 
         return OpenAIProvider(settings)
-    return BuiltinProvider()
+    return BuiltinProvider(embedder)

@@ -28,9 +28,10 @@ async def visible_ideas(s: AsyncSession, session_id: uuid.UUID, limit: int,
     return list((await s.execute(q)).scalars())
 
 
-async def all_idea_texts(s: AsyncSession, session_id: uuid.UUID) -> list[str]:
-    q = (select(Idea.text).where(Idea.session_id == session_id, Idea.deleted_at.is_(None),
-                                 Idea.hidden_at.is_(None)).order_by(Idea.created_at, Idea.id))
+async def all_ideas(s: AsyncSession, session_id: uuid.UUID) -> list[Idea]:
+    """Every visible idea of a session, oldest first."""
+    q = (select(Idea).where(Idea.session_id == session_id, Idea.deleted_at.is_(None),
+                            Idea.hidden_at.is_(None)).order_by(Idea.created_at, Idea.id))
     return list((await s.execute(q)).scalars())
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from rally_shared.contracts.session import MemberContext, SessionContext
+from rally_shared.contracts.session import CommentContext, IdeaContext, MemberContext, SessionContext
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from session_service.ideas.repository import all_idea_texts
+from session_service.ideas.repository import all_ideas, comments_of
 from session_service.models import Answer, Approach, Session
 from session_service.sessions.repository import list_members
 
@@ -18,10 +18,16 @@ async def build_context(s: AsyncSession, sess: Session) -> SessionContext:
     answers = {a.profile_id: a.answers for a in rows
                if sess.current_approach_id is None or a.approach_id == sess.current_approach_id}
     approach = await s.get(Approach, sess.current_approach_id) if sess.current_approach_id else None
+    ideas = await all_ideas(s, sess.id)
+    comments: dict[object, list[CommentContext]] = {}
+    for c in await comments_of(s, [i.id for i in ideas]):
+        comments.setdefault(c.idea_id, []).append(CommentContext(profile_id=c.profile_id, text=c.text))
     return SessionContext(
         session_id=str(sess.id), topic=sess.topic, description=sess.description,
         use_case_id=sess.use_case_id, owner_id=sess.owner_id,
-        ideas=await all_idea_texts(s, sess.id),
+        ideas=[i.text for i in ideas],
+        idea_details=[IdeaContext(id=str(i.id), text=i.text, profile_id=i.profile_id,
+                                  comments=comments.get(i.id, [])) for i in ideas],
         members=[MemberContext(profile_id=m.profile_id, name=m.name, answers=answers.get(m.profile_id, {}))
                  for m in members],
         approach_id=str(approach.id) if approach else None,

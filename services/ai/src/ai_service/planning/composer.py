@@ -1,0 +1,360 @@
+"""From a candidate to an approach: roles chosen by meaning, questions from what they require.
+
+Roles come, in this order, from the matched use case's playbook, from the ideas that are steps of
+the plan (in the group's own words), and from the catalogue: the roles of the one or two kinds of
+activity closest to the candidate, picked for relevance with diversity (maximal marginal
+relevance), so the plan covers preparing, doing and sharing. Generic roles only fill seats nothing
+else fills, and never make up more than one role in five.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from rally_shared.contracts.roles import RoleSpec
+
+from ai_service.embeddings import Vec
+from ai_service.planning.candidates import Candidate, Idea
+from ai_service.planning.catalogue import CatalogueIndex
+from ai_service.planning.context import GenerationInput
+from ai_service.planning.schemas import Approach, Question, Requirement, Role, Support, TaskTemplate
+from ai_service.planning.text import (
+    activity_phrase,
+    clean,
+    content_stems,
+    goal_phrase,
+    place_in,
+    quote,
+    slug,
+    title_of,
+)
+from ai_service.planning.tone import Tone
+
+ACTIVITY_MARGIN = 0.03  # a second kind of activity joins only when it is about as close as the first
+COMPONENT_MATCH = 0.38  # an idea this close to a catalogue role borrows its requirements and texts
+REDUNDANT = 0.80  # a catalogue role this close to a chosen one says the same thing again
+DIVERSITY = 0.30
+DOMAIN_WORDS = 0.22  # share of a topic's words an activity's texts must use to say "this kind of plan"
+DOMAIN_GAP = 0.08  # ... clearly more than any other activity
+
+
+@dataclass
+class Plan:
+    """What every candidate of one session shares: the input, the vectors and the catalogue."""
+
+    inp: GenerationInput
+    index: CatalogueIndex
+    tone: Tone
+    topic_vec: Vec
+    uc_vec: Vec | None
+    components: list[Idea]
+    comment_vecs: dict[int, Vec]  # idea order -> mean vector of its comments
+    playbook: list[tuple[RoleSpec, Vec]]
+    language: str | None
+    person: str | None
+    open_topic: bool
+    uc_weight: float = 0.0  # how much the matched use case steers the roles (by its match score)
+    topic_has_domain: bool = False
+    group_size: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.group_size = max(len(self.inp.members), 1)
+
+
+def role_count(n: int) -> int:
+    """A role per member and two spare (6 to 9): a gated role nobody fits leaves no one idle."""
+    return max(6, min(9, n + 2))
+
+
+MIN_CATALOGUE = 5  # roles from the catalogue beside the group's own steps, so the plan is complete
+MAX_ROLES = 12
+
+
+def scale_max(n: int, share: float) -> int:
+    return max(1, math.ceil(n * share))
+
+
+def _unit(v: Vec) -> Vec:
+    out: Vec = (v / max(float(np.linalg.norm(v)), 1e-9)).astype(np.float32)
+    return out
+
+
+def query(plan: Plan, cand: Candidate | None) -> Vec:
+    """What the roles should fit: the candidate, the topic, the comments and the use case.
+
+    When the topic asks the group to choose, the chosen idea leads ("Board games" decides the
+    kind of evening); when it names a goal, the goal leads and the idea refines it.
+    """
+    cand_w = 0.0 if cand is None else (0.45 if plan.open_topic and not plan.topic_has_domain else 0.2)
+    parts: list[tuple[float, Vec]] = [(1.0 - cand_w, plan.topic_vec)]
+    if plan.components:
+        # The group's own steps say what kind of plan this is ("Pre-cut the wood panels").
+        parts.append((0.25, _unit(np.mean([i.vec for i in plan.components], axis=0))))
+    if cand is not None:
+        parts.append((cand_w, cand.vec))
+        comments = [plan.comment_vecs[i.order] for i in cand.ideas if i.order in plan.comment_vecs]
+        if comments:
+            parts.append((0.10, _unit(np.mean(comments, axis=0))))
+    if plan.uc_vec is not None:
+        parts.append((plan.uc_weight, plan.uc_vec))
+    return _unit(sum(w * v for w, v in parts))  # type: ignore[arg-type]
+
+
+def query_words(plan: Plan, cand: Candidate | None) -> list[str]:
+    texts = [plan.inp.topic, plan.inp.description] + [i.info.text for i in (cand.ideas if cand else [])]
+    texts += [i.info.text for i in plan.components]
+    return content_stems(" ".join(texts))
+
+
+def topic_has_domain(index: CatalogueIndex, topic: str, description: str) -> bool:
+    """Whether the topic's own words name a kind of activity ("the civic hackathon", "our stall").
+
+    "What should we do on Friday night?" names none: there the idea the group backs decides.
+    """
+    scores = np.sort(index.lex.scores(content_stems(f"{topic} {description}")))[::-1]
+    return float(scores[0]) >= DOMAIN_WORDS and float(scores[0] - scores[1]) >= DOMAIN_GAP
+
+
+def activities_for(index: CatalogueIndex, q: Vec, stems: list[str]) -> list[str]:
+    """The closest kind of activity, and a second only when it is nearly as close.
+
+    Closeness mixes meaning (the activity's own text, and its three closest roles) with the
+    group's words that the activity's texts also use.
+    """
+    role_sims = index.role_vecs @ q
+    top3 = np.array([float(np.mean(np.sort(role_sims[index.role_rows[k]])[-3:]))
+                     for k in index.activity_keys])
+    scores = 0.35 * (index.activity_vecs @ q) + 0.35 * top3 + 0.3 * index.lex.scores(stems)
+    order = np.argsort(scores)[::-1]
+    keys = [index.activity_keys[order[0]]]
+    if len(order) > 1 and scores[order[1]] >= scores[order[0]] - ACTIVITY_MARGIN:
+        keys.append(index.activity_keys[order[1]])
+    return keys
+
+
+def roles_offered(plan: Plan, cand: Candidate | None) -> int:
+    q = query(plan, cand)
+    acts = activities_for(plan.index, q, query_words(plan, cand))
+    rows = [r for k in acts for r in plan.index.role_rows[k]]
+    return len(plan.playbook) + len(plan.components) + int(np.sum(plan.index.role_vecs[rows] @ q >= 0.3))
+
+
+@dataclass
+class Slots:
+    activity: str
+    place: str
+    object: str
+    people: str
+
+    def fill(self, text: str) -> str:
+        for k in ("activity", "place", "object", "people"):
+            text = text.replace("{" + k + "}", getattr(self, k))
+        return text
+
+
+def _slots(plan: Plan, cand: Candidate | None, title: str, activity_key: str) -> Slots:
+    d = plan.index.catalogue.activities[activity_key].spec.defaults
+    inp = plan.inp
+    texts = [i.info.text for i in (cand.ideas if cand else [])] + [inp.topic, inp.description]
+    if cand is None and not plan.open_topic:
+        # "Help Grandma move" does not read as a noun; "helping Grandma move" does.
+        activity = goal_phrase(inp.topic) or activity_phrase(title_of(inp.topic))
+        if len(activity.split()) > 9:
+            activity = "the plan"
+    else:
+        name = plan.index.catalogue.activities[activity_key].spec.name.lower()
+        activity = activity_phrase(title) if cand else f"the {name}"
+    return Slots(activity=activity, place=place_in(*texts) or d.place, object=d.object,
+                 people=plan.person or d.people)
+
+
+def _requirements(spec: RoleSpec) -> list[Requirement]:
+    return [Requirement(question=r.question, at_least=r.at_least) if r.at_least is not None
+            else Requirement(question=r.question, equals=r.equals) for r in spec.requires]
+
+
+def _role(spec: RoleSpec, slots: Slots, tone: Tone, n: int, i: int, source: str, *,
+          key: str | None = None, name: str | None = None, notes: str = "") -> Role:
+    instructions = slots.fill(spec.task.instructions)
+    if notes:
+        instructions = f"{instructions} {notes}"
+    carries = spec.phase == "do" and any(r.question == "has_car" for r in spec.requires)
+    return Role(
+        key=key or spec.key, name=name or spec.name, description=slots.fill(spec.fits_when),
+        requires=_requirements(spec), min=0, max=scale_max(n, spec.share), effort=spec.effort,
+        phase=spec.phase, source=source,
+        task=TaskTemplate(title=name or slots.fill(spec.task.title),
+                          instructions=tone.instructions(instructions, i),
+                          proof_text=tone.guidance(slots.fill(spec.proof.text)),
+                          proof_types=list(spec.proof.types), carries_people=carries))
+
+
+def _comment_notes(idea: Idea) -> str:
+    said = [quote(c.text, 100) for c in idea.info.comments if c.text.strip()][:2]
+    return ("The group said: " + "; ".join(said) + ".") if said else ""
+
+
+def _component_role(plan: Plan, idea: Idea, slots: Slots, allowed: list[int], n: int, i: int,
+                    used: set[int]) -> tuple[Role, int | None]:
+    """An idea that is a step of the plan, as a role named in the group's words."""
+    index = plan.index
+    sims = index.role_vecs @ idea.vec
+    pool = [r for r in allowed if r not in used] + [
+        r for r in np.argsort(sims)[::-1][:5].tolist() if r not in used and sims[r] >= 0.55]
+    best = max(pool, key=lambda r: float(sims[r]), default=None)
+    name = title_of(idea.info.text, 60)
+    key = slug(name)
+    notes = _comment_notes(idea)
+    if best is not None and float(sims[best]) >= COMPONENT_MATCH:
+        spec = index.roles[best][1]
+        return _role(spec, slots, plan.tone, n, i, "idea", key=key, name=name, notes=notes), best
+    text = (f"Take charge of {quote(idea.info.text, 80)} for {slots.activity}: work out what it "
+            f"needs, agree the details with the group in the session, and get it done before the "
+            f"due date. {notes}").strip()
+    return Role(key=key, name=name, description=f"The group's own step: {quote(idea.info.text, 80)}",
+                requires=[], min=0, max=scale_max(n, 0.25), effort=2, phase="do", source="idea",
+                task=TaskTemplate(title=name, instructions=plan.tone.instructions(text, i),
+                                  proof_text=plan.tone.guidance(
+                                      f"Post a photo or a short note showing {quote(name, 60)} done"),
+                                  proof_types=["image", "text"])), None
+
+
+def compose(plan: Plan, cand: Candidate | None, rank: int) -> Approach:
+    """The approach for one candidate (None: no idea competes, the plan follows the topic)."""
+    index, n = plan.index, plan.group_size
+    q = query(plan, cand)
+    acts = activities_for(index, q, query_words(plan, cand))
+    primary = index.catalogue.activities[acts[0]]
+    title = cand.title if cand else _topic_title(plan, primary.spec.name)
+    slots = _slots(plan, cand, title, acts[0])
+    k = min(MAX_ROLES, max(role_count(n), len(plan.playbook) + len(plan.components) + MIN_CATALOGUE))
+    roles: list[Role] = []
+    vecs: list[Vec] = []
+    used_rows: set[int] = set()
+    allowed = [r for a in acts for r in index.role_rows[a]]
+    # 1. The use case's playbook, closest first.
+    for spec, vec in sorted(plan.playbook, key=lambda sv: -float(sv[1] @ q))[:k]:
+        roles.append(_role(spec, slots, plan.tone, n, len(roles), "playbook"))
+        vecs.append(vec)
+    # 2. The group's own steps.
+    for idea in plan.components:
+        if len(roles) >= k:
+            break
+        role, row = _component_role(plan, idea, slots, allowed, n, len(roles), used_rows)
+        roles.append(role)
+        vecs.append(idea.vec)
+        if row is not None:
+            used_rows.add(row)
+    # 3. The catalogue: relevant, not redundant, covering prepare / do / share.
+    sims = index.role_vecs @ q
+    while len(roles) < k:
+        best_row, best_val = None, -9.0
+        phases = {r.phase for r in roles}
+        open_count = sum(1 for r in roles if not r.requires)
+        for row in allowed:
+            if row in used_rows:
+                continue
+            spec = index.roles[row][1]
+            overlap = max((float(index.role_vecs[row] @ v) for v in vecs), default=0.0)
+            if overlap >= REDUNDANT:
+                continue
+            val = float(sims[row]) - DIVERSITY * max(overlap, 0.0)
+            if spec.phase not in phases:
+                val += 0.06
+            if not spec.requires and open_count < 2:
+                val += 0.05
+            if val > best_val:
+                best_row, best_val = row, val
+        if best_row is None:
+            break
+        used_rows.add(best_row)
+        act_key, spec = index.roles[best_row]
+        roles.append(_role(spec, slots, plan.tone, n, len(roles), f"catalogue:{act_key}"))
+        vecs.append(index.role_vecs[best_row])
+    # 4. Generic fillers, only for seats nothing else fills (at most one role in five).
+    generic_left = max(1, (len(roles) + 1) // 5)
+    for spec in index.catalogue.generic:
+        enough = len(roles) >= 3 and sum(1 for r in roles if not r.requires) >= 1
+        if enough or generic_left <= 0:
+            break
+        roles.append(_role(spec, slots, plan.tone, n, len(roles), "generic"))
+        generic_left -= 1
+    _unique_keys(roles)
+    for i, r in enumerate(roles):
+        r.min = 1 if i < min(n, len(roles)) - 1 else 0
+    return Approach(
+        title=title, summary=_summary(plan, title, roles), rationale=_rationale(plan, cand, roles),
+        roles=roles, questions=questions_for(plan, roles, slots), rank=rank,
+        support=_support(cand), activity=acts[0],
+        ideas=[clean(i.info.text) for i in (cand.ideas if cand else [])],
+        steps=[clean(i.info.text) for i in plan.components if any(r.name == title_of(i.info.text, 60)
+                                                                  for r in roles)])
+
+
+def _topic_title(plan: Plan, activity_name: str) -> str:
+    if plan.open_topic:
+        return f"{activity_name}: {title_of(plan.inp.topic, 70).rstrip('?')}"
+    return title_of(plan.inp.topic, 80).rstrip("?")
+
+
+def _unique_keys(roles: list[Role]) -> None:
+    seen: set[str] = set()
+    for r in roles:
+        key, i = r.key, 2
+        while key in seen:
+            key, i = f"{r.key[:56]}_{i}", i + 1
+        r.key = key
+        seen.add(key)
+
+
+def _support(cand: Candidate | None) -> Support | None:
+    if cand is None:
+        return None
+    return Support(members=len(cand.proposers | cand.backers), proposers=len(cand.proposers),
+                   comments=cand.backing_comments, against=len(cand.against), votes=cand.votes)
+
+
+def _summary(plan: Plan, title: str, roles: list[Role]) -> str:
+    body = (", ".join(r.name.lower() if r.source != "idea" else quote(r.name, 60) for r in roles)
+            + ". Everyone gets one concrete job and posts proof when it is done.")
+    return plan.tone.summary(title, body[:1].upper() + body[1:])
+
+
+def _rationale(plan: Plan, cand: Candidate | None, roles: list[Role]) -> str:
+    parts: list[str] = []
+    if cand is not None:
+        parts.append(cand.support_text()[:1].upper() + cand.support_text()[1:] + ".")
+    elif plan.inp.idea_list():
+        parts.append("The ideas are steps of one plan, so the plan follows the topic.")
+    else:
+        parts.append("No ideas were posted, so the plan follows the topic.")
+    steps = [quote(r.name, 60) for r in roles if r.source == "idea"]
+    if steps:
+        parts.append(f"The steps the group named ({', '.join(steps)}) became roles.")
+    uc = plan.inp.use_case
+    if uc is not None and uc.title:
+        parts.append(f"Built on the use case “{clean(uc.title)}”"
+                     + (" and its playbook." if plan.playbook else "."))
+    open_roles = [r.name for r in roles if not r.requires]
+    gated = [r.name for r in roles if r.requires]
+    parts.append(f"{len(open_roles)} of {len(roles)} roles need nothing special, so every member can "
+                 f"contribute" + (f"; {', '.join(gated)} go only to members whose answers fit."
+                                  if gated else "."))
+    return plan.tone.rationale(" ".join(parts))
+
+
+def questions_for(plan: Plan, roles: list[Role], slots: Slots) -> list[Question]:
+    """Only what the chosen roles require, phrased for this plan."""
+    specs = plan.index.catalogue.questions
+    out: list[Question] = []
+    for key in dict.fromkeys(req.question for r in roles for req in r.requires):
+        spec = specs.get(key)
+        if spec is None:
+            continue
+        text = spec.text.replace("{activity}", slots.activity).replace(
+            "{language}", plan.language or "the language this plan needs")
+        out.append(Question(key=key, text=plan.tone.question(text), type=spec.type, unit=spec.unit,
+                            options=spec.options))
+    return out
