@@ -15,7 +15,6 @@ import sys
 import time
 from pathlib import Path
 
-
 PG_MAJOR = "16"  # the server the `pgserver` wheel ships
 
 
