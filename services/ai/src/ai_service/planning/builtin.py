@@ -62,7 +62,7 @@ def _use_case_weight(score: float | None, matched_by: str) -> float:
         return 0.25
     if score is None:
         return 0.0
-    return 0.25 * min(max((score - 0.3) / 0.3, 0.0), 1.0)
+    return 0.25 * min(max((score - 0.45) / 0.3, 0.0), 1.0)
 
 
 def tone_for(inp: GenerationInput) -> Tone:

@@ -204,19 +204,30 @@ class LexIndex:
 
     def scores(self, stems: list[str]) -> npt.NDArray[np.float64]:
         """Per activity, the idf-weighted share of the query's words it names (0..1)."""
-        qs = set(stems)
-        out = np.zeros(len(self.strong))
-        total = sum(self.idf.get(w, self.unknown_idf) for w in qs)
-        if not total:
-            return out
-        for i, (strong, weak) in enumerate(zip(self.strong, self.weak, strict=True)):
-            out[i] = sum(self.idf.get(w, 0.0) * (1.0 if w in strong else 0.4 if w in weak else 0.0)
-                         for w in qs) / total
+        return _overlap(stems, self.strong, self.weak, self.idf, self.unknown_idf)
+
+    role_strong: list[set[str]] = field(default_factory=list)  # per role: name, fitsWhen, task title
+    role_weak: list[set[str]] = field(default_factory=list)  # per role: instructions and proof
+
+    def role_scores(self, stems: list[str]) -> npt.NDArray[np.float64]:
+        return _overlap(stems, self.role_strong, self.role_weak, self.idf, self.unknown_idf)
+
+
+def _overlap(stems: list[str], strong: list[set[str]], weak: list[set[str]], idf: dict[str, float],
+             unknown: float) -> npt.NDArray[np.float64]:
+    """Per entry, the idf-weighted share of the query's words its texts use (0..1); repeats count."""
+    out = np.zeros(len(strong))
+    total = sum(idf.get(w, unknown) for w in stems)
+    if not total:
         return out
+    for i, (st, wk) in enumerate(zip(strong, weak, strict=True)):
+        out[i] = sum(idf.get(w, 0.0) * (1.0 if w in st else 0.4 if w in wk else 0.0) for w in stems) / total
+    return out
 
 
 def build_lex(catalogue: Catalogue, keys: list[str]) -> LexIndex:
-    strong, weak = [], []
+    strong: list[set[str]] = []
+    weak: list[set[str]] = []
     for k in keys:
         act = catalogue.activities[k]
         strong.append(set(content_stems(f"{act.spec.name} {act.spec.fits_when}")))
@@ -227,7 +238,10 @@ def build_lex(catalogue: Catalogue, keys: list[str]) -> LexIndex:
         for w in s_ | w_:
             df[w] = df.get(w, 0) + 1
     idf = {w: math.log(1 + n / d) for w, d in df.items()}
-    return LexIndex(strong, weak, idf, math.log(1 + n))
+    roles = [r for k in keys for r in catalogue.activities[k].roles]
+    return LexIndex(strong, weak, idf, math.log(1 + n),
+                    [set(content_stems(f"{r.name} {r.fits_when} {r.task.title}")) for r in roles],
+                    [set(content_stems(f"{r.task.instructions} {r.proof.text}")) for r in roles])
 
 
 @dataclass

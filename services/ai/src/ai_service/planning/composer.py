@@ -21,14 +21,19 @@ from ai_service.planning.catalogue import CatalogueIndex
 from ai_service.planning.context import GenerationInput
 from ai_service.planning.schemas import Approach, Question, Requirement, Role, Support, TaskTemplate
 from ai_service.planning.text import (
+    GENERIC_VERBS,
+    STEP_VERBS,
     activity_phrase,
     clean,
     content_stems,
+    core,
     goal_phrase,
     place_in,
     quote,
     slug,
+    stem,
     title_of,
+    words,
 )
 from ai_service.planning.tone import Tone
 
@@ -36,6 +41,7 @@ ACTIVITY_MARGIN = 0.03  # a second kind of activity joins only when it is about 
 COMPONENT_MATCH = 0.38  # an idea this close to a catalogue role borrows its requirements and texts
 REDUNDANT = 0.80  # a catalogue role this close to a chosen one says the same thing again
 DIVERSITY = 0.30
+ROLE_WORDS = 0.3  # weight of the group's own words in choosing a role, beside its meaning
 DOMAIN_WORDS = 0.22  # share of a topic's words an activity's texts must use to say "this kind of plan"
 DOMAIN_GAP = 0.08  # ... clearly more than any other activity
 
@@ -105,7 +111,16 @@ def query(plan: Plan, cand: Candidate | None) -> Vec:
 def query_words(plan: Plan, cand: Candidate | None) -> list[str]:
     texts = [plan.inp.topic, plan.inp.description] + [i.info.text for i in (cand.ideas if cand else [])]
     texts += [i.info.text for i in plan.components]
-    return content_stems(" ".join(texts))
+    return topic_verb(plan.inp.topic) * 2 + content_stems(" ".join(texts))
+
+
+def topic_verb(topic: str) -> list[str]:
+    """The verb of a goal names the kind of work ("Translate the tenants' flyer", "How should we
+    raise €800"): the first specific verb among the topic's first words counts thrice."""
+    for w in words(core(topic))[:6]:
+        if w in STEP_VERBS and w not in GENERIC_VERBS:
+            return [stem(w)]
+    return []
 
 
 def topic_has_domain(index: CatalogueIndex, topic: str, description: str) -> bool:
@@ -113,7 +128,7 @@ def topic_has_domain(index: CatalogueIndex, topic: str, description: str) -> boo
 
     "What should we do on Friday night?" names none: there the idea the group backs decides.
     """
-    scores = np.sort(index.lex.scores(content_stems(f"{topic} {description}")))[::-1]
+    scores = np.sort(index.lex.scores(topic_verb(topic) * 2 + content_stems(f"{topic} {description}")))[::-1]
     return float(scores[0]) >= DOMAIN_WORDS and float(scores[0] - scores[1]) >= DOMAIN_GAP
 
 
@@ -225,19 +240,22 @@ def compose(plan: Plan, cand: Candidate | None, rank: int) -> Approach:
     """The approach for one candidate (None: no idea competes, the plan follows the topic)."""
     index, n = plan.index, plan.group_size
     q = query(plan, cand)
-    acts = activities_for(index, q, query_words(plan, cand))
+    words = query_words(plan, cand)
+    acts = activities_for(index, q, words)
     primary = index.catalogue.activities[acts[0]]
     title = cand.title if cand else _topic_title(plan, primary.spec.name)
     slots = _slots(plan, cand, title, acts[0])
     k = min(MAX_ROLES, max(role_count(n), len(plan.playbook) + len(plan.components) + MIN_CATALOGUE))
     roles: list[Role] = []
     vecs: list[Vec] = []
+    priority: list[float] = []
     used_rows: set[int] = set()
     allowed = [r for a in acts for r in index.role_rows[a]]
     # 1. The use case's playbook, closest first.
     for spec, vec in sorted(plan.playbook, key=lambda sv: -float(sv[1] @ q))[:k]:
         roles.append(_role(spec, slots, plan.tone, n, len(roles), "playbook"))
         vecs.append(vec)
+        priority.append(3.0)
     # 2. The group's own steps.
     for idea in plan.components:
         if len(roles) >= k:
@@ -245,10 +263,12 @@ def compose(plan: Plan, cand: Candidate | None, rank: int) -> Approach:
         role, row = _component_role(plan, idea, slots, allowed, n, len(roles), used_rows)
         roles.append(role)
         vecs.append(idea.vec)
+        priority.append(2.0)
         if row is not None:
             used_rows.add(row)
-    # 3. The catalogue: relevant, not redundant, covering prepare / do / share.
-    sims = index.role_vecs @ q
+    # 3. The catalogue: relevant (by meaning, and by the group's own words), not redundant,
+    #    covering prepare / do / share.
+    sims = index.role_vecs @ q + ROLE_WORDS * index.lex.role_scores(words)
     while len(roles) < k:
         best_row, best_val = None, -9.0
         phases = {r.phase for r in roles}
@@ -273,6 +293,7 @@ def compose(plan: Plan, cand: Candidate | None, rank: int) -> Approach:
         act_key, spec = index.roles[best_row]
         roles.append(_role(spec, slots, plan.tone, n, len(roles), f"catalogue:{act_key}"))
         vecs.append(index.role_vecs[best_row])
+        priority.append(float(sims[best_row]) + (0.05 if spec.phase == "do" else 0.0))
     # 4. Generic fillers, only for seats nothing else fills (at most one role in five).
     generic_left = max(1, (len(roles) + 1) // 5)
     for spec in index.catalogue.generic:
@@ -280,10 +301,14 @@ def compose(plan: Plan, cand: Candidate | None, rank: int) -> Approach:
         if enough or generic_left <= 0:
             break
         roles.append(_role(spec, slots, plan.tone, n, len(roles), "generic"))
+        priority.append(-1.0)
         generic_left -= 1
     _unique_keys(roles)
+    # The roles the plan cannot do without (the group's own steps, then the closest catalogue roles,
+    # doing before preparing) must be filled; the rest are filled as the group's size allows.
+    mandatory = sorted(range(len(roles)), key=lambda i: -priority[i])[: max(min(n, len(roles)) - 1, 1)]
     for i, r in enumerate(roles):
-        r.min = 1 if i < min(n, len(roles)) - 1 else 0
+        r.min = 1 if i in mandatory else 0
     return Approach(
         title=title, summary=_summary(plan, title, roles), rationale=_rationale(plan, cand, roles),
         roles=roles, questions=questions_for(plan, roles, slots), rank=rank,

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
+
+import snowballstemmer  # type: ignore[import-untyped]
 
 WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*", re.UNICODE)
 
@@ -22,7 +25,7 @@ FILLER = re.compile(
 
 # Verbs that name one step of a larger plan ("Rent a van", "Pack the kitchen").
 STEP_VERBS = frozenset("""
-add adjust advertise announce apply arrange ask assemble assign bake book borrow bring buy call
+add adjust advertise announce apply arrange ask assemble assign bake book borrow bring build buy call
 carry change check choose clean clear collect compare confirm contact cook copy count cover cut
 decorate deliver design dig distribute do donate draft draw drive drop edit email empty fetch
 file fill film find finish fix fold freeze gather get give hang hire hoover install invite
@@ -34,6 +37,10 @@ replace research reserve rinse sand saw schedule scrub sell send serve set sew s
 split sponsor spread stack sterilise store sweep take tape teach tell test text tidy train translate
 transport tune type unload unpack update vacuum wash water weed wipe wrap write
 """.split())
+
+# Steps that say nothing of the kind of work ("Make a plan", "Get it done").
+GENERIC_VERBS = frozenset("""add ask change check choose do finish get give make plan prepare put set
+take tell update""".split())
 
 # Verbs that name a whole activity the group would do ("Go bowling", "Play board games").
 EVENT_VERBS = frozenset("""
@@ -274,12 +281,13 @@ same both few many much new next last first day days week weekend night evening 
 group together everyone someone people thing things get make go let lets let's plan""".split())
 
 
+_english = snowballstemmer.stemmer("english")
+
+
+@lru_cache(maxsize=65536)
 def stem(word: str) -> str:
-    w = word.lower().strip("'’-")
-    for suf in ("ies", "ing", "es", "ed", "s"):
-        if len(w) > len(suf) + 2 and w.endswith(suf):
-            return w[: -len(suf)] + ("y" if suf == "ies" else "")
-    return w
+    """Porter2 (Snowball English): "translating", "translation", "translate" -> "translat"."""
+    return str(_english.stemWord(word.lower().strip("'’-")))
 
 
 def content_stems(text: str) -> list[str]:
