@@ -8,6 +8,7 @@ of every page go to test-artifacts/admin/.
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 import time
 import uuid
@@ -179,14 +180,32 @@ def test_admin_dashboard_end_to_end(system: System, browser: Any) -> None:
               "Weekend activities that involve everyone: cinema, bowling, picnics, outings")
     page.fill("#use-case-form [name=category]", "social")
     page.fill("#use-case-form [name=tags]", "weekend, outing, group")
-    page.fill("#use-case-form [name=templateStyle]", "warm and concise")
+    page.select_option("#use-case-form [name=templateStyle]", "concise")
+    # A playbook role: a refused entry shows the server's message naming it, then a good one saves.
+    role = {"key": "popcorn_buyer", "name": "Popcorn buyer", "phase": "prepare",
+            "fitsWhen": "Someone brings snacks and popcorn for the whole group.",
+            "task": {"title": "Buy popcorn for {people}",
+                     "instructions": "Buy enough popcorn and drinks for everyone before {activity} starts."},
+            "requires": [{"question": "budget", "equals": True}],
+            "proof": {"text": "Post a photo of the popcorn", "types": ["image"]}}
+    page.fill("#use-case-form [name=roles]", json.dumps([role]))
+    page.click("#use-case-form button[type=submit]")
+    page.wait_for_selector("#use-case-error >> text=roles[0].requires[0]")
+    shot(page, "02-use-case-refused")
+    # The browser logs the refused request as a console error: expected here, not a page fault.
+    errors[:] = [e for e in errors if "status of 422" not in e]
+    role["requires"] = [{"question": "budget", "atLeast": 10}]
+    page.fill("#use-case-form [name=roles]", json.dumps([role], indent=2))
     shot(page, "02-use-case-editor")
     page.click("#use-case-form button[type=submit]")
     page.wait_for_url("**/admin/#/use-cases/*-*")
     page.wait_for_selector("#use-case-form button.danger")
     use_case_id = page.url.rsplit("/", 1)[-1]
+    assert page.input_value("#use-case-form [name=templateStyle]") == "concise"
+    assert "popcorn_buyer" in page.input_value("#use-case-form [name=roles]")
     page.click("a[data-nav=use-cases]")
     page.wait_for_selector(f"#use-cases-table >> text={title}")
+    assert "1 role" in page.locator("#use-cases-table tr", has_text=title).inner_text()
     shot(page, "03-use-cases")
 
     # A session runs the reference scenario and is matched to the use case.
@@ -202,6 +221,7 @@ def test_admin_dashboard_end_to_end(system: System, browser: Any) -> None:
 
     def session_done() -> bool:
         page.goto(system.base + "/admin/#/sessions")
+        page.reload()  # on the same URL goto alone renders nothing new: the read model may lag
         page.wait_for_selector("#sessions-table tbody tr")
         row = page.locator(f"tr[data-session='{sid}']")
         return row.count() == 1 and "100 %" in row.inner_text() and "completed" in row.inner_text()

@@ -91,6 +91,29 @@ def _clean(errors: list[Any]) -> list[dict[str, Any]]:
     return out
 
 
+def _where(loc: Any) -> str:
+    """`("body", "roles", 2, "requires", 0)` -> `roles[2].requires[0]` (list indexes in brackets)."""
+    out = ""
+    for x in loc or ():
+        if x == "body":
+            continue
+        if isinstance(x, int):
+            out += f"[{x}]"
+        else:
+            out += ("." if out else "") + str(x)
+    return out or "request"
+
+
+def _message(error: Any) -> str:
+    """One line naming the broken field or entry, e.g. "roles[2].requires[0]: `budget` takes ..."."""
+    where = _where(error.get("loc", ()))
+    msg = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+    # A validator may already name a deeper entry ("roles[1]: duplicate role key"): keep its path.
+    if msg.startswith((f"{where}[", f"{where}.")):
+        return msg
+    return f"{where}: {msg}"
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
@@ -98,12 +121,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errs = _clean(list(exc.errors()))
+        raw = list(exc.errors())
+        errs = _clean(raw)
         if any(e["type"] == "json_invalid" for e in errs):
             return error_response(400, "malformed_json", "The request body is not valid JSON.", errs)
-        first = errs[0] if errs else {"loc": [], "msg": "invalid"}
-        where = ".".join(x for x in first["loc"] if x not in ("body",)) or "request"
-        return error_response(422, "validation_error", f"{where}: {first['msg']}", errs)
+        message = _message(raw[0]) if raw else "request: invalid"
+        return error_response(422, "validation_error", message, errs)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -8,7 +8,7 @@ from typing import Any
 
 from rally_shared.db import schema_metadata
 from rally_shared.messaging.tables import define_messaging_tables
-from sqlalchemy import BigInteger, DateTime, Float, Identity, Index, Integer, String, Text, func
+from sqlalchemy import BigInteger, DateTime, Float, Identity, Index, Integer, String, Text, func, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -36,6 +36,9 @@ class UseCase(Base):
     category: Mapped[str | None] = mapped_column(String(80))
     tags: Mapped[list[str]] = mapped_column(JSONB, default=list)
     template_style: Mapped[str | None] = mapped_column(Text)
+    # The playbook: RoleSpec dicts (camelCase), validated by the API before they get here.
+    roles: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list,
+                                                        server_default=text("'[]'::jsonb"))
     created_by: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

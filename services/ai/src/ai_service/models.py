@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -44,6 +45,9 @@ class UseCase(Base):
     category: Mapped[str | None] = mapped_column(String(120))
     tags: Mapped[list[str]] = mapped_column(JSONB, default=list)
     template_style: Mapped[str | None] = mapped_column(Text)
+    # The playbook: RoleSpec dicts (camelCase) as the admin service published them.
+    roles: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list,
+                                                        server_default=text("'[]'::jsonb"))
     embedding: Mapped[Any] = mapped_column(Vector(EMBEDDING_DIM))
     embedding_model: Mapped[str] = mapped_column(String(120))
     source_updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -7,6 +7,7 @@ from typing import Any
 
 from rally_shared.auth import Principal
 from rally_shared.contracts.admin import UseCaseDeleted, UseCaseUpserted
+from rally_shared.contracts.roles import RoleSpec
 from rally_shared.db import utcnow
 from rally_shared.errors import NotFound
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,10 +23,17 @@ def snapshot(uc: UseCase) -> dict[str, Any]:
     return dict(UseCaseRead.model_validate(uc).model_dump(mode="json", by_alias=True))
 
 
+def stored_roles(roles: list[RoleSpec]) -> list[dict[str, Any]]:
+    """A playbook as stored in the JSONB column: camelCase dicts, the shape of the API and events."""
+    return [r.model_dump(mode="json", by_alias=True, exclude_none=True) for r in roles]
+
+
 def _upserted(uc: UseCase) -> UseCaseUpserted:
     return UseCaseUpserted(use_case_id=str(uc.id), title=uc.title, prompt=uc.prompt,
                            category=uc.category, tags=list(uc.tags or []),
-                           template_style=uc.template_style, updated_at=uc.updated_at)
+                           template_style=uc.template_style,
+                           roles=[RoleSpec.model_validate(r) for r in uc.roles or []],
+                           updated_at=uc.updated_at)
 
 
 async def get(s: AsyncSession, use_case_id: str, *, lock: bool = False) -> UseCase:
@@ -43,7 +51,7 @@ async def create(s: AsyncSession, actor: Principal, data: UseCaseCreate) -> UseC
     now = utcnow()
     uc = UseCase(id=uuid.uuid4(), title=data.title, prompt=data.prompt, category=data.category or None,
                  tags=data.tags, template_style=data.template_style or None,
-                 created_by=actor.profile_id, created_at=now, updated_at=now)
+                 roles=stored_roles(data.roles), created_by=actor.profile_id, created_at=now, updated_at=now)
     s.add(uc)
     await s.flush()
     await emit(s, _upserted(uc))
@@ -65,6 +73,8 @@ async def update(s: AsyncSession, actor: Principal, use_case_id: str,
             changes[field] = None
     if "tags" in changes and changes["tags"] is None:
         changes["tags"] = []
+    if "roles" in changes:  # from the models, not the exclude_unset dump (it drops roles' defaults)
+        changes["roles"] = stored_roles(data.roles or [])
     for field, value in changes.items():
         setattr(uc, field, value)
     after_fields = snapshot(uc)

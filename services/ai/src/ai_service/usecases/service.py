@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
+from pydantic import ValidationError
 from rally_shared.contracts.admin import UseCaseUpserted
+from rally_shared.contracts.roles import RoleSpec
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ai_service.db_utils import now
@@ -11,6 +16,8 @@ from ai_service.metrics import USECASE_MATCH_SCORE
 from ai_service.models import UseCase
 from ai_service.planning.context import UseCaseInfo
 from ai_service.usecases import repository as repo
+
+log = logging.getLogger("rally.ai.usecases")
 
 
 def use_case_text(title: str, prompt: str, category: str | None, tags: list[str]) -> str:
@@ -31,10 +38,26 @@ def session_text(topic: str, description: str, ideas: list[str] | tuple[str, ...
     return "\n".join(p for p in parts if p)
 
 
+def playbook_of(row: UseCase) -> tuple[RoleSpec, ...]:
+    """The stored playbook; an entry that no longer validates is skipped (and logged), not fatal."""
+    out = []
+    stored: list[Any] = row.roles if isinstance(row.roles, list) else []
+    for i, raw in enumerate(stored):
+        try:
+            out.append(RoleSpec.model_validate(raw))
+        except ValidationError as e:
+            key = raw.get("key") if isinstance(raw, dict) else None
+            log.warning("use case %s: playbook role roles[%d] (key %r) skipped: %s", row.id, i, key,
+                        "; ".join(f"{'.'.join(str(x) for x in err['loc'])}: {err['msg']}"
+                                  for err in e.errors()))
+    return tuple(out)
+
+
 def info_of(row: UseCase, score: float | None, matched_by: str) -> UseCaseInfo:
     return UseCaseInfo(id=row.id, title=row.title, prompt=row.prompt, category=row.category,
                        tags=tuple(row.tags or ()), template_style=row.template_style,
-                       score=None if score is None else round(score, 4), matched_by=matched_by)
+                       score=None if score is None else round(score, 4), matched_by=matched_by,
+                       roles=playbook_of(row))
 
 
 async def upsert_use_case(s: AsyncSession, data: UseCaseUpserted, embedder: Embedder) -> None:
@@ -42,6 +65,7 @@ async def upsert_use_case(s: AsyncSession, data: UseCaseUpserted, embedder: Embe
     await repo.upsert(s, {
         "id": data.use_case_id, "title": data.title, "prompt": data.prompt, "category": data.category,
         "tags": list(data.tags), "template_style": data.template_style,
+        "roles": [r.model_dump(mode="json", by_alias=True, exclude_none=True) for r in data.roles],
         "embedding": vec.tolist(), "embedding_model": embedder.model_id,
         "source_updated_at": data.updated_at, "deleted_at": None,
     })

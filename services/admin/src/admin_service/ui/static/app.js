@@ -306,9 +306,11 @@ async function useCasesPage() {
         h("td", {}, h("a", { href: `#/use-cases/${u.id}` }, u.title), h("div", { class: "muted small" }, u.prompt.slice(0, 110))),
         h("td", { class: "hide-sm" }, u.category || "—"),
         h("td", { class: "hide-sm tags" }, u.tags.map((t) => h("span", {}, t))),
+        h("td", { class: "hide-sm small", "data-roles": (u.roles || []).length },
+          (u.roles || []).length ? `${u.roles.length} role${u.roles.length === 1 ? "" : "s"}` : h("span", { class: "muted" }, "—")),
         h("td", { class: "hide-sm muted small" }, fmtDate(u.updatedAt))));
     }
-    if (!list.children.length) list.append(h("tr", {}, h("td", { colspan: 4, class: "muted" }, "No use cases match.")));
+    if (!list.children.length) list.append(h("tr", {}, h("td", { colspan: 5, class: "muted" }, "No use cases match.")));
     cursor = page.nextCursor;
     more.replaceChildren(cursor ? h("button", { class: "secondary", onclick: () => load(false).catch(failed) }, "Load more") : "");
   };
@@ -317,25 +319,55 @@ async function useCasesPage() {
     h("div", { class: "head" }, h("div", {}, h("h1", {}, "Use cases"), h("p", { class: "muted" }, "What the AI matches sessions against.")),
       h("div", { class: "row", style: "max-width:460px" }, q, h("button", { id: "new-use-case", onclick: () => { location.hash = "#/use-cases/new"; } }, "New use case"))),
     h("div", { class: "panel table-wrap" }, h("table", { id: "use-cases-table" },
-      h("thead", {}, h("tr", {}, h("th", {}, "Title"), h("th", { class: "hide-sm" }, "Category"), h("th", { class: "hide-sm" }, "Tags"), h("th", { class: "hide-sm" }, "Updated"))), list), more));
+      h("thead", {}, h("tr", {}, h("th", {}, "Title"), h("th", { class: "hide-sm" }, "Category"), h("th", { class: "hide-sm" }, "Tags"), h("th", { class: "hide-sm" }, "Playbook"), h("th", { class: "hide-sm" }, "Updated"))), list), more));
   await load(true);
 }
 
+// Tone of generated texts; any other stored value stays selectable so an edit does not lose it.
+const TEMPLATE_STYLES = ["friendly", "formal", "playful", "concise"];
+// A starting point for the playbook editor (the shape of the shared RoleSpec).
+const EXAMPLE_ROLE = {
+  key: "ticket_buyer", name: "Ticket buyer", phase: "prepare",
+  fitsWhen: "Someone has to book and pay for the tickets before the group goes.",
+  task: { title: "Buy the tickets for {activity}", instructions: "Book seats for {people} together, pay online and share the booking in the group chat." },
+  requires: [{ question: "budget", atLeast: 30 }], effort: 2,
+  proof: { text: "Post a screenshot of the booking", types: ["image"] },
+};
+// Roles as JSON for the textarea: without the nulls the API returns for unused fields.
+const rolesJson = (roles) => (roles && roles.length
+  ? JSON.stringify(roles, (k, v) => (v === null ? undefined : v), 2) : "");
+
 async function useCaseEditor(id) {
-  const uc = id === "new" ? { title: "", prompt: "", category: "", tags: [], templateStyle: "" }
+  const uc = id === "new" ? { title: "", prompt: "", category: "", tags: [], templateStyle: "", roles: [] }
     : await api("GET", `/v1/admin/use-cases/${encodeURIComponent(id)}`);
+  const style = uc.templateStyle || "";
+  const styles = TEMPLATE_STYLES.includes(style) || !style ? TEMPLATE_STYLES : [...TEMPLATE_STYLES, style];
   const f = {
     title: h("input", { name: "title", value: uc.title, required: true, maxlength: 200 }),
     prompt: h("textarea", { name: "prompt", required: true, maxlength: 8000 }, uc.prompt),
     category: h("input", { name: "category", value: uc.category || "", maxlength: 80 }),
     tags: h("input", { name: "tags", value: uc.tags.join(", "), placeholder: "weekend, outdoor" }),
-    templateStyle: h("input", { name: "templateStyle", value: uc.templateStyle || "", placeholder: "warm, concise, playful…" }),
+    templateStyle: h("select", { name: "templateStyle" }, h("option", { value: "" }, "— default —"),
+      styles.map((v) => h("option", { value: v, selected: v === style }, v))),
+    roles: h("textarea", { name: "roles", class: "code", spellcheck: "false", rows: 12,
+      placeholder: '[{"key": "ticket_buyer", "name": "Ticket buyer", ...}]' }, rolesJson(uc.roles)),
   };
-  const err = h("div", { class: "error", hidden: true });
+  const err = h("div", { class: "error", id: "use-case-error", role: "alert", hidden: true });
+  const fail = (message) => { err.textContent = message; err.hidden = false; err.scrollIntoView({ block: "nearest" }); };
+  const example = () => {
+    let roles = [];
+    try { roles = f.roles.value.trim() ? JSON.parse(f.roles.value) : []; } catch (e) { return fail("Playbook roles: fix the JSON before adding an example."); }
+    if (!Array.isArray(roles)) return fail("Playbook roles: a JSON list [ … ] is expected.");
+    f.roles.value = rolesJson([...roles, EXAMPLE_ROLE]);
+  };
   const save = async (e) => {
     e.preventDefault();
+    err.hidden = true;
+    let roles;
+    try { roles = f.roles.value.trim() ? JSON.parse(f.roles.value) : []; } catch (x) { return fail(`Playbook roles: not valid JSON (${x.message}).`); }
+    if (!Array.isArray(roles)) return fail("Playbook roles: a JSON list [ … ] of roles is expected.");
     const body = { title: f.title.value, prompt: f.prompt.value, category: f.category.value.trim() || null,
-      tags: f.tags.value.split(",").map((x) => x.trim()).filter(Boolean), templateStyle: f.templateStyle.value.trim() || null };
+      tags: f.tags.value.split(",").map((x) => x.trim()).filter(Boolean), templateStyle: f.templateStyle.value || null, roles };
     try {
       const saved = id === "new" ? await api("POST", "/v1/admin/use-cases", body) : await api("PATCH", `/v1/admin/use-cases/${id}`, body);
       toast(id === "new" ? "Use case created" : "Use case saved");
@@ -343,7 +375,7 @@ async function useCaseEditor(id) {
       if (id !== "new") useCaseEditor(saved.id).catch(failed);
     } catch (x) {
       if (x.status === 401 || x.status === 403) return failed(x);
-      err.textContent = x.message; err.hidden = false;
+      fail(x.status === 422 ? `Not saved: ${x.message}` : x.message);
     }
   };
   const del = async () => {
@@ -355,12 +387,21 @@ async function useCaseEditor(id) {
     h("p", {}, h("a", { href: "#/use-cases" }, "← Use cases")),
     h("h1", {}, id === "new" ? "New use case" : uc.title),
     id === "new" ? null : h("p", { class: "muted small" }, `Created ${fmtDate(uc.createdAt)} · updated ${fmtDate(uc.updatedAt)}`),
-    err,
     h("form", { class: "panel stack", id: "use-case-form", onsubmit: save },
       h("label", {}, "Title", f.title),
       h("label", {}, "Prompt", f.prompt),
       h("div", { class: "row" }, h("label", {}, "Category", f.category), h("label", {}, "Tags (comma separated)", f.tags)),
       h("label", {}, "Template style", f.templateStyle),
+      h("div", { class: "stack-sm" },
+        h("label", {}, `Playbook roles (${(uc.roles || []).length})`, f.roles),
+        h("p", { class: "muted small hint" }, "Roles the planner puts first when a session matches this use case: a JSON list, at most 30, keys unique. Each role: ",
+          h("code", {}, "key"), ", ", h("code", {}, "name"), ", ", h("code", {}, "fitsWhen"), ", ", h("code", {}, "phase"), " (prepare, do, share), ",
+          h("code", {}, "task {title, instructions}"), ", ", h("code", {}, "requires [{question, equals | atLeast}]"), " (", h("code", {}, "budget"),
+          " takes atLeast, the other questions equals true/false), ", h("code", {}, "effort"), " 1–5, ", h("code", {}, "proof {text, types}"),
+          " (text, image, rating), optional ", h("code", {}, "share"), " and ", h("code", {}, "generic"), ". Texts may use the slots ",
+          h("code", {}, "{activity}"), " ", h("code", {}, "{place}"), " ", h("code", {}, "{object}"), " ", h("code", {}, "{people}"), ". ",
+          h("button", { type: "button", class: "link-dark", id: "add-example-role", onclick: example }, "Add an example role"))),
+      err, // beside the button, so a refusal is seen where the admin clicked
       h("div", { class: "actions" }, h("button", { type: "submit" }, id === "new" ? "Create" : "Save"),
         id === "new" ? null : h("button", { type: "button", class: "danger", onclick: del }, "Delete"),
         id === "new" ? null : h("a", { href: `#/audit?entityId=${id}`, class: "small", style: "align-self:center" }, "History"))));
