@@ -194,6 +194,7 @@ async def run_topic(topic: dict[str, Any], ctx: dict[str, Any]) -> dict[str, Any
         "chosen": None if not expect else expect in (a.output.get("ideas") or []),
         "unrelated": unrelated, "violations": violations, "title": a.output["title"],
         "use_case": uc.title if uc else None, "provider": a.provider, "seconds": elapsed,
+        "gen_seconds": [a.latency_s, t.latency_s], "providers": [a.provider, t.provider],
         "approach": a.output, "tasks": tasks, "alternatives": [x["title"] for x in a.output.get("alternatives", [])],
     }
 
@@ -226,12 +227,65 @@ async def latency_12(ctx: dict[str, Any], samples: int) -> list[float]:
     return out
 
 
+def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    roles = sum(r["roles"] for r in rows)
+    chosen = [r["chosen"] for r in rows if r["chosen"] is not None]
+    gens = [p for r in rows for p in r["providers"]]
+    lat = [x for r in rows for x in r["gen_seconds"]]
+    return {
+        "coverage": statistics.mean(r["coverage"] for r in rows),
+        "strict": statistics.mean(r["strict"] for r in rows),
+        "generic": sum(r["generic"] for r in rows) / max(roles, 1), "roles": roles,
+        "chosen": sum(chosen), "chosen_of": len(chosen),
+        "unrelated": sum(len(r["unrelated"]) for r in rows),
+        "violations": sum(r["violations"] for r in rows),
+        "completed": sum(1 for r in rows if r["violations"] == 0 and r["tasks"]) / len(rows),
+        "by_model": sum(1 for p in gens if not p.startswith("builtin")) / max(len(gens), 1),
+        "p50": pct(lat, 0.5), "p95": pct(lat, 0.95),
+    }
+
+
+def print_rows(rows: list[dict[str, Any]], verbose: bool) -> None:
+    print(f"{'topic':30} {'n':>2} {'kind':7} {'cover':>5} {'strict':>6} {'gen':>3} {'chosen':>6} "
+          f"{'unrel':>5} {'viol':>4}  approach (use case)")
+    for r in rows:
+        chosen = "-" if r["chosen"] is None else ("yes" if r["chosen"] else "NO")
+        print(f"{r['name'][:30]:30} {r['n']:>2} {r['kind'][:7]:7} {r['coverage']:>5.2f} {r['strict']:>6.2f} "
+              f"{r['generic']:>3} {chosen:>6} {len(r['unrelated']):>5} {r['violations']:>4}  "
+              f"{r['title'][:50]} ({r['use_case'] or '-'})")
+        if verbose:
+            print(f"      by: {' / '.join(r['providers'])}")
+            print(f"      missing: {', '.join(r['missing']) or '-'}; unrelated: {', '.join(r['unrelated']) or '-'}")
+            print(f"      alternatives: {r['alternatives']}")
+            for role in r["approach"]["roles"]:
+                print(f"      - {role['name']} [{role.get('source')}] requires "
+                      f"{[q['question'] for q in role['requires']]}")
+            print(f"      questions: {[q['text'] for q in r['approach']['questions']]}")
+
+
+FIGURES = [  # label, key, format, goal
+    ("concept coverage (mean)", "coverage", "{:.2f}", ">= 0.80"),
+    ("  with strict word removal", "strict", "{:.2f}", ""),
+    ("generic roles (share)", "generic", "{:.2f}", "<= 0.20"),
+    ("best-supported idea chosen", "chosen", "{}", "all"),
+    ("roles from an unrelated activity", "unrelated", "{}", "0"),
+    ("hard-rule violations after repair", "violations", "{}", "0"),
+    ("completed (plan + tasks, no violation)", "completed", "{:.0%}", "100%"),
+    ("generations answered by a model", "by_model", "{:.0%}", ""),
+    ("per generation p50 (s)", "p50", "{:.3f}", ""),
+    ("per generation p95 (s)", "p95", "{:.3f}", ""),
+]
+
+
 async def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--database-url", default="")
     ap.add_argument("--topics", default=str(TOPICS))
-    ap.add_argument("--latency", type=int, default=30, help="samples of the 12-member timing")
+    ap.add_argument("--endpoint", default="", help="an OpenAI-compatible base URL: compare it with the builtin")
+    ap.add_argument("--model", default="", help="the model name at --endpoint")
+    ap.add_argument("--latency", type=int, default=30, help="samples of the 12-member timing (builtin)")
     ap.add_argument("--only", default="", help="run only topics whose name contains this")
+    ap.add_argument("--limit", type=int, default=0, help="run only the first N topics")
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT / "services" / "ai" / "src"))
@@ -256,8 +310,14 @@ async def main() -> int:
 
     settings = Settings(database_url=url)
     embedder = get_embedder(settings)
-    provider = make_provider(settings, embedder)
-    fallback = BuiltinProvider(embedder) if settings.llm_fallback == "builtin" and provider.name != "builtin" else None
+    builtin = BuiltinProvider(embedder)
+    providers: list[tuple[Any, Any]] = [(builtin, None)]
+    if args.endpoint:
+        model_settings = Settings(database_url=url, llm_base_url=args.endpoint, llm_provider="openai",
+                                  llm_model=args.model or settings.llm_model)
+        providers.append((make_provider(model_settings, embedder), builtin))
+    elif settings.llm_base_url:
+        providers = [(make_provider(settings, embedder), builtin)]
     engine = make_engine(SharedSettings(database_url=url).async_database_url, pool_size=2)
     sm = make_sessionmaker(engine)
     async with unit_of_work(sm) as s:
@@ -266,47 +326,37 @@ async def main() -> int:
                 use_case_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"bench:{title}")), title=title, prompt=prompt,
                 category=cat, tags=tags, template_style="friendly and concrete"), embedder)
     index = await catalogue_index(embedder)
-    ctx = {"sm": sm, "embedder": embedder, "provider": provider, "fallback": fallback, "settings": settings}
     topics = [t for t in yaml.safe_load(Path(args.topics).read_text()) if args.only in t["name"]]
-    rows = [await run_topic(t, ctx) for t in topics]
-    lat = await latency_12(ctx, args.latency) if args.latency else []
+    topics = topics[: args.limit] if args.limit else topics
+    results = []
+    for provider, fallback in providers:
+        ctx = {"sm": sm, "embedder": embedder, "provider": provider, "fallback": fallback, "settings": settings}
+        rows = [await run_topic(t, ctx) for t in topics]
+        lat = await latency_12(ctx, args.latency) if args.latency and provider is builtin else []
+        results.append((provider, rows, lat))
     await engine.dispose()
 
-    print(f"provider: {provider.name} ({provider.model}); catalogue {index.version}: "
-          f"{len(index.activity_keys)} activities, {len(index.roles)} roles; topics: {len(rows)}")
-    print(f"{'topic':30} {'n':>2} {'kind':7} {'cover':>5} {'strict':>6} {'gen':>3} {'chosen':>6} "
-          f"{'unrel':>5} {'viol':>4}  approach (use case)")
-    for r in rows:
-        chosen = "-" if r["chosen"] is None else ("yes" if r["chosen"] else "NO")
-        print(f"{r['name'][:30]:30} {r['n']:>2} {r['kind'][:7]:7} {r['coverage']:>5.2f} {r['strict']:>6.2f} "
-              f"{r['generic']:>3} {chosen:>6} {len(r['unrelated']):>5} {r['violations']:>4}  "
-              f"{r['title'][:50]} ({r['use_case'] or '-'})")
-        if args.verbose:
-            print(f"      missing: {', '.join(r['missing']) or '-'}; unrelated: {', '.join(r['unrelated']) or '-'}")
-            print(f"      alternatives: {r['alternatives']}")
-            for role in r["approach"]["roles"]:
-                print(f"      - {role['name']} [{role.get('source')}] requires "
-                      f"{[q['question'] for q in role['requires']]}")
-            print(f"      questions: {[q['text'] for q in r['approach']['questions']]}")
-    roles = sum(r["roles"] for r in rows)
-    chosen = [r["chosen"] for r in rows if r["chosen"] is not None]
-    cov = statistics.mean(r["coverage"] for r in rows)
-    strict = statistics.mean(r["strict"] for r in rows)
-    generic = sum(r["generic"] for r in rows) / max(roles, 1)
-    unrelated = sum(len(r["unrelated"]) for r in rows)
-    violations = sum(r["violations"] for r in rows)
+    print(f"catalogue {index.version}: {len(index.activity_keys)} activities, {len(index.roles)} roles; "
+          f"topics: {len(topics)}")
+    for provider, rows, _ in results:
+        print(f"\n--- {provider.name} ({provider.model})")
+        print_rows(rows, args.verbose)
+    sums = [summary(rows) for _, rows, _ in results]
     print()
-    print(f"concept coverage (mean):            {cov:.2f}   (goal >= 0.80; strict word removal: {strict:.2f})")
-    print(f"generic roles:                      {generic:.2f}   (goal <= 0.20; {roles} roles)")
-    print(f"best-supported idea chosen:         {sum(chosen)}/{len(chosen)} (goal: all)")
-    print(f"roles from an unrelated activity:   {unrelated}      (goal 0)")
-    print(f"hard-rule violations after repair:  {violations}      (goal 0)")
-    print(f"per topic incl. database, p50/p95:  {pct([r['seconds'] for r in rows], 0.5) * 1000:.0f} / "
-          f"{pct([r['seconds'] for r in rows], 0.95) * 1000:.0f} ms")
-    if lat:
-        print(f"approach + tasks, 12 members:       p50 {pct(lat, 0.5) * 1000:.1f} ms, "
-              f"p95 {pct(lat, 0.95) * 1000:.1f} ms (goal p95 <= 100 ms; {len(lat)} samples)")
-    ok = violations == 0 and all(chosen) and generic <= 0.2 and unrelated == 0 and cov >= 0.8
+    print(f"{'':40}" + "".join(f"{p.name:>14}" for p, _, _ in results) + "   goal")
+    for label, key, fmt, goal in FIGURES:
+        cells = []
+        for sm_ in sums:
+            value = f"{sm_['chosen']}/{sm_['chosen_of']}" if key == "chosen" else fmt.format(sm_[key])
+            cells.append(f"{value:>14}")
+        print(f"{label:40}" + "".join(cells) + f"   {goal}")
+    for provider, _, lat in results:
+        if lat:
+            print(f"{provider.name}: approach + tasks, 12 members: p50 {pct(lat, 0.5) * 1000:.1f} ms, "
+                  f"p95 {pct(lat, 0.95) * 1000:.1f} ms (goal p95 <= 100 ms; {len(lat)} samples)")
+    first = sums[0]
+    ok = (first["violations"] == 0 and first["chosen"] == first["chosen_of"] and first["generic"] <= 0.2
+          and first["unrelated"] == 0 and first["coverage"] >= 0.8)
     return 0 if ok else 1
 
 

@@ -17,7 +17,10 @@ class Settings(SharedSettings):
     llm_max_retries: int = 3
     llm_backoff_seconds: float = 1.0
     llm_temperature: float = 0.4
-    llm_fallback: str = ""  # "builtin": fall back to the builtin planner when the LLM fails
+    # When the model still fails after retries and repair (or a budget is used up), the builtin
+    # planner answers, so a session never stays stuck; "none" turns that off.
+    llm_fallback: str = "builtin"
+    llm_max_tokens: int = 4096  # a cap on top of the token budget sized from each output schema
     # Estimated price per 1000 tokens (USD), to budget and report cost.
     llm_prompt_price_per_1k: float = 0.00015
     llm_completion_price_per_1k: float = 0.0006

@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from ai_service.generations.salvage import merge_approach, salvage_approach, salvage_tasks
 from ai_service.planning import builtin
 from ai_service.planning.context import GenerationInput
 from ai_service.planning.matcher import assign
@@ -97,8 +98,13 @@ def build_prompt(inp: GenerationInput) -> Prompt:
     return render(inp.kind, values)
 
 
-def schema_for(kind: str) -> dict[str, Any]:
-    return approach_json_schema() if kind == "approach" else tasks_json_schema()
+def schema_for(inp: GenerationInput) -> dict[str, Any]:
+    """The bounded output schema of a generation; for tasks, role keys and member ids are enums."""
+    if inp.kind == "approach":
+        return approach_json_schema(len(inp.members))
+    roles = ([r.key for r in normalize_approach(inp.approach, len(inp.members))[0].roles]
+             if inp.approach else None)
+    return tasks_json_schema(roles, [m.profile_id for m in inp.members] or None)
 
 
 def _validate_approach(data: dict[str, Any]) -> object:
@@ -110,24 +116,42 @@ def _validate_tasks(data: dict[str, Any]) -> object:
 
 
 async def generate(inp: GenerationInput, provider: Provider, *, fallback: Provider | None = None,
-                   prompt: Prompt | None = None) -> Outcome:
-    """Run one generation and enforce the contract's hard rules on what comes back."""
+                   prompt: Prompt | None = None, skip_reason: str | None = None) -> Outcome:
+    """Run one generation and enforce the contract's hard rules on what comes back.
+
+    When the provider fails (after its own retries and repair) and a fallback is given, the
+    fallback answers: the session never stays stuck. Whatever the model's answer had that is valid
+    on its own is kept, the fallback fills the rest, and the generation records which part came
+    from where. `skip_reason` (a budget cap, say) goes to the fallback without calling the provider.
+    """
     prompt = prompt or build_prompt(inp)
     validate = _validate_approach if inp.kind == "approach" else _validate_tasks
+    schema = schema_for(inp)
     started = time.perf_counter()
     notes: list[str] = []
+    fell_back: dict[str, Any] | None = None
+    salvaged: dict[str, Any] | None = None
     try:
-        res: ProviderResult = await provider.generate(inp.kind, inp, prompt, schema_for(inp.kind), validate)
+        if skip_reason is not None:
+            raise ProviderError(skip_reason, retryable=False)
+        res: ProviderResult = await provider.generate(inp.kind, inp, prompt, schema, validate)
     except ProviderError as exc:
         if fallback is None:
             raise
-        log.warning("provider %s failed (%s); falling back to %s", provider.name, exc.message,
-                    fallback.name)
-        res = await fallback.generate(inp.kind, inp, prompt, schema_for(inp.kind), validate)
+        log.warning("provider %s failed (%s); falling back to %s", provider.name, exc.message, fallback.name)
+        res = await fallback.generate(inp.kind, inp, prompt, schema, validate)
         res.prompt_tokens += exc.prompt_tokens
         res.completion_tokens += exc.completion_tokens
-        res.provider = f"{fallback.name}(fallback from {provider.name})"
-        notes.append(f"{provider.name} failed: {exc.message}")
+        fell_back = {"from": provider.name, "to": fallback.name, "reason": exc.message[:500]}
+        notes.append(f"{provider.name} → {fallback.name} fallback: {exc.message}")
+        if exc.partial:
+            merged = _salvage(inp, exc.partial, res.data)
+            if merged is not None:
+                res.data, salvaged = merged
+        res.provider = (f"{provider.name}+{fallback.name}(salvaged)" if salvaged
+                        else f"{fallback.name}(fallback from {provider.name})")
+        if exc.raw:
+            res.text = f"{exc.raw}\n\n--- {fallback.name} fallback ---\n\n{res.text}"
     out = Outcome(kind=inp.kind, provider=res.provider, model=res.model, prompt=prompt, raw=res.text,
                   output={}, prompt_tokens=res.prompt_tokens, completion_tokens=res.completion_tokens)
     if inp.kind == "approach":
@@ -135,8 +159,53 @@ async def generate(inp: GenerationInput, provider: Provider, *, fallback: Provid
     else:
         _finish_tasks(inp, res.data, out)
     out.checks["notes"] = notes + out.checks.get("notes", [])
+    if fell_back is not None:
+        out.checks["fallback"] = fell_back
+        if salvaged is not None:
+            out.checks["salvage"] = salvaged
+        if inp.kind == "approach":
+            _tell_members(out, salvaged is not None)
     out.latency_s = time.perf_counter() - started
     return out
+
+
+def _tell_members(out: Outcome, partly: bool) -> None:
+    """Members see, in the approach they read, that the built-in planner stepped in."""
+    note = (" Some roles come from Rally's built-in planner: the AI model's answer was incomplete."
+            if partly else " Planned by Rally's built-in planner: the AI model gave no usable answer.")
+    out.output["rationale"] = (out.output.get("rationale") or "").rstrip() + note
+    out.output["generatedBy"] = {"fallback": True, "partial": partly,
+                                 "reason": out.checks["fallback"]["reason"][:200]}
+    if out.approach is not None:
+        out.approach = out.approach.model_copy(update={"rationale": out.output["rationale"]})
+
+
+def _salvage(inp: GenerationInput, partial: dict[str, Any],
+             fallback_data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """The model's valid parts completed by the fallback's answer, and their provenance."""
+    if inp.kind == "approach":
+        part, info = salvage_approach(partial)
+        if not part["roles"]:
+            return None
+        merged, prov = merge_approach(part, Approach.model_validate(fallback_data))
+        if fallback_data.get("alternatives"):
+            merged["alternatives"] = fallback_data["alternatives"]
+        return merged, {**prov, **info}
+    if inp.approach is None:
+        return None
+    roles = {r.key for r in normalize_approach(inp.approach, len(inp.members))[0].roles}
+    members = {m.profile_id for m in inp.members}
+    tasks, dropped = salvage_tasks(partial)
+    mine: dict[str, TaskDraft] = {}
+    for t in tasks:
+        if t.profile_id in members and t.role_key in roles:
+            mine.setdefault(t.profile_id, t)
+    if not mine:
+        return None
+    filled = [t for t in fallback_data.get("tasks") or [] if t.get("profileId") not in mine]
+    data = {"tasks": [t.model_dump(mode="json", by_alias=True) for t in mine.values()] + filled}
+    return data, {"tasks": {"model": sorted(mine), "builtin": sorted(members - set(mine))},
+                  "dropped": dropped}
 
 
 def _finish_approach(inp: GenerationInput, data: dict[str, Any], out: Outcome) -> None:

@@ -95,6 +95,7 @@ class Prepared:
     use_case: UseCaseInfo | None
     best_score: float | None
     hit: Generation | None
+    over_budget: str | None = None  # set when a budget is used up and the fallback must answer
 
 
 def cache_key_of(provider: str, model: str, prompt: Prompt) -> str:
@@ -134,10 +135,16 @@ async def prepare(s: AsyncSession, job: Claimed, settings: Settings, embedder: E
         use_case=use_case, approach=approach, variant=variant, now=now())
     prompt = build_prompt(inp)
     key = cache_key_of(provider, model, prompt)
+    over_budget = None
     if provider != "builtin":
-        await check_budget(s, settings, ctx.session_id)
-    hit = await repo.cached(s, key) if settings.cache_enabled else None
-    return Prepared(inp, prompt, key, use_case, best, hit)
+        try:
+            await check_budget(s, settings, ctx.session_id)
+        except BudgetExceeded as exc:
+            if settings.llm_fallback != "builtin":
+                raise
+            over_budget = exc.message  # the builtin planner answers instead; the admin sees why
+    hit = await repo.cached(s, key) if settings.cache_enabled and over_budget is None else None
+    return Prepared(inp, prompt, key, use_case, best, hit, over_budget)
 
 
 class BudgetExceeded(ProviderError):

@@ -114,7 +114,7 @@ class GenerationWorker:
                 CACHE_HITS.labels(job.kind).inc()
             else:
                 out = await generate(prepared.inp, provider, fallback=self.fallback,
-                                     prompt=prepared.prompt)
+                                     prompt=prepared.prompt, skip_reason=prepared.over_budget)
                 cached = False
             out.latency_s = time.perf_counter() - started
             cost = service.cost_of(self.settings, out.provider, out.prompt_tokens, out.completion_tokens)

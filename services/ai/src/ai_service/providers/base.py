@@ -16,10 +16,12 @@ class ProviderError(Exception):
     """A generation that could not be produced; `retryable` tells the session whether to offer a retry."""
 
     def __init__(self, message: str, *, retryable: bool = True, raw: str = "",
-                 prompt_tokens: int = 0, completion_tokens: int = 0) -> None:
+                 prompt_tokens: int = 0, completion_tokens: int = 0,
+                 partial: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.message, self.retryable, self.raw = message, retryable, raw
         self.prompt_tokens, self.completion_tokens = prompt_tokens, completion_tokens
+        self.partial = partial  # what could be read of a flawed answer, for salvage
 
 
 @dataclass

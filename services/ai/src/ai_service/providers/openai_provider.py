@@ -16,8 +16,10 @@ import openai
 from openai import AsyncOpenAI
 
 from ai_service.config import Settings
+from ai_service.generations.salvage import parse_partial
 from ai_service.metrics import LLM_RETRIES
 from ai_service.planning.context import GenerationInput
+from ai_service.planning.schemas import token_budget
 from ai_service.prompts import Prompt
 from ai_service.providers.base import ProviderError, ProviderResult, Validator
 
@@ -43,6 +45,9 @@ class OpenAIProvider:
             try:
                 request: dict[str, Any] = {
                     "model": self.model, "messages": messages, "temperature": s.llm_temperature,
+                    # Sized to the schema (bounded strings and arrays): enough for any valid answer,
+                    # never an open-ended ramble the server cuts off mid-string.
+                    "max_tokens": max(256, min(s.llm_max_tokens, token_budget(schema))),
                     "response_format": {"type": "json_schema", "json_schema": {
                         "name": schema_name, "schema": schema, "strict": False}},
                 }
@@ -98,9 +103,11 @@ class OpenAIProvider:
             data = _parse(text2)
             validate(data)
         except ValueError as exc:
+            # What can be read of either answer goes along, so its valid parts can be kept.
+            partial = parse_partial(text2) or parse_partial(text)
             raise ProviderError(f"the model returned invalid JSON twice: {str(exc)[:300]}",
                                 retryable=True, raw=raw, prompt_tokens=pt + pt2,
-                                completion_tokens=ct + ct2) from exc
+                                completion_tokens=ct + ct2, partial=partial) from exc
         return ProviderResult(self.name, self.model, raw, data, pt + pt2, ct + ct2, calls=2,
                               repaired=True)
 
