@@ -23,6 +23,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic.alias_generators import to_camel
 from rally_shared.contracts.roles import KEY, QUESTION_KEYS, RoleSpec
+from scipy import sparse  # type: ignore[import-untyped]
 
 from ai_service.embeddings import Embedder, Vec
 from ai_service.planning.text import content_stems
@@ -193,55 +194,67 @@ def activity_text(act: ActivitySpec) -> str:
     return f"{act.name}. {act.fits_when}"
 
 
-@dataclass
 class LexIndex:
-    """Word evidence per activity: the group's own words that an activity's texts also use."""
+    """Word evidence: the group's own words that an activity's (or a role's) texts also use.
 
-    strong: list[set[str]]  # stems of the activity's name and fitsWhen
-    weak: list[set[str]]  # stems of its roles' names, fitsWhen and task titles
-    idf: dict[str, float]
-    unknown_idf: float
+    Each entry's words weigh 1.0 where they name it (name, fitsWhen, title) and 0.4 where they only
+    appear in its instructions; a query scores every entry at once as an idf-weighted share of its
+    words (a sparse matrix product: a few hundred microseconds for every role of the catalogue).
+    """
+
+    def __init__(self, activities: list[tuple[set[str], set[str]]], roles: list[tuple[set[str], set[str]]]):
+        df: dict[str, int] = {}
+        for strong, weak in activities:
+            for w in strong | weak:
+                df[w] = df.get(w, 0) + 1
+        n = len(activities)
+        self.idf = {w: math.log(1 + n / d) for w, d in df.items()}
+        self.unknown_idf = math.log(1 + n)
+        vocab = {w: i for i, w in enumerate(sorted({w for s, k in activities + roles for w in s | k}))}
+        self.vocab = vocab
+        self.activity_matrix = self._matrix(activities, vocab)
+        self.role_matrix = self._matrix(roles, vocab)
+        self.role_words = [s | k for s, k in roles]
+
+    def _matrix(self, entries: list[tuple[set[str], set[str]]], vocab: dict[str, int]) -> sparse.csr_matrix:
+        rows, cols, data = [], [], []
+        for i, (strong, weak) in enumerate(entries):
+            for w in strong | weak:
+                rows.append(i)
+                cols.append(vocab[w])
+                data.append(self.idf.get(w, 0.0) * (1.0 if w in strong else 0.4))
+        return sparse.csr_matrix((data, (rows, cols)), shape=(len(entries), len(vocab)))
+
+    def _query(self, stems: list[str]) -> tuple[npt.NDArray[np.float64], float]:
+        q = np.zeros(len(self.vocab))
+        for w in stems:  # repeats count: the goal's verb is passed three times
+            i = self.vocab.get(w)
+            if i is not None:
+                q[i] += 1.0
+        return q, sum(self.idf.get(w, self.unknown_idf) for w in stems)
 
     def scores(self, stems: list[str]) -> npt.NDArray[np.float64]:
         """Per activity, the idf-weighted share of the query's words it names (0..1)."""
-        return _overlap(stems, self.strong, self.weak, self.idf, self.unknown_idf)
-
-    role_strong: list[set[str]] = field(default_factory=list)  # per role: name, fitsWhen, task title
-    role_weak: list[set[str]] = field(default_factory=list)  # per role: instructions and proof
+        q, total = self._query(stems)
+        out: npt.NDArray[np.float64] = self.activity_matrix @ q / total if total else np.zeros(
+            self.activity_matrix.shape[0])
+        return out
 
     def role_scores(self, stems: list[str]) -> npt.NDArray[np.float64]:
-        return _overlap(stems, self.role_strong, self.role_weak, self.idf, self.unknown_idf)
-
-
-def _overlap(stems: list[str], strong: list[set[str]], weak: list[set[str]], idf: dict[str, float],
-             unknown: float) -> npt.NDArray[np.float64]:
-    """Per entry, the idf-weighted share of the query's words its texts use (0..1); repeats count."""
-    out = np.zeros(len(strong))
-    total = sum(idf.get(w, unknown) for w in stems)
-    if not total:
+        q, total = self._query(stems)
+        out: npt.NDArray[np.float64] = self.role_matrix @ q / total if total else np.zeros(
+            self.role_matrix.shape[0])
         return out
-    for i, (st, wk) in enumerate(zip(strong, weak, strict=True)):
-        out[i] = sum(idf.get(w, 0.0) * (1.0 if w in st else 0.4 if w in wk else 0.0) for w in stems) / total
-    return out
 
 
 def build_lex(catalogue: Catalogue, keys: list[str]) -> LexIndex:
-    strong: list[set[str]] = []
-    weak: list[set[str]] = []
-    for k in keys:
-        act = catalogue.activities[k]
-        strong.append(set(content_stems(f"{act.spec.name} {act.spec.fits_when}")))
-        weak.append(set(content_stems(" ".join(f"{r.name} {r.fits_when} {r.task.title}" for r in act.roles))))
-    n = len(keys)
-    df: dict[str, int] = {}
-    for s_, w_ in zip(strong, weak, strict=True):
-        for w in s_ | w_:
-            df[w] = df.get(w, 0) + 1
-    idf = {w: math.log(1 + n / d) for w, d in df.items()}
-    roles = [r for k in keys for r in catalogue.activities[k].roles]
-    return LexIndex(strong, weak, idf, math.log(1 + n),
-                    [set(content_stems(f"{r.name} {r.fits_when} {r.task.title}")) for r in roles],
-                    [set(content_stems(f"{r.task.instructions} {r.proof.text}")) for r in roles])
+    acts = [(set(content_stems(f"{a.spec.name} {a.spec.fits_when}")),
+             set(content_stems(" ".join(f"{r.name} {r.fits_when} {r.task.title}" for r in a.roles))))
+            for a in (catalogue.activities[k] for k in keys)]
+    roles = [(set(content_stems(f"{r.name} {r.fits_when} {r.task.title}")),
+              set(content_stems(f"{r.task.instructions} {r.proof.text}")))
+             for k in keys for r in catalogue.activities[k].roles]
+    return LexIndex(acts, roles)
 
 
 @dataclass
@@ -255,6 +268,15 @@ class CatalogueIndex:
     role_vecs: Vec
     lex: LexIndex
     role_rows: dict[str, list[int]] = field(default_factory=dict)  # activity key -> rows
+    # activity x its roles' rows, padded with len(roles) (read as -inf), for whole-catalogue scoring
+    role_grid: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros((0, 0), dtype=np.int64))
+
+    def __post_init__(self) -> None:
+        width = max((len(r) for r in self.role_rows.values()), default=0)
+        grid = np.full((len(self.activity_keys), width), len(self.roles), dtype=np.int64)
+        for i, k in enumerate(self.activity_keys):
+            grid[i, : len(self.role_rows[k])] = self.role_rows[k]
+        self.role_grid = grid
 
     @property
     def version(self) -> str:

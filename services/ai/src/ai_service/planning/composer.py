@@ -138,9 +138,8 @@ def activities_for(index: CatalogueIndex, q: Vec, stems: list[str]) -> list[str]
     Closeness mixes meaning (the activity's own text, and its three closest roles) with the
     group's words that the activity's texts also use.
     """
-    role_sims = index.role_vecs @ q
-    top3 = np.array([float(np.mean(np.sort(role_sims[index.role_rows[k]])[-3:]))
-                     for k in index.activity_keys])
+    role_sims = np.append(index.role_vecs @ q, -np.inf)  # the padding row of `role_grid` reads -inf
+    top3 = np.sort(role_sims[index.role_grid], axis=1)[:, -3:].mean(axis=1)
     scores = 0.35 * (index.activity_vecs @ q) + 0.35 * top3 + 0.3 * index.lex.scores(stems)
     order = np.argsort(scores)[::-1]
     keys = [index.activity_keys[order[0]]]

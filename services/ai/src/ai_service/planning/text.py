@@ -86,10 +86,12 @@ BARE_PLACES = re.compile(r"\b(?:at|to)\s+(school|work|church|home|university|col
                          re.IGNORECASE)
 
 
+@lru_cache(maxsize=8192)
 def clean(text: str) -> str:
     """Visible text only: normalised Unicode, no control characters, single spaces."""
     text = unicodedata.normalize("NFKC", text)
-    text = "".join(ch for ch in text if unicodedata.category(ch)[0] != "C" or ch == " ")
+    if not text.isprintable():
+        text = "".join(ch for ch in text if unicodedata.category(ch)[0] != "C" or ch in " \n\t")
     return re.sub(r"\s+", " ", text).strip()
 
 
