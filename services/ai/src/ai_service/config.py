@@ -21,9 +21,9 @@ class Settings(SharedSettings):
     # planner answers, so a session never stays stuck; "none" turns that off.
     llm_fallback: str = "builtin"
     llm_max_tokens: int = 4096  # a cap on top of the token budget sized from each output schema
-    # Estimated price per 1000 tokens (USD), to budget and report cost.
-    llm_prompt_price_per_1k: float = 0.00015
-    llm_completion_price_per_1k: float = 0.0006
+    # Price per 1000 tokens by model (USD), to budget and report spend: an editable YAML file
+    # (default: ai_service/prices.yaml). Tokens come from the endpoint's real `usage` fields.
+    llm_prices_file: str = ""
     # Embeddings: `local` (all-MiniLM-L6-v2 int8 ONNX, offline) or `openai` (the endpoint above).
     embeddings: str = "local"
     embeddings_model: str = "text-embedding-3-small"

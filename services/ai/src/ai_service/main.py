@@ -12,6 +12,7 @@ from ai_service.generations import handlers as _generation_handlers  # noqa: F40
 from ai_service.generations.endpoints import router as generations_router
 from ai_service.generations.worker import GenerationWorker
 from ai_service.planning.catalogue import catalogue_index
+from ai_service.prices import load_prices
 from ai_service.runtime import runtime
 from ai_service.usecases import handlers as _usecase_handlers  # noqa: F401  (registers consumers)
 from ai_service.usecases.endpoints import router as use_case_index_router
@@ -23,8 +24,9 @@ async def _start_worker(rt: ServiceRuntime) -> None:
     settings = get_settings()
     if settings.embeddings == "local":
         await asyncio.to_thread(local_embedder)  # load the model now, not on the first request
-    # A broken role catalogue stops the service here, with a message naming the file and entry.
+    # A broken role catalogue or price table stops the service here, naming the file and entry.
     await catalogue_index(get_embedder(settings))
+    load_prices(settings.llm_prices_file)
     if settings.worker_enabled:
         worker = GenerationWorker(rt, settings)
         worker.start()

@@ -38,6 +38,7 @@ from ai_service.models import Generation
 from ai_service.planning.builtin import due_at
 from ai_service.planning.context import CommentInfo, GenerationInput, IdeaInfo, MemberInfo, UseCaseInfo
 from ai_service.planning.schemas import Approach
+from ai_service.prices import load_prices
 from ai_service.prompts import Prompt
 from ai_service.providers.base import ProviderError
 from ai_service.usecases.service import match_use_case
@@ -165,11 +166,13 @@ async def check_budget(s: AsyncSession, settings: Settings, session_id: str) -> 
             f"{settings.budget_per_day_usd:.2f} USD); try again tomorrow", retryable=False)
 
 
-def cost_of(settings: Settings, provider: str, prompt_tokens: int, completion_tokens: int) -> float:
-    if provider.startswith("builtin"):
-        return 0.0
-    return round(prompt_tokens / 1000 * settings.llm_prompt_price_per_1k
-                 + completion_tokens / 1000 * settings.llm_completion_price_per_1k, 6)
+def cost_of(settings: Settings, model: str, prompt_tokens: int, completion_tokens: int) -> float:
+    """The spend of a generation: the model's real tokens at the price table's rate.
+
+    The builtin planner uses no tokens; a model call that failed before the builtin answered still
+    counts its tokens, at the model's price.
+    """
+    return load_prices(settings.llm_prices_file).cost(model, prompt_tokens, completion_tokens)
 
 
 def use_case_match(p: Prepared) -> UseCaseMatch:

@@ -117,7 +117,9 @@ class GenerationWorker:
                                      prompt=prepared.prompt, skip_reason=prepared.over_budget)
                 cached = False
             out.latency_s = time.perf_counter() - started
-            cost = service.cost_of(self.settings, out.provider, out.prompt_tokens, out.completion_tokens)
+            # Tokens spent on a failed model call count, even when the builtin answered in the end.
+            cost = service.cost_of(self.settings, self.provider.model, out.prompt_tokens,
+                                   out.completion_tokens)
             async with unit_of_work(self.runtime.sm) as s:
                 row = await repo.get(s, job.id, lock=True)
                 if row is None or row.status != "running" or row.attempts != job.attempts:
@@ -141,7 +143,7 @@ class GenerationWorker:
         if prepared is not None:
             extra.update(prompt=prepared.prompt.as_text(), template_version=prepared.prompt.version,
                          cache_key=prepared.cache_key)
-        extra["cost_usd"] = service.cost_of(self.settings, self.provider.name, *usage)  # type: ignore[assignment]
+        extra["cost_usd"] = service.cost_of(self.settings, self.provider.model, *usage)  # type: ignore[assignment]
         async with unit_of_work(self.runtime.sm) as s:
             row = await repo.get(s, job.id, lock=True)
             if row is None or row.status != "running" or row.attempts != job.attempts:
