@@ -65,6 +65,8 @@ async def test_phase_changed_generates_one_approach_even_when_redelivered(
     assert body["status"] == "succeeded" and body["provider"] == "builtin"
     assert body["templateVersion"] == "approach.v2" and "[system]" in body["prompt"]
     assert body["model"].startswith("builtin-2+catalogue-")
+    assert data["generatedBy"] == {"provider": "builtin", "model": body["model"], "templateVersion": "approach.v2",
+                                   "fallback": False, "costUsd": 0.0}
     assert body["output"] == {**approach, "alternatives": data["alternatives"]} and body["rawResponse"]
 
 

@@ -32,6 +32,16 @@ class GeneratedTask(CamelModel):
     due_at: datetime | None = None
 
 
+class GeneratedBy(CamelModel):
+    """Who answered a generation: for comparing templates, providers and models in analytics."""
+
+    provider: str = ""  # builtin | openai | openai+builtin (salvaged) | builtin (fallback from openai)
+    model: str = ""
+    template_version: str = ""
+    fallback: bool = False  # the builtin planner answered (all or part) because the model failed
+    cost_usd: float = 0.0
+
+
 class GenerationStarted(EventData):
     TYPE: ClassVar[str] = "rally.ai.generation_started"
     session_id: str
@@ -48,6 +58,7 @@ class ApproachGenerated(EventData):
     use_case: UseCaseMatch = Field(default_factory=UseCaseMatch)
     # The other ranked candidates (rank 2 and 3), same shape as `approach`, for the group to compare.
     alternatives: list[dict[str, Any]] = Field(default_factory=list)
+    generated_by: GeneratedBy = Field(default_factory=GeneratedBy)
 
 
 class TasksGenerated(EventData):
@@ -60,6 +71,7 @@ class TasksGenerated(EventData):
     tasks: list[GeneratedTask]
     ai_prompt: str = ""
     ai_response: str = ""
+    generated_by: GeneratedBy = Field(default_factory=GeneratedBy)
 
 
 class GenerationFailed(EventData):

@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 from rally_shared.contracts.ai import (
     ApproachGenerated,
+    GeneratedBy,
     GeneratedTask,
     GenerationFailed,
     GenerationStarted,
@@ -187,6 +188,8 @@ async def finish_success(s: AsyncSession, job: Generation, p: Prepared, out: Out
     """Store the outcome and write the result event in the same transaction."""
     ctx = SessionContext.model_validate(job.context)
     match = use_case_match(p)
+    by = GeneratedBy(provider=out.provider, model=out.model, template_version=out.prompt.version,
+                     fallback="fallback" in out.checks, cost_usd=cost)
     job.status, job.finished_at = "succeeded", now()
     job.provider, job.model, job.template_version = out.provider, out.model, out.prompt.version
     job.prompt, job.raw_response, job.output = out.prompt.as_text(), out.raw, out.output
@@ -202,7 +205,8 @@ async def finish_success(s: AsyncSession, job: Generation, p: Prepared, out: Out
         approach = {k: v for k, v in out.output.items() if k != "alternatives"}
         await emit(s, ApproachGenerated(session_id=job.session_id, approach_id=approach_id,
                                         generation_id=str(job.id), approach=approach, use_case=match,
-                                        alternatives=list(out.output.get("alternatives") or [])))
+                                        alternatives=list(out.output.get("alternatives") or []),
+                                        generated_by=by))
         return
     due = due_at(p.inp.now, settings.task_due_days)
     tasks = [GeneratedTask.model_validate({**t, "dueAt": due}) for t in out.output["tasks"]]
@@ -211,7 +215,7 @@ async def finish_success(s: AsyncSession, job: Generation, p: Prepared, out: Out
     await emit(s, TasksGenerated(
         session_id=job.session_id, generation_id=str(job.id), approach_id=ctx.approach_id,
         owner_id=ctx.owner_id, member_ids=[m.profile_id for m in ctx.members], tasks=tasks,
-        ai_prompt=out.prompt.as_text(), ai_response=out.raw))
+        ai_prompt=out.prompt.as_text(), ai_response=out.raw, generated_by=by))
 
 
 async def finish_failure(s: AsyncSession, job: Generation, error: str, *, retryable: bool,
