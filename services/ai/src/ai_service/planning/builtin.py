@@ -29,7 +29,7 @@ from ai_service.planning.catalogue import CatalogueIndex, catalogue_index
 from ai_service.planning.composer import Plan, compose, role_count, roles_offered, topic_has_domain
 from ai_service.planning.context import GenerationInput, MemberInfo
 from ai_service.planning.schemas import Approach, Guidance, Role, TaskDraft
-from ai_service.planning.text import clean, form_of, is_open_question, language_in, person_in
+from ai_service.planning.text import clean, form_of, goal_core, is_open_question, language_in, person_in
 from ai_service.planning.tone import Tone, tone_of
 
 MAX_CANDIDATES = 3
@@ -79,14 +79,20 @@ async def plan_approaches(inp: GenerationInput, embedder: Embedder,
     uc_text = clean(f"{uc.title}. {uc.prompt}") if uc and (uc.title or uc.prompt) else ""
     playbook = list(uc.roles) if uc else []
     comment_texts = [[clean(c.text) for c in i.comments if clean(c.text)] for i in infos]
-    texts = [topic_text or "a group plan", uc_text or topic_text or "a group plan"]
+    goal = goal_core(inp.topic)
+    fallback_text = topic_text or "a group plan"
+    texts = [fallback_text, uc_text or fallback_text, goal or fallback_text]
     texts += [clean(i.text) or "idea" for i in infos]
     texts += [t for ts in comment_texts for t in ts]
     texts += [f"{r.name}. {r.fits_when}" for r in playbook]
     vecs = await embed_texts(embedder, texts)
     topic_vec, uc_vec = vecs[0], (vecs[1] if uc_text else None)
-    idea_vecs = vecs[2: 2 + len(infos)]
-    pos = 2 + len(infos)
+    if goal:
+        # "Build birdhouses" says what the work is; "with the kids at the Saturday club" is context.
+        blend = vecs[0] + vecs[2]
+        topic_vec = (blend / max(float(np.linalg.norm(blend)), 1e-9)).astype(np.float32)
+    idea_vecs = vecs[3: 3 + len(infos)]
+    pos = 3 + len(infos)
     comment_vecs: dict[int, Vec] = {}
     for order, ts in enumerate(comment_texts):
         if ts:

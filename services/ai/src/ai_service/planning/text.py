@@ -295,3 +295,15 @@ def stem(word: str) -> str:
 def content_stems(text: str) -> list[str]:
     """The words that carry meaning, stemmed: "Organise a street party" -> ["organise", "street", "party"]."""
     return [stem(w) for w in words(text) if len(w) > 2 and w not in STOPWORDS]
+
+
+def goal_core(topic: str) -> str | None:
+    """The work a goal names, without its context: "Build birdhouses with the kids at the club" ->
+    "Build birdhouses". None for a question or when there is no context to cut."""
+    if is_open_question(topic):
+        return None
+    t = core(topic)
+    m = re.search(r"\s(?:with|for|at|in|into|on|to|after|before|between|from|during|near|by)\s", t)
+    if m is None or len(t[: m.start()].split()) < 2:
+        return None
+    return t[: m.start()]
