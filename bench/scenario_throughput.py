@@ -121,7 +121,9 @@ async def one_session(raw: httpx.AsyncClient, i: int) -> float:
     # A distinct description per session: identical requests would be served from the AI's cache.
     sid = (await http("POST", "/v1/sessions", headers=oh, json={"topic": "What should we do this weekend?",
                                                              "description": f"Group {i}",
-                                                             "visibility": "public"})).json()["id"]
+                                                             "visibility": "public",
+                                                             # today's behaviour: rank 1 at once
+                                                             "approachChoice": "auto"})).json()["id"]
     for name in ("Ben", "Cat", "Dan"):
         await http("POST", f"/v1/sessions/{sid}/members", headers=people[name][0])
     for text, name in (("Cinema", "Ben"), ("Bowling", "Cat"), ("Picnic", "Dan")):

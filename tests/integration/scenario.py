@@ -128,14 +128,42 @@ def start_session(api: Any, topic: str, description: str, ideas: list[str],
     return Run(sid, people)
 
 
-def to_approach(api: Any, run: Run) -> dict[str, Any]:
+def chosen_approach(api: Any, run: Run, pick: int = 0, timeout: float = 60) -> dict[str, Any]:
+    """The session's current approach. Where the group chooses among the candidates
+    (GET /v1/sessions/{id}/approaches), every member votes for candidate `pick` (0 = the AI's first)
+    and the choice is awaited; where the approach is taken at once (`auto`, a single candidate), it is
+    simply awaited. The same steps as ../shared/acceptance/rally_client.py `chosen_approach`."""
+    owner = run.members[0]
+    sid = run.session_id
+    voted = False
+
+    def step() -> dict[str, Any] | None:
+        nonlocal voted
+        r = api.http.get(f"/v1/sessions/{sid}/approach", headers=owner.h)
+        if r.status_code == 200:
+            approach: dict[str, Any] = r.json()
+            return approach
+        assert r.status_code == 404, r.text
+        if not voted:
+            cands = api.call("GET", f"/v1/sessions/{sid}/approaches", owner.h)["items"]
+            if cands:
+                target = cands[min(pick, len(cands) - 1)]["id"]
+                for m in run.members:
+                    # 409 once the choice is made (for instance by the previous vote).
+                    api.call("PUT", f"/v1/sessions/{sid}/approaches/{target}/vote", m.h, json={},
+                             expect=(200, 409))
+                voted = True
+        return None
+
+    run.approach = wait(step, timeout=timeout, what="approach")
+    return run.approach
+
+
+def to_approach(api: Any, run: Run, pick: int = 0) -> dict[str, Any]:
+    """Move to `approaches`, then every member votes for candidate `pick` until the approach is chosen."""
     owner = run.members[0]
     api.call("POST", f"/v1/sessions/{run.session_id}/phase", owner.h, json={"to": "approaches"}, expect=202)
-    run.approach = wait(lambda: api.call("GET", f"/v1/sessions/{run.session_id}/approach", owner.h,
-                                         expect=(200, 404)).get("roles") and
-                        api.call("GET", f"/v1/sessions/{run.session_id}/approach", owner.h),
-                        what="approach")
-    return run.approach
+    return chosen_approach(api, run, pick)
 
 
 def answer_all(api: Any, run: Run) -> dict[str, dict[str, Any]]:

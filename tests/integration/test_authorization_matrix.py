@@ -32,7 +32,7 @@ def world(api) -> dict[str, Any]:
         api.call("POST", f"/v1/sessions/{sid}/members", people[name].h)
     idea = api.call("POST", f"/v1/sessions/{sid}/ideas", people["bea"].h, json={"text": "Cinema"})["id"]
     run = Run(sid, [owner, people["bea"], people["member"], people["dan"]])
-    to_approach(api, run)
+    approach = to_approach(api, run)
     answer_all(api, run)
     tasks = to_tasks(api, run)
     task_of = {t["profileId"]: t for t in tasks}
@@ -50,12 +50,14 @@ def world(api) -> dict[str, Any]:
     throwaway = api.call("POST", "/v1/sessions", owner.h, json={"topic": "to delete", "visibility": "members"})
     api.call("POST", f"/v1/sessions/{throwaway['id']}/invites", owner.h, json={"profileId": people["member"].id})
     api.call("POST", f"/v1/sessions/{throwaway['id']}/members", people["member"].h)
-    # The task the matrix posts text proof to: Bea's, or another non-Dan task that accepts text.
-    texty = [task_of[people[n].id] for n in ("bea", "member", "owner")
-             if "text" in task_of[people[n].id]["contentGuidance"]["proofTypes"]]
-    assert texty, "no task accepts text proof"
+    # The task the matrix posts proof to: Bea's (neither the "member" column nor the owner is its
+    # assignee, and it is not done), with the proof its guidance asks for.
+    bea_task = task_of[people["bea"].id]
+    kinds = bea_task["contentGuidance"]["proofTypes"]
+    proof: dict[str, Any] | None = ({"text": "proof"} if "text" in kinds else
+                                    {"text": "proof", "rating": 4} if "rating" in kinds else None)
     return {
-        "S": sid, "I": idea, "T": texty[0]["id"], "M": media, "G": gen, "N": notes[0]["id"],
+        "S": sid, "P": approach["id"], "I": idea, "T": bea_task["id"], "PROOF": proof, "M": media, "G": gen, "N": notes[0]["id"],
         "X": throwaway["id"],
         "headers": {"anonymous": {}, "non-member": people["stranger"].h, "member": people["member"].h,
                     "owner": owner.h, "admin": admin_h},
@@ -76,6 +78,11 @@ MATRIX: list[tuple[str, str, Any, tuple[Any, ...]]] = [
     ("POST", "/v1/sessions/{S}/phase", {"to": "ideation"}, (A, N, F, C, C)),
     ("GET", "/v1/sessions/{S}/approach", None, (A, N, OK, OK, OK)),
     ("POST", "/v1/sessions/{S}/approach/regenerate", None, (A, N, F, C, C)),
+    ("GET", "/v1/sessions/{S}/approaches", None, (A, N, OK, OK, OK)),
+    # The choice is made (the session is in `submission`): members get 409, a non-member admin 403.
+    ("PUT", "/v1/sessions/{S}/approaches/{P}/vote", {}, (A, N, C, C, F)),
+    ("POST", "/v1/sessions/{S}/approaches/{P}/choose", None, (A, N, F, C, C)),
+    ("PATCH", "/v1/sessions/{S}", {"approachChoice": "owner"}, (A, N, F, C, C)),
     ("PUT", "/v1/sessions/{S}/answers", {"answers": {}}, (A, N, C, C, F)),
     ("GET", "/v1/sessions/{S}/answers", None, (A, N, OK, OK, F)),
     ("POST", "/v1/sessions/{S}/invites", {"profileId": "someone"}, (A, N, F, OK, OK)),
@@ -83,7 +90,7 @@ MATRIX: list[tuple[str, str, Any, tuple[Any, ...]]] = [
     ("GET", "/v1/sessions/{S}/tasks", None, (A, N, OK, OK, OK)),
     ("GET", "/v1/tasks/{T}", None, (A, N, OK, OK, OK)),
     ("GET", "/v1/tasks/{T}/posts", None, (A, N, OK, OK, OK)),
-    ("POST", "/v1/tasks/{T}/posts", {"text": "proof"}, (A, N, F, F, OK)),
+    ("POST", "/v1/tasks/{T}/posts", "{PROOF}", (A, N, F, F, OK)),
     ("POST", "/v1/tasks/{T}/reject", {"reason": "blurry"}, (A, N, F, OK, (200, 409))),
     ("POST", "/v1/tasks/{T}/accept", None, (A, N, F, (200, 409), (200, 409))),
     ("GET", "/v1/media/{M}", None, (A, N, OK, OK, OK)),
@@ -111,7 +118,7 @@ MATRIX: list[tuple[str, str, Any, tuple[Any, ...]]] = [
 
 def _fill(value: Any, world: dict[str, Any]) -> Any:
     if isinstance(value, str):
-        for k in ("S", "I", "T", "M", "G", "N", "X"):
+        for k in ("S", "P", "I", "T", "M", "G", "N", "X"):
             value = value.replace("{" + k + "}", str(world[k]))
         return value
     if isinstance(value, dict):
@@ -130,8 +137,14 @@ def test_authorization_matrix(api, world):
         for role, want in zip(ROLES, expected, strict=True):
             if want is None:
                 continue
-            r = api.http.request(method, url, headers=world["headers"][role],
-                                 json=_fill(body, world) if body is not None else None)
+            if body == "{PROOF}" and world["PROOF"] is None:
+                # An image-only task: the proof goes up as a file.
+                r = api.http.request(method, url, headers=world["headers"][role],
+                                     files={"file": ("p.png", PNG, "image/png")})
+            else:
+                payload = world["PROOF"] if body == "{PROOF}" else _fill(body, world)
+                r = api.http.request(method, url, headers=world["headers"][role],
+                                     json=payload if body is not None else None)
             allowed = want if isinstance(want, tuple) else (want,)
             if r.status_code not in allowed:
                 wrong.append(f"{method} {path} as {role}: {r.status_code} (want {want}) {r.text[:120]}")

@@ -10,6 +10,7 @@ from .scenario import (
     REFERENCE_MEMBERS,
     answer_all,
     check_tasks,
+    chosen_approach,
     ensure_use_cases,
     notifications_after_completion,
     start_session,
@@ -39,9 +40,7 @@ def test_every_service_killed_mid_scenario(stack, api, admin):
     api.call("POST", f"/v1/sessions/{run.session_id}/phase", owner.h, json={"to": "approaches"}, expect=202)
     restart(stack, "ai")  # the generation may have been running: it is retried, never doubled
     restart(stack, "gateway")
-    run.approach = wait(lambda: api.call("GET", f"/v1/sessions/{run.session_id}/approach", owner.h,
-                                         expect=(200, 404)).get("roles") and
-                        api.call("GET", f"/v1/sessions/{run.session_id}/approach", owner.h), what="approach")
+    chosen_approach(api, run)
     answers = answer_all(api, run)
     restart(stack, "notify")
     to_tasks(api, run)
@@ -77,10 +76,7 @@ def test_nats_restart_outboxes_drain(stack, api, admin):
         time.sleep(1)
     finally:
         stack.start_nats()
-    to_approach_ready = wait(lambda: api.call("GET", f"/v1/sessions/{run.session_id}/approach", owner.h,
-                                              expect=(200, 404)).get("roles"), timeout=90, what="approach")
-    assert to_approach_ready
-    run.approach = api.call("GET", f"/v1/sessions/{run.session_id}/approach", owner.h)
+    assert chosen_approach(api, run, timeout=90)["roles"]
     answers = answer_all(api, run)
     to_tasks(api, run)
     check_tasks(run, answers)
@@ -125,6 +121,5 @@ def test_llm_down_fails_clearly_and_owner_can_retry(stack, api, admin):
         stack.kill_service("ai")
         stack.start_service("ai")
     api.call("POST", f"/v1/sessions/{run.session_id}/ai/retry", owner.h, json={"kind": "approach"}, expect=202)
-    approach = wait(lambda: api.call("GET", f"/v1/sessions/{run.session_id}/approach", owner.h,
-                                     expect=(200, 404)).get("roles"), timeout=60, what="approach after retry")
-    assert len(approach) >= 3
+    approach = chosen_approach(api, run, timeout=60)
+    assert len(approach["roles"]) >= 3

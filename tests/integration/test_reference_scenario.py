@@ -13,6 +13,7 @@ from .scenario import (
     REFERENCE_MEMBERS,
     answer_all,
     check_tasks,
+    chosen_approach,
     ensure_use_cases,
     start_session,
     submit_all,
@@ -83,6 +84,63 @@ def test_reference_scenario(api, admin, use_cases):
         trail = wait(lambda t=t: api.call("GET", f"/v1/admin/audit?entityId={t['id']}", admin)["items"],
                      timeout=30, what="audit of a task")
         assert all(r["service"] == "tasks" for r in trail)
+
+
+def test_vote_owner_pick_and_auto(api, use_cases):
+    """The three ways the approach is chosen among the AI's ranked candidates, through the whole stack."""
+    ideas = ["Go to the cinema", "Bowling", "Picnic in the park"]
+
+    def candidates(run):
+        owner = run.members[0]
+        api.call("POST", f"/v1/sessions/{run.session_id}/phase", owner.h, json={"to": "approaches"}, expect=202)
+        return wait(lambda: api.call("GET", f"/v1/sessions/{run.session_id}/approaches", owner.h)["items"],
+                    what="candidates")
+
+    # vote (the default): the group votes for the AI's second candidate; it becomes current.
+    run = start_session(api, "What should we do this weekend?", "", ideas, REFERENCE_MEMBERS)
+    owner = run.members[0]
+    assert api.call("GET", f"/v1/sessions/{run.session_id}", owner.h)["approachChoice"] == "vote"
+    cands = candidates(run)
+    assert [c["rank"] for c in cands] == list(range(1, len(cands) + 1)) and 2 <= len(cands) <= 3
+    assert all(c["roles"] and c["rationale"] for c in cands)
+    r = api.http.get(f"/v1/sessions/{run.session_id}/approach", headers=owner.h)
+    assert r.status_code == 404 and r.json()["error"]["details"]["ai"]["status"] == "ready"
+    api.call("PUT", f"/v1/sessions/{run.session_id}/answers", owner.h, json={"answers": {}}, expect=409)
+    api.call("POST", f"/v1/sessions/{run.session_id}/phase", owner.h, json={"to": "tasks"}, expect=409)
+    approach = chosen_approach(api, run, pick=1)
+    assert (approach["id"], approach["rank"]) == (cands[1]["id"], 2)
+    listed = api.call("GET", f"/v1/sessions/{run.session_id}/approaches", owner.h)["items"]
+    assert [(c["votes"], c["chosen"]) for c in listed][1] == (len(run.members), True)
+    answers = answer_all(api, run)
+    to_tasks(api, run)
+    check_tasks(run, answers)
+    assert {t["roleKey"] for t in run.tasks} <= {r["key"] for r in cands[1]["roles"]}
+
+    # owner: votes do not decide; the owner picks the third candidate.
+    run = start_session(api, "What should we do this weekend?", "", ideas, REFERENCE_MEMBERS)
+    owner = run.members[0]
+    api.call("PATCH", f"/v1/sessions/{run.session_id}", owner.h, json={"approachChoice": "owner"})
+    cands = candidates(run)
+    for m in run.members:
+        api.call("PUT", f"/v1/sessions/{run.session_id}/approaches/{cands[0]['id']}/vote", m.h, json={})
+    assert api.call("GET", f"/v1/sessions/{run.session_id}", owner.h)["currentApproachId"] is None
+    api.call("POST", f"/v1/sessions/{run.session_id}/approaches/{cands[-1]['id']}/choose", run.members[1].h,
+             expect=403)
+    picked = api.call("POST", f"/v1/sessions/{run.session_id}/approaches/{cands[-1]['id']}/choose", owner.h)
+    assert picked["chosen"] and picked["rank"] == len(cands)
+    assert api.call("GET", f"/v1/sessions/{run.session_id}/approach", owner.h)["id"] == cands[-1]["id"]
+
+    # auto: the AI's first candidate is current at once, nobody votes.
+    run = start_session(api, "What should we do this weekend?", "", ideas, REFERENCE_MEMBERS)
+    owner = run.members[0]
+    api.call("PATCH", f"/v1/sessions/{run.session_id}", owner.h, json={"approachChoice": "auto"})
+    api.call("POST", f"/v1/sessions/{run.session_id}/phase", owner.h, json={"to": "approaches"}, expect=202)
+    rank = wait(lambda: api.call("GET", f"/v1/sessions/{run.session_id}/approach", owner.h,
+                                 expect=(200, 404)).get("rank"), what="auto approach")
+    assert rank == 1
+    first = api.call("GET", f"/v1/sessions/{run.session_id}/approaches", owner.h)["items"][0]
+    assert first["chosen"] and first["rank"] == 1
+    api.call("PUT", f"/v1/sessions/{run.session_id}/approaches/{first['id']}/vote", owner.h, json={}, expect=409)
 
 
 @pytest.mark.parametrize(("topic", "ideas", "members", "expected"), [

@@ -12,6 +12,8 @@ ADMIN_ROUTES = [
     ("POST", "/v1/admin/moderation"),
     ("GET", "/v1/admin/audit"),
     ("GET", "/v1/admin/analytics"),
+    ("GET", "/v1/admin/analytics/generations"),
+    ("GET", "/v1/admin/analytics/models"),
     ("GET", "/v1/admin/sessions"),
     ("GET", "/v1/admin/sessions/some-session"),
     ("GET", "/v1/admin/me"),

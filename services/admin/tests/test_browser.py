@@ -96,7 +96,8 @@ def run_reference_scenario(sys_: System, topic: str) -> str:
     people = {n: {"Authorization": f"Bearer {sys_.token(f'{n} {topic[-6:]}')}"} for n in
               ("Ann", "Ben", "Cat", "Dan")}
     r = http.post("/v1/sessions", headers=people["Ann"], json={
-        "topic": topic, "description": "Something all four of us can do", "visibility": "public"})
+        "topic": topic, "description": "Something all four of us can do", "visibility": "public",
+        "approachChoice": "auto"})  # the AI's first candidate at once: this test is about the dashboard
     assert r.status_code == 201, r.text
     sid = r.json()["id"]
     for n in ("Ben", "Cat", "Dan"):
@@ -243,6 +244,15 @@ def test_admin_dashboard_end_to_end(system: System, browser: Any) -> None:
     page.wait_for_selector("#use-case-stats")
     assert page.locator("svg[aria-label='sessions per phase']").count() == 1
     shot(page, "06-analytics")
+
+    # Templates & models: the reference scenario's generations, grouped, then one group's list.
+    page.click("a[data-nav=models]")
+    page.wait_for_selector("#models-table tbody tr.click")
+    row = page.locator("#models-table tbody tr.click", has_text="approach").first
+    assert "builtin" in row.inner_text()
+    row.click()
+    page.wait_for_selector("#model-generations-table >> text=answered")
+    shot(page, "06-templates-and-models")
 
     page.click("a[data-nav=audit]")
     page.wait_for_selector("#audit-table tbody tr")

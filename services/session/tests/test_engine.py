@@ -26,6 +26,11 @@ def test_tasks_need_a_ready_approach_and_submission_is_automatic():
     with pytest.raises(Conflict, match="not ready"):
         check_manual_move(state("approaches"), "tasks", is_owner=True, is_admin=False)
     check_manual_move(state("approaches", ready=True), "tasks", is_owner=True, is_admin=False)
+    waiting = SessionState(phase="approaches", flow=list(DEFAULT_FLOW), approach_ready=False,
+                           candidates_ready=True, approach_choice="owner")
+    with pytest.raises(Conflict, match="No approach is chosen yet .approachChoice 'owner'") as err:
+        check_manual_move(waiting, "tasks", is_owner=True, is_admin=False)
+    assert err.value.details["missing"] == "approachChoice"
     with pytest.raises(Conflict, match="by itself"):
         check_manual_move(state("tasks", ready=True), "submission", is_owner=True, is_admin=False)
     check_manual_move(state("submission", ready=True), "completed", is_owner=True, is_admin=False)

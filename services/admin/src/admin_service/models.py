@@ -8,7 +8,19 @@ from typing import Any
 
 from rally_shared.db import schema_metadata
 from rally_shared.messaging.tables import define_messaging_tables
-from sqlalchemy import BigInteger, DateTime, Float, Identity, Index, Integer, String, Text, func, text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    Identity,
+    Index,
+    Integer,
+    String,
+    Text,
+    func,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -155,7 +167,46 @@ class TaskStat(Base):
     assigned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     posted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    __table_args__ = (Index("ix_a_tasks_session", "session_id"),)
+    # From `rally.tasks.stored` (the tasks of one generation): links outcomes to the generation.
+    generation_id: Mapped[str | None] = mapped_column(String(64))
+    __table_args__ = (Index("ix_a_tasks_session", "session_id"),
+                      Index("ix_a_tasks_generation", "generation_id"))
+
+
+class PostStat(Base):
+    """Proof posts as the tasks service's audit records show them (the events carry no rating)."""
+
+    __tablename__ = "a_posts"
+    post_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    task_id: Mapped[str] = mapped_column(String(64))
+    rating: Mapped[int | None] = mapped_column(Integer)  # the member's 1-5 rating, when the proof has one
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (Index("ix_a_posts_task", "task_id"),)
+
+
+class AnswerStat(Base):
+    """Every `answers_submitted`: which approach generation an answer followed is decided by time."""
+
+    __tablename__ = "a_answers"
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    session_id: Mapped[str] = mapped_column(String(64))
+    profile_id: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (Index("ix_a_answers_session", "session_id", "at"),)
+
+
+class ChoiceStat(Base):
+    """How the group chose among the candidates of one approach generation (`approach_chosen`)."""
+
+    __tablename__ = "a_choices"
+    generation_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    session_id: Mapped[str] = mapped_column(String(64))
+    chosen_rank: Mapped[int] = mapped_column(Integer)
+    how: Mapped[str] = mapped_column(String(20))
+    votes_cast: Mapped[int] = mapped_column(Integer, default=0)
+    votes_first: Mapped[int] = mapped_column(Integer, default=0)  # votes for the AI's rank-1 candidate
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class GenerationStat(Base):
@@ -169,9 +220,16 @@ class GenerationStat(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     latency_seconds: Mapped[float | None] = mapped_column(Float)
     error: Mapped[str | None] = mapped_column(Text)
+    # Who answered (`generatedBy` of approach_generated / tasks_generated); None until it succeeded.
+    provider: Mapped[str | None] = mapped_column(String(80))
+    model: Mapped[str | None] = mapped_column(String(200))
+    template_version: Mapped[str | None] = mapped_column(String(80))
+    fallback: Mapped[bool | None] = mapped_column(Boolean)
+    cost_usd: Mapped[float | None] = mapped_column(Float)
     __table_args__ = (
         Index("ix_a_generations_gen", "generation_id"),
         Index("ix_a_generations_session", "session_id", "kind", "started_at"),
+        Index("ix_a_generations_by", "template_version", "provider", "model"),
     )
 
 
@@ -183,6 +241,9 @@ class RatingStat(Base):
     generation_id: Mapped[str] = mapped_column(String(64))
     score: Mapped[int] = mapped_column(Integer)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # One rating per member and generation (rating again replaces it): the latest per rater counts.
+    rater_id: Mapped[str | None] = mapped_column(String(64))
+    __table_args__ = (Index("ix_a_ratings_gen", "generation_id", "rater_id", "at"),)
 
 
 class DailyCount(Base):

@@ -4,6 +4,7 @@ from rally_shared.service_app import create_service_app
 
 from session_service import handlers  # noqa: F401  (registers the event consumers)
 from session_service.answers.endpoints import router as answers_router
+from session_service.approach.endpoints import candidates_router
 from session_service.approach.endpoints import router as approach_router
 from session_service.ideas.endpoints import router as ideas_router
 from session_service.phases import deadlines
@@ -16,7 +17,8 @@ runtime.on_stop.append(deadlines.stop)
 
 app = create_service_app(
     runtime,
-    [sessions_router, ideas_router, phases_router, approach_router, answers_router],
+    [sessions_router, ideas_router, phases_router, approach_router, candidates_router, answers_router],
     title="Rally session service",
-    description="Sessions, members, ideas, comments, answers and the phase engine.",
+    description="Sessions, members, ideas, comments, approach candidates and votes, answers and the "
+                "phase engine.",
 )

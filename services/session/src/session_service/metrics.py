@@ -9,3 +9,7 @@ COMMENTS_POSTED = Counter("rally_session_comments_posted_total", "Comments poste
 ANSWERS_SUBMITTED = Counter("rally_session_answers_submitted_total", "Answer sets submitted")
 PHASE_TRANSITIONS = Counter(
     "rally_session_phase_transitions_total", "Phase transitions", ["from_phase", "to_phase", "reason"])
+APPROACH_VOTES = Counter(
+    "rally_session_approach_votes_total", "Votes cast (or changed) for a candidate approach")
+APPROACHES_CHOSEN = Counter(
+    "rally_session_approaches_chosen_total", "Approaches chosen among the candidates", ["how", "rank"])

@@ -43,6 +43,10 @@ class Session(Timestamps, Base):
     phase_deadlines: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     phase_deadline_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     current_approach_id: Mapped[uuid.UUID | None] = mapped_column()
+    # How the current approach is chosen among the candidates: vote | owner | auto.
+    approach_choice: Mapped[str] = mapped_column(String(10), default="vote", server_default="vote")
+    # The generation whose candidates are on the table (the latest one stored during `approaches`).
+    approach_generation_id: Mapped[str | None] = mapped_column(String(64))
     meta: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     visibility: Mapped[str] = mapped_column(String(10), default="members")
     owner_id: Mapped[str] = mapped_column(String(64))
@@ -120,4 +124,22 @@ class Approach(Timestamps, Base):
     roles: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
     questions: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
     version: Mapped[int] = mapped_column(Integer, default=1)
-    __table_args__ = (Index("ix_approaches_session", "session_id", "created_at"),)
+    # 1 = the AI's first choice among the candidates of one generation.
+    rank: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    support: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    __table_args__ = (Index("ix_approaches_session", "session_id", "created_at"),
+                      Index("ix_approaches_generation", "session_id", "generation_id", "rank"))
+
+
+class ApproachVote(Base):
+    """One member's vote among the candidates of one generation (changeable; kept for analytics)."""
+
+    __tablename__ = "approach_votes"
+    session_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("sessions.id", ondelete="CASCADE"), primary_key=True)
+    generation_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    profile_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    approach_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("approaches.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    __table_args__ = (Index("ix_approach_votes_approach", "approach_id"),)

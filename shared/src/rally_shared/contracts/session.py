@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
 from rally_shared.contracts.envelope import CamelModel, EventData
 
 PHASES = ("ideation", "approaches", "tasks", "submission", "completed")
+# How a session's current approach is chosen among the AI's ranked candidates.
+APPROACH_CHOICES = ("vote", "owner", "auto")
+ApproachChoice = Literal["vote", "owner", "auto"]
 
 
 class MemberContext(CamelModel):
@@ -58,6 +61,7 @@ class SessionCreated(EventData):
     phase: str
     phase_flow: list[str]
     session_type: str = "default"
+    approach_choice: ApproachChoice = "vote"
 
 
 class MemberJoined(EventData):
@@ -114,3 +118,30 @@ class GenerationRequested(EventData):
     kind: str  # approach | tasks
     actor_id: str
     context: SessionContext
+
+
+class CandidateVotes(CamelModel):
+    """One candidate approach of a choice: its rank (1 = the AI's first) and the votes it got."""
+
+    approach_id: str
+    rank: int
+    title: str = ""
+    votes: int = 0
+
+
+class ApproachChosen(EventData):
+    """The session's approach is chosen among the candidates; it is now `currentApproachId`."""
+
+    TYPE: ClassVar[str] = "rally.session.approach_chosen"
+    session_id: str
+    approach_id: str
+    generation_id: str
+    rank: int  # 1 = the AI's first choice won
+    title: str = ""
+    how: ApproachChoice  # vote: by the members' votes (ties go to rank) | owner: picked | auto: rank 1
+    reason: str = ""  # all_voted | deadline | owner | auto | single_candidate
+    actor_id: str | None = None  # the owner or admin who picked; None when chosen by the system
+    votes: list[CandidateVotes] = Field(default_factory=list)
+    owner_id: str
+    topic: str
+    member_ids: list[str] = Field(default_factory=list)

@@ -15,9 +15,11 @@ from admin_service.analytics.schemas import (
     AiStats,
     Analytics,
     DayPoint,
+    GenerationOutcome,
     GenerationRow,
     KindStats,
     MemberRow,
+    ModelOutcome,
     NotificationStats,
     PhaseDuration,
     PhaseTime,
@@ -129,3 +131,54 @@ def _round(v: float | None) -> float | None:
     return None if v is None else round(v, 3)
 
 
+
+
+# -- outcomes per generation and per (template version, provider, model) --------------------
+
+
+def _avg(v: float | None, digits: int = 3) -> float | None:
+    return None if v is None else round(float(v), digits)
+
+
+def generation_outcome(r: Any) -> GenerationOutcome:
+    """One row of `repo.generation_outcomes` (counts come from SQL; only the ratios are taken here)."""
+    approach = r.seq is not None  # a succeeded approach generation
+    tasks = r.kind == "tasks" and r.status == "succeeded"
+    members, answered = (int(r.members), int(r.answered)) if approach else (None, None)
+    cast = int(r.votes_cast) if r.votes_cast is not None else None
+    return GenerationOutcome(
+        generation_id=r.generation_id, session_id=r.session_id, kind=r.kind, status=r.status,
+        provider=r.provider, model=r.model, template_version=r.template_version, fallback=r.fallback,
+        cost_usd=r.cost_usd, started_at=r.started_at, finished_at=r.finished_at,
+        latency_seconds=_round(r.latency_seconds),
+        members=members, answered=answered,
+        answer_rate=_rate(answered, members) if members is not None and answered is not None else None,
+        votes_cast=cast, vote_share=_rate(int(r.votes_first or 0), cast) if cast else None,
+        chosen_rank=r.chosen_rank,
+        regeneration=bool(r.seq > 1) if approach else None,
+        regenerated=(r.next_at is not None) if approach else None,
+        tasks_assigned=int(r.assigned) if tasks else None,
+        tasks_completed=int(r.completed) if tasks else None,
+        task_completion_rate=_rate(int(r.completed), int(r.assigned)) if tasks else None,
+        avg_proof_rating=_avg(r.proof_avg) if tasks else None,
+        proof_ratings=int(r.proof_n) if tasks else None,
+        avg_rating=_avg(r.rating_avg), rating_count=int(r.rating_n))
+
+
+def model_outcome(r: Any) -> ModelOutcome:
+    succeeded, approaches = int(r.succeeded), int(r.approaches)
+    return ModelOutcome(
+        kind=r.kind, template_version=r.tv or None, provider=r.prov or None, model=r.mdl or None,
+        generations=int(r.generations), succeeded=succeeded, failed=int(r.failed),
+        sessions=int(r.sessions), fallback_share=_rate(int(r.fallbacks), int(r.fallback_known)),
+        total_cost_usd=round(float(r.cost), 6),
+        avg_cost_usd=round(float(r.cost) / int(r.costed), 6) if r.costed else None,
+        avg_latency_seconds=_round(r.avg_latency),
+        answer_rate=_rate(int(r.answered), int(r.members)) if approaches else None,
+        vote_share=_rate(int(r.votes_first), int(r.votes_cast)), votes_cast=int(r.votes_cast),
+        regenerations=int(r.regenerations),
+        regenerated_share=_rate(int(r.regenerated), approaches),
+        tasks_assigned=int(r.assigned), tasks_completed=int(r.completed),
+        task_completion_rate=_rate(int(r.completed), int(r.assigned)),
+        avg_proof_rating=_avg(r.proof_avg), proof_ratings=int(r.proof_n),
+        avg_rating=_avg(r.rating_avg), rating_count=int(r.rating_n))

@@ -14,7 +14,6 @@ from admin_service.models import (
     MemberStat,
     NotificationStat,
     PhaseEntry,
-    RatingStat,
     SessionStat,
     TaskStat,
     UseCase,
@@ -168,7 +167,13 @@ async def ai_by_kind(s: AsyncSession) -> Sequence[Any]:
 
 
 async def ratings(s: AsyncSession) -> Sequence[Any]:
-    return (await s.execute(select(RatingStat.score, func.count()).group_by(RatingStat.score))).all()
+    # A member rating a generation again replaces the earlier score: the latest per rater counts.
+    return await many(s, """
+        SELECT score, count(*) FROM (
+            SELECT DISTINCT ON (generation_id, coalesce(rater_id, event_id)) score
+            FROM admin.a_ratings
+            ORDER BY generation_id, coalesce(rater_id, event_id), at DESC, event_id DESC) x
+        GROUP BY score""")
 
 
 async def notifications(s: AsyncSession) -> Sequence[NotificationStat]:
@@ -181,3 +186,125 @@ async def daily(s: AsyncSession, since: str, until: str) -> Sequence[DailyCount]
                             .order_by(DailyCount.day))).scalars().all()
 
 
+# -- outcomes per generation and per (template version, provider, model) --------------------
+
+# One row per generation of `g` (a CTE the caller defines), with what followed it. Every figure
+# is a lateral lookup on an indexed column, so a page of generations costs a page of lookups.
+_OUTCOMES = """
+    SELECT g.key, g.generation_id, g.session_id, g.kind, g.status, g.provider, g.model,
+           g.template_version, g.fallback, g.cost_usd, g.started_at, g.finished_at,
+           g.latency_seconds, coalesce(g.finished_at, g.started_at) AS sort_at,
+           ap.seq, ap.next_at, m.members, ans.answered,
+           ch.votes_cast, ch.votes_first, ch.chosen_rank,
+           tk.assigned, tk.completed, pr.proof_avg, pr.proof_n, rt.rating_avg, rt.rating_n
+    FROM g
+    -- approach generations: the how-many-th succeeded one of its session, and when the next came
+    LEFT JOIN LATERAL (
+        SELECT 1 + (SELECT count(*) FROM admin.a_generations p
+                    WHERE p.session_id = g.session_id AND p.kind = 'approach'
+                      AND p.status = 'succeeded' AND p.finished_at IS NOT NULL
+                      AND (p.finished_at, p.key) < (g.finished_at, g.key)) AS seq,
+               (SELECT min(n.finished_at) FROM admin.a_generations n
+                WHERE n.session_id = g.session_id AND n.kind = 'approach' AND n.status = 'succeeded'
+                  AND (n.finished_at, n.key) > (g.finished_at, g.key)) AS next_at
+        WHERE g.kind = 'approach' AND g.status = 'succeeded' AND g.finished_at IS NOT NULL
+    ) ap ON true
+    LEFT JOIN LATERAL (
+        SELECT count(*) AS members FROM admin.a_members mm
+        WHERE ap.seq IS NOT NULL AND mm.session_id = g.session_id
+    ) m ON true
+    -- members who answered after this approach and before the next one replaced it
+    LEFT JOIN LATERAL (
+        SELECT count(DISTINCT a.profile_id) AS answered FROM admin.a_answers a
+        WHERE ap.seq IS NOT NULL AND a.session_id = g.session_id AND a.at >= g.finished_at
+          AND (ap.next_at IS NULL OR a.at < ap.next_at)
+    ) ans ON true
+    LEFT JOIN admin.a_choices ch ON ch.generation_id = g.generation_id AND g.kind = 'approach'
+    LEFT JOIN LATERAL (
+        SELECT count(*) AS assigned, count(*) FILTER (WHERE t.completed_at IS NOT NULL) AS completed
+        FROM admin.a_tasks t WHERE g.kind = 'tasks' AND t.generation_id = g.generation_id
+    ) tk ON true
+    LEFT JOIN LATERAL (
+        SELECT avg(p.rating)::float AS proof_avg, count(p.rating) AS proof_n
+        FROM admin.a_tasks t JOIN admin.a_posts p ON p.task_id = t.task_id
+        WHERE g.kind = 'tasks' AND t.generation_id = g.generation_id AND p.deleted_at IS NULL
+    ) pr ON true
+    -- one rating per rater (rating again replaces it): the latest counts
+    LEFT JOIN LATERAL (
+        SELECT avg(x.score)::float AS rating_avg, count(*) AS rating_n
+        FROM (SELECT DISTINCT ON (coalesce(r.rater_id, r.event_id)) r.score
+              FROM admin.a_ratings r WHERE r.generation_id = g.generation_id
+              ORDER BY coalesce(r.rater_id, r.event_id), r.at DESC, r.event_id DESC) x
+    ) rt ON true
+"""
+
+_FILTERS = {"kind": "g.kind", "provider": "g.provider", "model": "g.model",
+            "template_version": "g.template_version"}
+
+
+def _where(filters: dict[str, str | None]) -> tuple[list[str], dict[str, Any]]:
+    conds, params = [], {}
+    for name, column in _FILTERS.items():
+        value = filters.get(name)
+        if value is not None:
+            conds.append(f"{column} = :{name}")
+            params[name] = value
+    return conds, params
+
+
+async def generation_outcomes(s: AsyncSession, filters: dict[str, str | None],
+                              position: tuple[object, ...] | None, limit: int) -> Sequence[Any]:
+    """Newest first (by when a generation finished, else started); `limit + 1` rows."""
+    conds, params = _where(filters)
+    cur = cursor_parts(position)
+    if cur:
+        conds.append("(coalesce(g.finished_at, g.started_at), g.key) < (:cur_at, :cur_key)")
+        params.update(cur_at=cur[0], cur_key=cur[1])
+    where = f"WHERE {' AND '.join(conds)}" if conds else ""
+    sql = f"""
+        WITH g AS (SELECT * FROM admin.a_generations g {where}
+                   ORDER BY coalesce(g.finished_at, g.started_at) DESC, g.key DESC LIMIT :lim)
+        {_OUTCOMES}
+        ORDER BY sort_at DESC, g.key DESC"""
+    return await many(s, sql, lim=limit + 1, **params)
+
+
+async def model_outcomes(s: AsyncSession, filters: dict[str, str | None],
+                         after: tuple[str, ...] | None, limit: int) -> Sequence[Any]:
+    """Per (kind, template version, provider, model), ordered by that key; `limit + 1` rows.
+    Rates are pooled: sums over the group's generations, divided once."""
+    conds, params = _where(filters)
+    where = f"WHERE {' AND '.join(conds)}" if conds else ""
+    having = ""
+    if after:
+        having = "HAVING (o.kind, o.tv, o.prov, o.mdl) > (:a_kind, :a_tv, :a_prov, :a_mdl)"
+        params.update(a_kind=after[0], a_tv=after[1], a_prov=after[2], a_mdl=after[3])
+    sql = f"""
+        WITH g AS (SELECT * FROM admin.a_generations g {where})
+        SELECT o.kind, o.tv, o.prov, o.mdl,
+               count(*) AS generations,
+               count(*) FILTER (WHERE o.status = 'succeeded') AS succeeded,
+               count(*) FILTER (WHERE o.status = 'failed') AS failed,
+               count(DISTINCT o.session_id) AS sessions,
+               count(*) FILTER (WHERE o.fallback) AS fallbacks, count(o.fallback) AS fallback_known,
+               coalesce(sum(o.cost_usd), 0)::float AS cost, count(o.cost_usd) AS costed,
+               avg(o.latency_seconds)::float AS avg_latency,
+               count(o.seq) AS approaches,
+               coalesce(sum(o.members), 0) AS members, coalesce(sum(o.answered), 0) AS answered,
+               coalesce(sum(o.votes_cast), 0) AS votes_cast,
+               coalesce(sum(o.votes_first), 0) AS votes_first,
+               count(*) FILTER (WHERE o.seq > 1) AS regenerations,
+               count(*) FILTER (WHERE o.next_at IS NOT NULL) AS regenerated,
+               coalesce(sum(o.assigned), 0) AS assigned, coalesce(sum(o.completed), 0) AS completed,
+               (sum(o.proof_avg * o.proof_n) / nullif(sum(o.proof_n), 0))::float AS proof_avg,
+               coalesce(sum(o.proof_n), 0) AS proof_n,
+               (sum(o.rating_avg * o.rating_n) / nullif(sum(o.rating_n), 0))::float AS rating_avg,
+               coalesce(sum(o.rating_n), 0) AS rating_n
+        FROM (SELECT x.*, coalesce(x.template_version, '') AS tv, coalesce(x.provider, '') AS prov,
+                     coalesce(x.model, '') AS mdl
+              FROM ({_OUTCOMES}) x) o
+        GROUP BY o.kind, o.tv, o.prov, o.mdl
+        {having}
+        ORDER BY o.kind, o.tv, o.prov, o.mdl
+        LIMIT :lim"""
+    return await many(s, sql, lim=limit + 1, **params)

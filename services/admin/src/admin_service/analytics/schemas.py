@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from pydantic import Field
 from rally_shared.contracts.envelope import CamelModel
 
 
@@ -56,6 +57,11 @@ class GenerationRow(CamelModel):
     finished_at: datetime | None
     latency_seconds: float | None
     error: str | None
+    provider: str | None = None
+    model: str | None = None
+    template_version: str | None = None
+    fallback: bool | None = None
+    cost_usd: float | None = None
 
 
 class SessionDetail(SessionRow):
@@ -148,3 +154,73 @@ class Analytics(CamelModel):
     notifications: list[NotificationStats]
     daily: list[DayPoint]
     generated_at: datetime
+
+
+# -- outcomes per generation and per (template version, provider, model) --------------------
+
+
+class GenerationOutcome(CamelModel):
+    """One AI generation, who answered it, and what the group did with it afterwards."""
+
+    generation_id: str | None
+    session_id: str
+    kind: str = Field(description="approach | tasks")
+    status: str = Field(description="started | succeeded | failed")
+    provider: str | None = Field(description="From generatedBy; null for failed or pre-template generations")
+    model: str | None
+    template_version: str | None
+    fallback: bool | None = Field(description="The builtin planner answered (all or part)")
+    cost_usd: float | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    latency_seconds: float | None
+    members: int | None = Field(description="Approach: members of the session")
+    answered: int | None = Field(
+        description="Approach: members who submitted answers after it and before the next approach")
+    answer_rate: float | None = Field(description="Approach: answered / members")
+    votes_cast: int | None = Field(description="Approach: votes cast when the group chose a candidate")
+    vote_share: float | None = Field(
+        description="Approach: votes for the AI's first-ranked candidate / votes cast; "
+                    "null without votes (owner or auto choice)")
+    chosen_rank: int | None = Field(description="Approach: rank of the candidate the group chose")
+    regeneration: bool | None = Field(
+        description="Approach: it came after the session's first approach (a regeneration)")
+    regenerated: bool | None = Field(description="Approach: a later approach of the session replaced it")
+    tasks_assigned: int | None = Field(description="Tasks: tasks this generation stored")
+    tasks_completed: int | None
+    task_completion_rate: float | None = Field(description="Tasks: completed / assigned")
+    avg_proof_rating: float | None = Field(
+        description="Tasks: average 1-5 rating on proof posts of its tasks")
+    proof_ratings: int | None
+    avg_rating: float | None = Field(description="Average 1-5 rating of this generation (latest per rater)")
+    rating_count: int
+
+
+class ModelOutcome(CamelModel):
+    """Outcomes of one (kind, template version, provider, model): rates are pooled over its generations."""
+
+    kind: str
+    template_version: str | None
+    provider: str | None
+    model: str | None
+    generations: int
+    succeeded: int
+    failed: int
+    sessions: int
+    fallback_share: float | None = Field(description="Succeeded generations the builtin planner answered")
+    total_cost_usd: float
+    avg_cost_usd: float | None
+    avg_latency_seconds: float | None
+    answer_rate: float | None = Field(description="Sum of answered / sum of members over its approaches")
+    vote_share: float | None = Field(description="Votes for the AI's first candidate / votes cast")
+    votes_cast: int
+    regenerations: int = Field(description="Its approach generations that were regenerations")
+    regenerated_share: float | None = Field(
+        description="Its approach generations that a later approach of the session replaced")
+    tasks_assigned: int
+    tasks_completed: int
+    task_completion_rate: float | None
+    avg_proof_rating: float | None
+    proof_ratings: int
+    avg_rating: float | None
+    rating_count: int

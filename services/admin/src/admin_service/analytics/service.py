@@ -12,6 +12,7 @@ from typing import Any
 
 from rally_shared.contracts.ai import (
     ApproachGenerated,
+    GeneratedBy,
     GenerationFailed,
     GenerationStarted,
     TasksGenerated,
@@ -21,6 +22,7 @@ from rally_shared.contracts.envelope import Event, parse_data
 from rally_shared.contracts.notify import NotificationDelivered
 from rally_shared.contracts.session import (
     AnswersSubmitted,
+    ApproachChosen,
     CommentPosted,
     IdeaPosted,
     MemberJoined,
@@ -32,6 +34,7 @@ from rally_shared.contracts.tasks import (
     PostSubmitted,
     TaskAssigned,
     TaskCompleted,
+    TasksStored,
 )
 from sqlalchemy import and_, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -39,11 +42,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin_service.metrics import ANALYTICS_EVENTS
 from admin_service.models import (
+    AnswerStat,
+    ChoiceStat,
     DailyCount,
     GenerationStat,
     MemberStat,
     NotificationStat,
     PhaseEntry,
+    PostStat,
     RatingStat,
     SessionStat,
     TaskStat,
@@ -159,7 +165,26 @@ async def _answers_submitted(s: AsyncSession, ev: Event) -> None:
     await s.execute(update(MemberStat).where(MemberStat.session_id == d.session_id,
                                              MemberStat.profile_id == d.profile_id)
                     .values(answered_at=func.coalesce(MemberStat.answered_at, ev.occurred_at)))
+    # Every submission is kept: the answer rate of each approach generation counts the answers
+    # given between it and the next one (a member answers again after a regeneration).
+    await s.execute(pg_insert(AnswerStat).values(event_id=ev.id, session_id=d.session_id,
+                                                 profile_id=d.profile_id, at=ev.occurred_at)
+                    .on_conflict_do_nothing(index_elements=[AnswerStat.event_id]))
     await _count_day(s, "answers_submitted", ev.occurred_at)
+
+
+async def _approach_chosen(s: AsyncSession, ev: Event) -> None:
+    """The votes of one choice; vote share = votes for the AI's first candidate / votes cast."""
+    d = parse_data(ev, ApproachChosen)
+    await _ensure_session(s, d.session_id, ev.occurred_at)
+    cast = sum(max(v.votes, 0) for v in d.votes)
+    first = sum(max(v.votes, 0) for v in d.votes if v.rank == 1)
+    values = {"session_id": d.session_id, "chosen_rank": d.rank, "how": d.how[:20],
+              "votes_cast": cast, "votes_first": first, "at": ev.occurred_at}
+    # A generation's choice closes once; should it be seen twice, the later one wins.
+    stmt = pg_insert(ChoiceStat).values(generation_id=d.generation_id, **values)
+    await s.execute(stmt.on_conflict_do_update(index_elements=[ChoiceStat.generation_id], set_=values,
+                                               where=ChoiceStat.at <= ev.occurred_at))
 
 
 # -- AI events ---------------------------------------------------------------------------
@@ -206,7 +231,8 @@ async def _generation_started(s: AsyncSession, ev: Event) -> None:
 
 
 async def _generation_finished(s: AsyncSession, ev: Event, session_id: str, kind: str,
-                               generation_id: str | None, status: str, error: str | None = None) -> None:
+                               generation_id: str | None, status: str, error: str | None = None,
+                               by: GeneratedBy | None = None) -> None:
     g = await _find_generation(s, session_id, kind, generation_id, open_start=True)
     if g is None:
         g = GenerationStat(key=generation_id or ev.id, generation_id=generation_id,
@@ -214,6 +240,11 @@ async def _generation_finished(s: AsyncSession, ev: Event, session_id: str, kind
         s.add(g)
     g.status, g.finished_at, g.error = status, ev.occurred_at, error
     g.generation_id = g.generation_id or generation_id
+    if by is not None:
+        # Events from before `generatedBy` existed carry empty strings: unknown, not "".
+        g.provider, g.model = by.provider[:80] or None, by.model[:200] or None
+        g.template_version = by.template_version[:80] or None
+        g.fallback, g.cost_usd = by.fallback, by.cost_usd
     _latency(g)
     await _count_day(s, f"generations_{status}", ev.occurred_at)
     await s.flush()
@@ -228,13 +259,15 @@ async def _approach_generated(s: AsyncSession, ev: Event) -> None:
         values.update(use_case_id=uc.id, use_case_title=(uc.title or None) and uc.title[:200],
                       use_case_score=uc.score, matched_by=uc.matched_by)
     await s.execute(update(SessionStat).where(SessionStat.session_id == d.session_id).values(**values))
-    await _generation_finished(s, ev, d.session_id, "approach", d.generation_id, "succeeded")
+    await _generation_finished(s, ev, d.session_id, "approach", d.generation_id, "succeeded",
+                               by=d.generated_by)
 
 
 async def _tasks_generated(s: AsyncSession, ev: Event) -> None:
     d = parse_data(ev, TasksGenerated)
     await _ensure_session(s, d.session_id, ev.occurred_at)
-    await _generation_finished(s, ev, d.session_id, "tasks", d.generation_id, "succeeded")
+    await _generation_finished(s, ev, d.session_id, "tasks", d.generation_id, "succeeded",
+                               by=d.generated_by)
 
 
 async def _generation_failed(s: AsyncSession, ev: Event) -> None:
@@ -255,6 +288,16 @@ async def _task_assigned(s: AsyncSession, ev: Event) -> None:
         index_elements=[TaskStat.task_id],
         set_={"profile_id": d.profile_id, "role_key": d.role_key, "assigned_at": ev.occurred_at}))
     await _count_day(s, "tasks_assigned", ev.occurred_at)
+
+
+async def _tasks_stored(s: AsyncSession, ev: Event) -> None:
+    """Which tasks one generation produced: completion and proof ratings per generation."""
+    d = parse_data(ev, TasksStored)
+    await _ensure_session(s, d.session_id, ev.occurred_at)
+    for tid in d.task_ids:
+        await s.execute(pg_insert(TaskStat).values(
+            task_id=tid, session_id=d.session_id, generation_id=d.generation_id).on_conflict_do_update(
+            index_elements=[TaskStat.task_id], set_={"generation_id": d.generation_id}))
 
 
 async def _post_submitted(s: AsyncSession, ev: Event) -> None:
@@ -310,6 +353,8 @@ FOLDS = {
     TaskAssigned.TYPE: _task_assigned,
     PostSubmitted.TYPE: _post_submitted,
     TaskCompleted.TYPE: _task_completed,
+    TasksStored.TYPE: _tasks_stored,
+    ApproachChosen.TYPE: _approach_chosen,
     AllTasksCompleted.TYPE: _all_completed,
     NotificationDelivered.TYPE: _notification_delivered,
 }
@@ -329,8 +374,33 @@ async def apply(s: AsyncSession, event: Event) -> bool:
     return True
 
 
+def _score(v: object) -> int | None:
+    return v if isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 5 else None
+
+
+async def _post_audited(s: AsyncSession, data: AuditRecorded) -> None:
+    """A proof post's rating is only in the tasks service's audit record (`post_submitted` has none)."""
+    after = data.after or {}
+    if data.action == "post.created" and after.get("taskId"):
+        await s.execute(pg_insert(PostStat).values(
+            post_id=data.entity_id[:64], task_id=str(after["taskId"])[:64],
+            rating=_score(after.get("rating")), at=data.at)
+            .on_conflict_do_update(index_elements=[PostStat.post_id],
+                                   set_={"task_id": str(after["taskId"])[:64],
+                                         "rating": _score(after.get("rating")), "at": data.at}))
+    elif data.action == "post.deleted":
+        # Tolerates order: a deletion seen first leaves a row the creation fills in.
+        await s.execute(pg_insert(PostStat).values(
+            post_id=data.entity_id[:64], task_id=str(after.get("taskId") or "")[:64], at=data.at,
+            deleted_at=data.at).on_conflict_do_update(
+            index_elements=[PostStat.post_id], set_={"deleted_at": data.at}))
+
+
 async def on_audit(s: AsyncSession, event_id: str, data: AuditRecorded) -> None:
     """Ratings live in the AI service; its audit record of a rating carries the score."""
+    if data.entity == "post":
+        await _post_audited(s, data)
+        return
     after = data.after or {}
     score = after.get("score")
     if "rating" not in data.entity.lower() and "rat" not in data.action.lower():
@@ -339,5 +409,6 @@ async def on_audit(s: AsyncSession, event_id: str, data: AuditRecorded) -> None:
         return
     gen = after.get("generationId") or after.get("generation_id") or data.entity_id
     await s.execute(pg_insert(RatingStat).values(event_id=event_id, generation_id=str(gen)[:64],
-                                                 score=score, at=data.at)
+                                                 score=score, at=data.at,
+                                                 rater_id=(data.actor_id or None) and data.actor_id[:64])
                     .on_conflict_do_nothing(index_elements=[RatingStat.event_id]))

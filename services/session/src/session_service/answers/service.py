@@ -1,4 +1,4 @@
-"""Members answer the approach's questions while the session is in `approaches`."""
+"""Members answer the chosen approach's questions while the session is in `approaches`."""
 
 from __future__ import annotations
 
@@ -21,6 +21,12 @@ async def put_answers(s: AsyncSession, raw_id: str, answers: dict[str, object], 
     if sess.phase != "approaches":
         raise Conflict(f"Answers are taken during 'approaches' only; the session is in '{sess.phase}'.")
     approach = await s.get(Approach, sess.current_approach_id) if sess.current_approach_id else None
+    if approach is None and sess.approach_generation_id is not None:
+        how = {"vote": "when every member has voted, or the owner picks one",
+               "owner": "when the owner picks one"}.get(sess.approach_choice, "once it is taken")
+        raise Conflict(f"Answering opens once the approach is chosen ({how}); no approach is chosen yet. "
+                       f"See GET /v1/sessions/{sess.id}/approaches.",
+                       code="approach_not_chosen", details={"approachChoice": sess.approach_choice})
     if approach is None:
         raise Conflict("The approach is not ready yet; there are no questions to answer.")
     clean = validate_answers(approach.questions, dict(answers))

@@ -32,3 +32,18 @@ def validate_answers(questions: list[dict[str, Any]], answers: dict[str, Any]) -
         first = next(iter(problems))
         raise Unprocessable(f"answers.{first} {problems[first]}.", details=problems)
     return {k: v for k, v in answers.items() if v is not None}
+
+
+def surviving_answers(questions: list[dict[str, Any]], answers: dict[str, Any]) -> dict[str, Any]:
+    """The answers that still fit another approach's questions: same key, and still a valid value
+    (a choice whose options changed, or a question whose type changed, loses the answer)."""
+    keys = {q.get("key") for q in questions}
+    out: dict[str, Any] = {}
+    for key, value in answers.items():
+        if key not in keys or value is None:
+            continue
+        try:
+            out.update(validate_answers(questions, {key: value}))
+        except Unprocessable:
+            continue
+    return out

@@ -1,4 +1,4 @@
-"""Storing what the AI produced and tracking the AI job status in the session's meta."""
+"""Storing what the AI produced (the ranked candidates) and tracking the AI job status in meta."""
 
 from __future__ import annotations
 
@@ -6,39 +6,56 @@ import uuid
 
 from rally_shared.contracts.ai import ApproachGenerated, GenerationFailed, GenerationStarted
 from rally_shared.db import utcnow
-from sqlalchemy import func, select
+from sqlalchemy import distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from session_service.approach import choice
 from session_service.events import audit
 from session_service.models import Approach
 from session_service.phases.service import set_ai_status
 from session_service.sessions.repository import get_session
 
+MAX_CANDIDATES = 3
+
 
 async def store_approach(s: AsyncSession, data: ApproachGenerated) -> None:
+    """Store every candidate of a generation (rank 1 and the alternatives) and open the choice."""
     sess = await get_session(s, uuid.UUID(data.session_id), for_update=True)
     if sess is None:
         return
     approach_id = uuid.UUID(data.approach_id)
     if await s.get(Approach, approach_id) is not None:
-        return
-    version = int((await s.execute(select(func.count()).select_from(Approach)
-                                   .where(Approach.session_id == sess.id))).scalar_one()) + 1
-    a = data.approach
-    s.add(Approach(id=approach_id, session_id=sess.id, generation_id=data.generation_id,
-                   title=str(a.get("title", ""))[:300], summary=str(a.get("summary", "")),
-                   rationale=str(a.get("rationale", "")), roles=list(a.get("roles") or []),
-                   questions=list(a.get("questions") or []), version=version, created_at=utcnow()))
+        return  # the same generation delivered again
+    version = int((await s.execute(
+        select(func.count(distinct(Approach.generation_id))).where(Approach.session_id == sess.id)
+    )).scalar_one()) + 1
+    stored: list[Approach] = []
+    for i, raw in enumerate([data.approach, *data.alternatives][:MAX_CANDIDATES]):
+        # Rank 1 keeps the id the AI gave; the alternatives get ids derived from it (redelivery-safe).
+        cid = approach_id if i == 0 else uuid.uuid5(approach_id, f"rank-{i + 1}")
+        rank = i + 1
+        support = raw.get("support")
+        row = Approach(id=cid, session_id=sess.id, generation_id=data.generation_id,
+                       title=str(raw.get("title", ""))[:300], summary=str(raw.get("summary", "")),
+                       rationale=str(raw.get("rationale", "")), roles=list(raw.get("roles") or []),
+                       questions=list(raw.get("questions") or []), version=version, rank=rank,
+                       support=support if isinstance(support, dict) else None, created_at=utcnow())
+        s.add(row)
+        stored.append(row)
     await s.flush()
-    # An approach that arrives after the session moved on is kept, but does not replace the plan.
+    # Candidates that arrive after the session moved on are kept, but do not replace the plan.
     if sess.phase == "approaches":
-        sess.current_approach_id = approach_id
         sess.meta = {**sess.meta, "useCase": data.use_case.model_dump(mode="json", by_alias=True)}
-        set_ai_status(sess, "approach", status="ready", generationId=data.generation_id)
+        set_ai_status(sess, "approach", status="ready", generationId=data.generation_id,
+                      candidates=len(stored))
+        choice.open_choice(sess, data.generation_id, len(stored))
         sess.updated_at = utcnow()
-    await s.flush()
+        await s.flush()
     await audit(s, None, "approach.store", "approach", approach_id,
-                after={"sessionId": data.session_id, "generationId": data.generation_id})
+                after={"sessionId": data.session_id, "generationId": data.generation_id,
+                       "candidates": [{"id": str(a.id), "rank": a.rank, "title": a.title} for a in stored]})
+    if sess.phase == "approaches":
+        await choice.settle(s, sess)
 
 
 async def mark_started(s: AsyncSession, data: GenerationStarted) -> None:

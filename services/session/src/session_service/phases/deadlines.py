@@ -1,4 +1,5 @@
-"""Phase deadlines: a background loop moves sessions whose current phase's deadline passed."""
+"""Phase deadlines: a background loop moves sessions whose current phase's deadline passed (the
+`approaches` deadline first closes an open choice of the approach)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from rally_shared.db import unit_of_work, utcnow
 from rally_shared.service_app import ServiceRuntime
 from sqlalchemy import select
 
+from session_service.approach import choice
 from session_service.config import get_settings
 from session_service.models import Session
 from session_service.phases.engine import auto_move_target
@@ -25,6 +27,9 @@ async def advance_due(rt: ServiceRuntime, batch: int = 50) -> int:
             select(Session).where(Session.phase_deadline_at <= utcnow(), Session.deleted_at.is_(None))
             .order_by(Session.phase_deadline_at).limit(batch).with_for_update(skip_locked=True))).scalars())
         for sess in due:
+            if choice.choice_open(sess):
+                # The `approaches` deadline closes an open choice (votes so far, ties to rank), then moves on.
+                await choice.close_by_votes(s, sess, reason="deadline")
             target = auto_move_target(state_of(sess))
             if target is None:
                 # The next step waits for the AI or the tasks; record the miss and stop checking.

@@ -40,7 +40,9 @@ def next_phase(flow: list[str], current: str) -> str | None:
 class SessionState:
     phase: str
     flow: list[str]
-    approach_ready: bool
+    approach_ready: bool  # an approach is chosen (currentApproachId)
+    candidates_ready: bool = False  # the AI's candidates are on the table
+    approach_choice: str = "vote"
 
 
 def check_manual_move(state: SessionState, to: str, *, is_owner: bool, is_admin: bool) -> None:
@@ -58,8 +60,16 @@ def check_manual_move(state: SessionState, to: str, *, is_owner: bool, is_admin:
             f"Cannot move from '{state.phase}' to '{to}'; the allowed next phase is '{allowed}'.",
             details={"phase": state.phase, "allowedNext": allowed})
     if to == "tasks" and not state.approach_ready:
+        if state.candidates_ready:
+            how = {"vote": "every member votes (or the owner picks one)",
+                   "owner": "the owner picks one"}.get(state.approach_choice, "it is taken")
+            raise Conflict(
+                f"No approach is chosen yet (approachChoice '{state.approach_choice}': {how}); "
+                "choose one before moving to 'tasks'.",
+                details={"phase": state.phase, "allowedNext": allowed, "missing": "approachChoice",
+                         "approachChoice": state.approach_choice})
         raise Conflict("The approach is not ready yet; wait for it before moving to 'tasks'.",
-                       details={"phase": state.phase, "allowedNext": allowed})
+                       details={"phase": state.phase, "allowedNext": allowed, "missing": "approach"})
     if to == "submission" and "tasks" in state.flow:
         raise Conflict("The session enters 'submission' by itself once the tasks are stored.",
                        details={"phase": state.phase, "allowedNext": allowed})

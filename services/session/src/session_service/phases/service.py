@@ -22,7 +22,9 @@ from session_service.sessions.service import load_visible, require_owner
 
 def state_of(sess: Session) -> SessionState:
     return SessionState(phase=sess.phase, flow=list(sess.phase_flow),
-                        approach_ready=sess.current_approach_id is not None)
+                        approach_ready=sess.current_approach_id is not None,
+                        candidates_ready=sess.approach_generation_id is not None,
+                        approach_choice=sess.approach_choice)
 
 
 def set_ai_status(sess: Session, kind: str, **status: Any) -> None:

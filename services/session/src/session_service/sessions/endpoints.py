@@ -9,6 +9,7 @@ from rally_shared.auth import CurrentUser
 from rally_shared.pagination import Page, Paging, make_page
 from rally_shared.service_app import DbSession
 
+from session_service.approach import choice
 from session_service.sessions import repository as repo
 from session_service.sessions import service
 from session_service.sessions.schemas import (
@@ -59,7 +60,10 @@ async def get_session(session_id: str, db: DbSession, who: CurrentUser) -> Sessi
 @router.patch("/{session_id}", response_model=SessionRead)
 async def update_session(session_id: str, body: SessionUpdate, db: DbSession, who: CurrentUser
                          ) -> SessionRead:
+    """The owner changes the topic, description, visibility, deadlines or `approachChoice` (the last
+    only before the approach is chosen; switching an open choice to `auto` takes rank 1 at once)."""
     sess = await service.update_session(db, session_id, body, who)
+    await choice.settle(db, sess)
     return _read(sess, "owner" if sess.owner_id == who.profile_id else None)
 
 
@@ -84,7 +88,7 @@ async def list_members(session_id: str, db: DbSession, who: CurrentUser, paging:
                        ) -> Page[MemberRead]:
     sess, _ = await service.load_visible(db, session_id, who)
     members = await repo.list_members(db, sess.id)
-    answered = await repo.answered_profiles(db, sess.id)
+    answered = await repo.answered_profiles(db, sess.id, sess.current_approach_id)
     pos = paging.position()
     if pos:
         members = [m for m in members if (m.joined_at, m.profile_id) > (pos[0], str(pos[1]))]

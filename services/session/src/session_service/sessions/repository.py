@@ -36,8 +36,12 @@ async def count_members(s: AsyncSession, session_id: uuid.UUID) -> int:
     return len(await list_members(s, session_id))
 
 
-async def answered_profiles(s: AsyncSession, session_id: uuid.UUID) -> set[str]:
-    q = select(Answer.profile_id).where(Answer.session_id == session_id)
+async def answered_profiles(s: AsyncSession, session_id: uuid.UUID, approach_id: uuid.UUID | None
+                            ) -> set[str]:
+    """Members who answered the current approach's questions (none while no approach is chosen)."""
+    if approach_id is None:
+        return set()
+    q = select(Answer.profile_id).where(Answer.session_id == session_id, Answer.approach_id == approach_id)
     return set((await s.execute(q)).scalars())
 
 

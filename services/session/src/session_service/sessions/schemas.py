@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 from rally_shared.contracts.envelope import CamelModel
+from rally_shared.contracts.session import ApproachChoice
 
 Visibility = Literal["private", "members", "public"]
 
@@ -27,6 +28,10 @@ class SessionCreate(CamelModel):
     visibility: Visibility = "members"
     session_type: str = Field("default", max_length=60)
     phase_deadlines: dict[str, datetime] = Field(default_factory=dict)
+    approach_choice: ApproachChoice = Field(
+        "vote", description="How the approach is chosen among the AI's candidates: `vote` (every member "
+        "votes; closes when all voted or at the `approaches` deadline; ties go to the AI's rank), `owner` "
+        "(the owner picks) or `auto` (the AI's first candidate at once).")
 
     _topic = field_validator("topic")(_not_blank)
 
@@ -36,6 +41,8 @@ class SessionUpdate(CamelModel):
     description: str | None = Field(None, max_length=4000)
     visibility: Visibility | None = None
     phase_deadlines: dict[str, datetime] | None = None
+    approach_choice: ApproachChoice | None = Field(
+        None, description="vote | owner | auto; changeable until the approach is chosen.")
 
     @field_validator("topic")
     @classmethod
@@ -52,6 +59,7 @@ class SessionRead(CamelModel):
     phase: str
     phase_flow: list[str]
     current_approach_id: uuid.UUID | None
+    approach_choice: str
     meta: dict[str, Any]
     visibility: str
     owner_id: str

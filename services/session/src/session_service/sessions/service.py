@@ -65,7 +65,8 @@ async def create_session(s: AsyncSession, data: SessionCreate, who: Principal) -
         id=uuid.uuid4(), topic=data.topic, description=data.description, use_case_id=data.use_case_id,
         session_type=data.session_type, phase=flow[0], phase_flow=flow, phase_deadlines=deadlines,
         phase_deadline_at=data.phase_deadlines.get(flow[0]), meta={"deadlines": deadlines},
-        visibility=data.visibility, owner_id=who.profile_id, created_at=utcnow(), updated_at=utcnow(),
+        visibility=data.visibility, owner_id=who.profile_id, approach_choice=data.approach_choice,
+        created_at=utcnow(), updated_at=utcnow(),
     )
     s.add(sess)
     await s.flush()  # the member row references the session row
@@ -75,7 +76,7 @@ async def create_session(s: AsyncSession, data: SessionCreate, who: Principal) -
     await emit(s, SessionCreated(
         session_id=str(sess.id), topic=sess.topic, description=sess.description, owner_id=sess.owner_id,
         use_case_id=sess.use_case_id, visibility=sess.visibility, phase=sess.phase,
-        phase_flow=sess.phase_flow, session_type=sess.session_type))
+        phase_flow=sess.phase_flow, session_type=sess.session_type, approach_choice=data.approach_choice))
     await emit(s, MemberJoined(session_id=str(sess.id), profile_id=who.profile_id, name=who.name,
                                role="owner"))
     await audit(s, who.profile_id, "session.create", "session", sess.id, after=snapshot(sess))
@@ -100,6 +101,12 @@ async def update_session(s: AsyncSession, raw_id: str, data: SessionUpdate, who:
         sess.description = data.description
     if data.visibility is not None:
         sess.visibility = data.visibility
+    if data.approach_choice is not None and data.approach_choice != sess.approach_choice:
+        if sess.current_approach_id is not None or sess.phase not in ("ideation", "approaches"):
+            chosen = str(sess.current_approach_id) if sess.current_approach_id else None
+            raise Conflict("approachChoice can change only before the approach is chosen.",
+                           details={"currentApproachId": chosen, "phase": sess.phase})
+        sess.approach_choice = data.approach_choice
     if data.phase_deadlines is not None:
         sess.phase_deadlines = _deadlines(data.phase_deadlines, sess.phase_flow)
         sess.meta = {**sess.meta, "deadlines": sess.phase_deadlines}

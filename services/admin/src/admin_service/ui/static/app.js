@@ -292,6 +292,120 @@ async function analyticsPage() {
           : h("p", { class: "muted" }, "None yet."))));
 }
 
+// ---- templates & models: outcomes per generation, compared per (template, provider, model) -----
+const fmtNum = (v, digits = 2) => (v === null || v === undefined ? "—" : String(Math.round(v * 10 ** digits) / 10 ** digits));
+const fmtUsd = (v) => (v === null || v === undefined ? "—" : `$${v < 0.01 && v > 0 ? v.toFixed(4) : v.toFixed(2)}`);
+const fmtStars = (v, n) => (v === null || v === undefined ? "—" : `${fmtNum(v, 2)} ★${n ? ` (${n})` : ""}`);
+const who = (r) => [r.provider || "unknown", r.model].filter(Boolean).join(" · ");
+// Higher is better for every compared figure except these (lower is better).
+const LOWER_IS_BETTER = new Set(["fallbackShare", "regeneratedShare", "avgCostUsd"]);
+const COMPARED = ["answerRate", "voteShare", "regeneratedShare", "taskCompletionRate", "avgProofRating", "avgRating", "fallbackShare", "avgCostUsd"];
+function bestOf(rows) {
+  // The best value of each figure among the rows of the same kind (only where two or more compare).
+  const best = {};
+  for (const kind of new Set(rows.map((r) => r.kind))) {
+    const same = rows.filter((r) => r.kind === kind);
+    for (const key of COMPARED) {
+      const vals = same.map((r) => r[key]).filter((v) => v !== null && v !== undefined);
+      if (vals.length < 2 || Math.min(...vals) === Math.max(...vals)) continue;
+      best[`${kind}:${key}`] = LOWER_IS_BETTER.has(key) ? Math.min(...vals) : Math.max(...vals);
+    }
+  }
+  return best;
+}
+function rateCell(v, best, title) {
+  const p = v === null || v === undefined ? null : Math.max(0, Math.min(100, v * 100));
+  return h("td", { class: best ? "best" : null, title }, p === null ? h("span", { class: "muted" }, "—")
+    : h("div", { class: "progress" }, h("div", { class: "bar" }, h("i", { style: `width:${p}%` })), h("small", {}, fmtPct(v))));
+}
+
+async function modelsPage(params) {
+  const kind = h("select", { id: "models-kind", "aria-label": "kind" }, h("option", { value: "" }, "Approaches and tasks"),
+    h("option", { value: "approach" }, "Approaches"), h("option", { value: "tasks" }, "Tasks"));
+  kind.value = params.get("kind") || "";
+  const body = h("tbody");
+  const more = h("div", { class: "more" });
+  const detail = h("div", { id: "model-generations" });
+  let cursor = null, rows = [];
+  const draw = () => {
+    const best = bestOf(rows);
+    const mark = (r, key) => best[`${r.kind}:${key}`] !== undefined && r[key] === best[`${r.kind}:${key}`];
+    body.replaceChildren(...rows.map((r) => h("tr", { class: "click", "data-group": `${r.kind}|${r.templateVersion || ""}|${r.provider || ""}|${r.model || ""}`,
+      onclick: () => showGenerations(r).catch(failed) },
+      h("td", {}, badge(r.kind, r.kind === "approach" ? "approaches" : "tasks"), " ", h("b", {}, r.templateVersion || "—")),
+      h("td", {}, who(r)),
+      h("td", {}, r.generations, r.failed ? h("div", { class: "muted small" }, `${r.failed} failed`) : null,
+        h("div", { class: "muted small" }, `${r.sessions} session${r.sessions === 1 ? "" : "s"}`)),
+      h("td", { class: mark(r, "fallbackShare") ? "best" : null }, fmtPct(r.fallbackShare)),
+      rateCell(r.answerRate, mark(r, "answerRate"), "members who answered after the approach"),
+      rateCell(r.voteShare, mark(r, "voteShare"), `votes for the AI's first candidate (${r.votesCast} votes)`),
+      h("td", { class: mark(r, "regeneratedShare") ? "best" : null, title: "replaced by a regeneration" },
+        r.regeneratedShare === null ? "—" : fmtPct(r.regeneratedShare), r.regenerations ? h("div", { class: "muted small" }, `${r.regenerations} regeneration${r.regenerations === 1 ? "" : "s"}`) : null),
+      rateCell(r.taskCompletionRate, mark(r, "taskCompletionRate"), `${r.tasksCompleted}/${r.tasksAssigned} tasks done`),
+      h("td", { class: mark(r, "avgProofRating") ? "best" : null }, fmtStars(r.avgProofRating, r.proofRatings)),
+      h("td", { class: mark(r, "avgRating") ? "best" : null }, fmtStars(r.avgRating, r.ratingCount)),
+      h("td", { class: mark(r, "avgCostUsd") ? "best" : null }, fmtUsd(r.totalCostUsd),
+        h("div", { class: "muted small" }, `${fmtUsd(r.avgCostUsd)} each · ${fmtSecs(r.avgLatencySeconds)}`)))));
+    if (!rows.length) body.append(h("tr", {}, h("td", { colspan: 11, class: "muted" }, "No generations yet.")));
+  };
+  const load = async (reset) => {
+    if (reset) { rows = []; cursor = null; detail.replaceChildren(); }
+    const page = await api("GET", `/v1/admin/analytics/models${qs({ kind: kind.value, limit: 100, cursor })}`);
+    rows = rows.concat(page.items);
+    cursor = page.nextCursor;
+    draw();
+    more.replaceChildren(cursor ? h("button", { class: "secondary", onclick: () => load(false).catch(failed) }, "Load more") : "");
+  };
+  async function showGenerations(group) {
+    const tbody = h("tbody");
+    const more2 = h("div", { class: "more" });
+    let cur = null;
+    const filters = { kind: group.kind, provider: group.provider, model: group.model, templateVersion: group.templateVersion };
+    const loadGens = async () => {
+      const page = await api("GET", `/v1/admin/analytics/generations${qs({ ...filters, limit: 50, cursor: cur })}`);
+      for (const g of page.items) {
+        const outcome = g.kind === "approach"
+          ? [`answered ${g.answered ?? "—"}/${g.members ?? "—"} (${fmtPct(g.answerRate)})`,
+            g.voteShare !== null ? `first candidate ${fmtPct(g.voteShare)} of ${g.votesCast} votes` : null,
+            g.regeneration ? "a regeneration" : null, g.regenerated ? "regenerated later" : null]
+          : g.kind === "tasks" && g.tasksAssigned !== null
+            ? [`${g.tasksCompleted}/${g.tasksAssigned} tasks done (${fmtPct(g.taskCompletionRate)})`,
+              g.proofRatings ? `proof ${fmtStars(g.avgProofRating, g.proofRatings)}` : null] : [];
+        tbody.append(h("tr", {},
+          h("td", { class: "small" }, g.generationId ? h("a", { href: `#/generations/${g.generationId}` }, fmtDate(g.finishedAt || g.startedAt)) : fmtDate(g.finishedAt || g.startedAt)),
+          h("td", {}, h("a", { href: `#/sessions/${g.sessionId}` }, g.sessionId.slice(0, 8))),
+          h("td", {}, badge(g.status), g.fallback ? h("div", { class: "muted small" }, "builtin fallback") : null),
+          h("td", { class: "small" }, outcome.filter(Boolean).join(" · ") || "—"),
+          h("td", {}, fmtStars(g.avgRating, g.ratingCount)),
+          h("td", { class: "hide-sm small" }, fmtUsd(g.costUsd), " · ", fmtSecs(g.latencySeconds))));
+      }
+      if (!tbody.children.length) tbody.append(h("tr", {}, h("td", { colspan: 6, class: "muted" }, "No generations.")));
+      cur = page.nextCursor;
+      more2.replaceChildren(cur ? h("button", { class: "secondary", onclick: () => loadGens().catch(failed) }, "Load more") : "");
+    };
+    detail.replaceChildren(h("div", { class: "panel table-wrap" },
+      h("h2", {}, `Generations of ${group.templateVersion || "—"} · ${who(group)}`),
+      h("table", { id: "model-generations-table" }, h("thead", {}, h("tr", {}, h("th", {}, "When"), h("th", {}, "Session"), h("th", {}, "Status"),
+        h("th", {}, "Outcome"), h("th", {}, "Rating"), h("th", { class: "hide-sm" }, "Cost · latency"))), tbody), more2));
+    await loadGens();
+    detail.scrollIntoView({ behavior: "smooth", block: "start" });
+  }
+  kind.addEventListener("change", () => load(true).catch(failed));
+  render(
+    h("div", { class: "head" }, h("div", {}, h("h1", {}, "Templates & models"),
+      h("p", { class: "muted" }, "What followed each AI generation, per prompt template, provider and model. Best of each kind in green.")),
+      h("div", { class: "row", style: "max-width:420px" }, kind, h("button", { class: "secondary", onclick: () => load(true).catch(failed) }, "Refresh"))),
+    h("div", { class: "panel table-wrap" }, h("table", { id: "models-table" },
+      h("thead", {}, h("tr", {}, h("th", {}, "Template"), h("th", {}, "Provider · model"), h("th", {}, "Generations"),
+        h("th", { title: "the builtin planner answered" }, "Fallback"), h("th", {}, "Answer rate"), h("th", {}, "Vote share"),
+        h("th", {}, "Regenerated"), h("th", {}, "Task completion"), h("th", {}, "Proof rating"), h("th", {}, "Rating"), h("th", {}, "Cost"))), body), more),
+    h("p", { class: "muted small" }, "Answer rate: members who answered after an approach and before the next. Vote share: votes for the AI's first candidate. ",
+      "Regenerated: approaches a later one replaced. Task completion and proof rating: tasks of the generation and the ratings on their proof posts. ",
+      "Rates are pooled over the group's generations. Failed generations do not say which model they used."),
+    detail);
+  await load(true);
+}
+
 // ---- use cases ----------------------------------------------------------------------------
 async function useCasesPage() {
   const q = h("input", { type: "search", placeholder: "Search use cases", id: "uc-search" });
@@ -570,6 +684,7 @@ const ROUTES = [
   [/^#\/sessions\/(.+)$/, (m) => sessionPage(decodeURIComponent(m[1])), "sessions"],
   [/^#\/sessions$/, () => sessionsPage(), "sessions"],
   [/^#\/analytics$/, () => analyticsPage(), "analytics"],
+  [/^#\/models$/, (m, params) => modelsPage(params), "models"],
   [/^#\/use-cases\/(.+)$/, (m) => useCaseEditor(decodeURIComponent(m[1])), "use-cases"],
   [/^#\/use-cases$/, () => useCasesPage(), "use-cases"],
   [/^#\/generations\/(.+)$/, (m) => generationPage(decodeURIComponent(m[1])), "generations"],
