@@ -172,7 +172,8 @@ async def run_topic(topic: dict[str, Any], ctx: dict[str, Any]) -> dict[str, Any
                        ctx["provider"], fallback=ctx["fallback"])
     elapsed = time.perf_counter() - t0
     answers = {m.profile_id: m.answers for m in answered}
-    violations = len(a.checks["violationsAfter"]) + len(task_violations(a.approach, answers, t.tasks))
+    violation_list = list(a.checks["violationsAfter"]) + task_violations(a.approach, answers, t.tasks)
+    violations = len(violation_list)
     group = [topic["topic"], topic.get("description") or ""]
     for i in topic.get("ideas") or []:
         group.append(str(i["text"]))
@@ -192,7 +193,8 @@ async def run_topic(topic: dict[str, Any], ctx: dict[str, Any]) -> dict[str, Any
         "coverage": cov, "strict": strict, "missing": missing,
         "generic": sum(1 for r in roles if r.get("source") == "generic"), "roles": len(roles),
         "chosen": None if not expect else expect in (a.output.get("ideas") or []),
-        "unrelated": unrelated, "violations": violations, "title": a.output["title"],
+        "unrelated": unrelated, "violations": violations, "violation_list": violation_list,
+        "title": a.output["title"],
         "use_case": uc.title if uc else None, "provider": a.provider, "seconds": elapsed,
         "gen_seconds": [a.latency_s, t.latency_s], "providers": [a.provider, t.provider],
         "approach": a.output, "tasks": tasks, "alternatives": [x["title"] for x in a.output.get("alternatives", [])],
@@ -255,6 +257,8 @@ def print_rows(rows: list[dict[str, Any]], verbose: bool) -> None:
               f"{r['title'][:50]} ({r['use_case'] or '-'})")
         if verbose:
             print(f"      by: {' / '.join(r['providers'])}")
+            if r["violation_list"]:
+                print(f"      VIOLATIONS: {r['violation_list']}")
             print(f"      missing: {', '.join(r['missing']) or '-'}; unrelated: {', '.join(r['unrelated']) or '-'}")
             print(f"      alternatives: {r['alternatives']}")
             for role in r["approach"]["roles"]:

@@ -12,6 +12,9 @@ import re
 from collections import Counter
 from typing import Any
 
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
 from ai_service.planning.schemas import Approach, Question, Requirement, Role, TaskDraft
 
 # Questions the planner knows how to ask when a requirement names them.
@@ -192,17 +195,31 @@ def task_violations(approach: Approach, members: dict[str, dict[str, Any]],
                 or not t.content_guidance.proof_types:
             out.append(f"task of {t.profile_id} lacks instructions or content guidance")
     n = len(members)
-    mandatory_fits = sum(r.min for r in approach.roles) <= n
+    capacity = sum(x.max for x in approach.roles)
     for r in approach.roles:
-        c = counts[r.key]
-        capacity = sum(x.max for x in approach.roles)
-        if c > r.max and capacity >= n:
-            out.append(f"role {r.key} has {c} members, max {r.max}")
-        if c < r.min and mandatory_fits:
-            able = sum(1 for a in members.values() if eligible(r, a))
-            if able >= r.min:
-                out.append(f"role {r.key} has {c} members, min {r.min}")
+        if counts[r.key] > r.max and capacity >= n:
+            out.append(f"role {r.key} has {counts[r.key]} members, max {r.max}")
+    # Minimums hold "when members allow": judged jointly, since one member may be the only one able
+    # to fill either of two roles. The rule is broken when fewer minimum seats are filled than the
+    # most that any assignment of these members could fill.
+    filled = sum(min(counts[r.key], r.min) for r in approach.roles)
+    best = fillable_minimums(approach, members)
+    if filled < best:
+        short = [f"role {r.key} has {counts[r.key]} members, min {r.min}" for r in approach.roles
+                 if counts[r.key] < r.min]
+        out.append(f"{best - filled} minimum seat(s) left empty although members allow: " + "; ".join(short))
     return out
+
+
+def fillable_minimums(approach: Approach, members: dict[str, dict[str, Any]]) -> int:
+    """The most minimum seats (a role's `min`) that eligible members can fill at once, one seat each."""
+    seats = [r for r in approach.roles for _ in range(r.min)]
+    pids = list(members)
+    if not seats or not pids:
+        return 0
+    able = np.array([[1.0 if eligible(r, members[p]) else 0.0 for r in seats] for p in pids])
+    rows, cols = linear_sum_assignment(-able)
+    return int(able[rows, cols].sum())
 
 
 def scale_max(n: int, share: float) -> int:
