@@ -10,23 +10,27 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
+import yaml
 from scipy.optimize import linear_sum_assignment
 
 from ai_service.planning.schemas import Approach, Question, Requirement, Role, TaskDraft
 
-# Questions the planner knows how to ask when a requirement names them.
-KNOWN_QUESTIONS: dict[str, Question] = {
-    "has_car": Question(key="has_car", text="Do you have a car you can drive on the day?",
-                        type="boolean"),
-    "budget": Question(key="budget", text="How much can you spend on this (EUR)?", type="number",
-                       unit="EUR"),
-    "available": Question(key="available", text="Are you free to attend on the day?",
-                          type="boolean"),
-    "has_laptop": Question(key="has_laptop", text="Can you bring a laptop?", type="boolean"),
-}
+
+@lru_cache(maxsize=1)
+def known_questions() -> dict[str, Question]:
+    """Questions the planner can add when a (model's) role requires one the approach does not ask:
+    the catalogue's texts, phrased for any plan."""
+    from ai_service.planning.catalogue import CATALOGUE_DIR, parse_questions
+
+    specs = parse_questions(yaml.safe_load((CATALOGUE_DIR / "questions.yaml").read_text()), "questions.yaml")
+    return {k: Question(key=k, text=q.text.replace("{activity}", "the plan").replace(
+        "{language}", "the language the plan needs"), type=q.type, unit=q.unit, options=q.options)
+        for k, q in specs.items()}
+
 
 GENERIC_ROLES: list[Role] = [
     Role(key="coordinator", name="Coordinator",
@@ -102,12 +106,15 @@ def normalize_approach(approach: Approach, member_count: int) -> tuple[Approach,
         for req in role.requires:
             qkey = slugify(req.question)
             if qkey not in questions:
-                if qkey in KNOWN_QUESTIONS:
-                    questions[qkey] = KNOWN_QUESTIONS[qkey]
+                if qkey in known_questions():
+                    questions[qkey] = known_questions()[qkey]
                     fixes.append(f"question {qkey} added for role {key}")
                 else:
                     fixes.append(f"role {key}: requirement on unknown question {qkey} dropped")
                     continue
+            if any(r.question == qkey for r in reqs):
+                fixes.append(f"role {key}: second requirement on {qkey} dropped")
+                continue
             reqs.append(req.model_copy(update={"question": qkey}))
         lo, hi = role.min, max(role.max, 1)
         if lo > hi:
