@@ -214,7 +214,6 @@ class LexIndex:
         self.vocab = vocab
         self.activity_matrix = self._matrix(activities, vocab)
         self.role_matrix = self._matrix(roles, vocab)
-        self.role_words = [s | k for s, k in roles]
 
     def _matrix(self, entries: list[tuple[set[str], set[str]]], vocab: dict[str, int]) -> sparse.csr_matrix:
         rows, cols, data = [], [], []
