@@ -29,6 +29,7 @@ Printed, per topic and overall, with the goals of the planner issue:
 from __future__ import annotations
 
 import argparse
+import json
 import asyncio
 import re
 import statistics
@@ -291,6 +292,7 @@ async def main() -> int:
     ap.add_argument("--only", default="", help="run only topics whose name contains this")
     ap.add_argument("--limit", type=int, default=0, help="run only the first N topics")
     ap.add_argument("--verbose", action="store_true")
+    ap.add_argument("--dump", default="", help="write every plan (approach and tasks) as JSON to this file")
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT / "services" / "ai" / "src"))
     sys.path.insert(0, str(ROOT / "shared" / "src"))
@@ -345,6 +347,9 @@ async def main() -> int:
     for provider, rows, _ in results:
         print(f"\n--- {provider.name} ({provider.model})")
         print_rows(rows, args.verbose)
+    if args.dump:
+        Path(args.dump).write_text(json.dumps({p.name: [{k: r[k] for k in ("name", "approach", "tasks", "missing")}
+                                                        for r in rows] for p, rows, _ in results}, indent=1))
     sums = [summary(rows) for _, rows, _ in results]
     print()
     print(f"{'':40}" + "".join(f"{p.name:>14}" for p, _, _ in results) + "   goal")

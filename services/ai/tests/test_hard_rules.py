@@ -84,11 +84,11 @@ def test_minimums_are_judged_jointly() -> None:
         "questions": [{"key": "budget", "text": "?", "type": "number"}]})
     members = {"a": {"budget": 60}, "b": {"budget": 0}, "c": {}}
     assert fillable_minimums(approach, members) == 1
-    from ai_service.planning.schemas import Guidance, TaskDraft
+    from ai_service.planning.schemas import ContentGuidance, TaskDraft
 
     def task(pid: str, role: str) -> TaskDraft:
         return TaskDraft(profile_id=pid, role_key=role, title="t", instructions="i",
-                         content_guidance=Guidance(text="g", proof_types=["text"]))
+                         content_guidance=ContentGuidance(text="g", proof_types=["text"]))
 
     ok = [task("a", "buyer"), task("b", "helper"), task("c", "helper")]
     assert task_violations(approach, members, ok) == []  # payer empty: nobody else can take it

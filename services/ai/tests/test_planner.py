@@ -14,10 +14,11 @@ from ai_service.embeddings import local_embedder
 from ai_service.generations.pipeline import generate
 from ai_service.planning.context import CommentInfo, GenerationInput, IdeaInfo, MemberInfo, UseCaseInfo
 from ai_service.planning.matcher import assign
-from ai_service.planning.rules import approach_violations, eligible, normalize_approach, task_violations
+from ai_service.planning.rules import approach_violations, normalize_approach, task_violations
 from ai_service.planning.schemas import Approach, TaskPlan
 from ai_service.planning.tone import TONES, tone_of
 from ai_service.providers.builtin import BuiltinProvider
+from rally_shared.contracts.approach import eligible
 from rally_shared.contracts.roles import RoleSpec
 
 

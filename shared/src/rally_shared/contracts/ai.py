@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
+from rally_shared.contracts.approach import ContentGuidance, Role
 from rally_shared.contracts.envelope import CamelModel, EventData
 
 
@@ -15,11 +16,6 @@ class UseCaseMatch(CamelModel):
     title: str | None = None
     score: float | None = None
     matched_by: str = "none"  # explicit | similarity | none
-
-
-class ContentGuidance(CamelModel):
-    text: str
-    proof_types: list[str]  # text | image | rating
 
 
 class GeneratedTask(CamelModel):
@@ -69,6 +65,10 @@ class TasksGenerated(EventData):
     owner_id: str
     member_ids: list[str]
     tasks: list[GeneratedTask]
+    # The chosen approach's roles (requirements, min/max seats) and each member's answers, so the
+    # tasks service can seat a late joiner, free a leaver's task and check a reassignment.
+    roles: list[Role] = Field(default_factory=list)
+    member_answers: dict[str, dict[str, Any]] = Field(default_factory=dict)
     ai_prompt: str = ""
     ai_response: str = ""
     generated_by: GeneratedBy = Field(default_factory=GeneratedBy)

@@ -215,6 +215,8 @@ async def finish_success(s: AsyncSession, job: Generation, p: Prepared, out: Out
     await emit(s, TasksGenerated(
         session_id=job.session_id, generation_id=str(job.id), approach_id=ctx.approach_id,
         owner_id=ctx.owner_id, member_ids=[m.profile_id for m in ctx.members], tasks=tasks,
+        roles=p.inp.approach.roles if p.inp.approach else [],
+        member_answers={m.profile_id: dict(m.answers) for m in ctx.members},
         ai_prompt=out.prompt.as_text(), ai_response=out.raw, generated_by=by))
 
 

@@ -28,7 +28,7 @@ from ai_service.planning.candidates import (
 from ai_service.planning.catalogue import CatalogueIndex, catalogue_index
 from ai_service.planning.composer import Plan, compose, role_count, roles_offered, topic_has_domain
 from ai_service.planning.context import GenerationInput, MemberInfo
-from ai_service.planning.schemas import Approach, Guidance, Role, TaskDraft
+from ai_service.planning.schemas import Approach, ContentGuidance, Role, TaskDraft
 from ai_service.planning.text import clean, form_of, goal_core, is_open_question, language_in, person_in
 from ai_service.planning.tone import Tone, tone_of
 
@@ -148,14 +148,14 @@ def task_for(role: Role, member: MemberInfo, tone: Tone, n: int,
         instructions = tone.instructions(
             f"As {role.name.lower()}: {what}. Agree the details with the group in the session and "
             f"finish before the due date.", n)
-        guidance = Guidance(text=tone.guidance(f"Post a photo or a short note showing what you did as "
+        guidance = ContentGuidance(text=tone.guidance(f"Post a photo or a short note showing what you did as "
                                                f"{role.name}"), proof_types=["image", "text"])
     else:
         title, instructions = t.title, t.instructions
         if t.carries_people:
             instructions += (f" Your passengers: {_names(passengers)}." if passengers
                              else " Offer lifts in the session to anyone who needs one.")
-        guidance = Guidance(text=t.proof_text, proof_types=list(t.proof_types))
+        guidance = ContentGuidance(text=t.proof_text, proof_types=list(t.proof_types))
     return TaskDraft(profile_id=member.profile_id, role_key=role.key, title=title,
                      description=role.description or role.name, instructions=instructions,
                      content_guidance=guidance)

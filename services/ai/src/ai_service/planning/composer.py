@@ -20,6 +20,7 @@ from ai_service.planning.candidates import Candidate, Idea
 from ai_service.planning.catalogue import CatalogueIndex
 from ai_service.planning.context import GenerationInput
 from ai_service.planning.schemas import Approach, Question, Requirement, Role, Support, TaskTemplate
+from ai_service.planning.steps import kind_of
 from ai_service.planning.text import (
     GENERIC_VERBS,
     STEP_VERBS,
@@ -225,15 +226,15 @@ def _component_role(plan: Plan, idea: Idea, slots: Slots, allowed: list[int], n:
     if best is not None and float(sims[best]) >= COMPONENT_MATCH:
         spec = index.roles[best][1]
         return _role(spec, slots, plan.tone, n, i, "idea", key=key, name=name, notes=notes), best
-    text = (f"Take charge of {quote(idea.info.text, 80)} for {slots.activity}: work out what it "
-            f"needs, agree the details with the group in the session, and get it done before the "
-            f"due date. {notes}").strip()
+    kind = kind_of(idea.info.text)
+    text = f"Take charge of {quote(idea.info.text, 80)} for {slots.activity}. {kind.instructions} {notes}"
     return Role(key=key, name=name, description=f"The group's own step: {quote(idea.info.text, 80)}",
-                requires=[], min=0, max=scale_max(n, 0.25), effort=2, phase="do", source="idea",
-                task=TaskTemplate(title=name, instructions=plan.tone.instructions(text, i),
-                                  proof_text=plan.tone.guidance(
-                                      f"Post a photo or a short note showing {quote(name, 60)} done"),
-                                  proof_types=["image", "text"])), None
+                requires=[Requirement(question=q, equals=True) for q in kind.requires],
+                min=0, max=scale_max(n, 0.25), effort=2, phase=kind.phase, source="idea",
+                task=TaskTemplate(title=name, instructions=plan.tone.instructions(text.strip(), i),
+                                  proof_text=plan.tone.guidance(kind.proof),
+                                  proof_types=list(kind.proof_types),
+                                  carries_people="has_car" in kind.requires)), None
 
 
 def compose(plan: Plan, cand: Candidate | None, rank: int) -> Approach:

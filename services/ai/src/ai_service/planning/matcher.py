@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from rally_shared.contracts.approach import eligible
 from scipy.optimize import linear_sum_assignment
 
-from ai_service.planning.rules import eligible
 from ai_service.planning.schemas import Approach, Role
 
 INFEASIBLE = 1e6

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import yaml
+from rally_shared.contracts.approach import eligible
 from scipy.optimize import linear_sum_assignment
 
 from ai_service.planning.schemas import Approach, Question, Requirement, Role, TaskDraft
@@ -40,44 +41,6 @@ GENERIC_ROLES: list[Role] = [
     Role(key="helper", name="Helper", description="Lend a hand wherever the group needs it",
          min=0, max=1, effort=1),
 ]
-
-
-def meets(req: Requirement, answers: dict[str, Any]) -> bool:
-    """Whether answers satisfy one requirement; an unanswered question meets nothing."""
-    value = answers.get(req.question)
-    if value is None or value == "":
-        return False
-    if req.at_least is not None:
-        try:
-            return float(value) >= float(req.at_least)
-        except (TypeError, ValueError):
-            return False
-    expected = req.equals
-    if isinstance(expected, bool) or isinstance(value, bool):
-        return _as_bool(value) is expected if isinstance(expected, bool) else value == expected
-    if isinstance(expected, (int, float)):
-        try:
-            return float(value) == float(expected)
-        except (TypeError, ValueError):
-            return False
-    return str(value).strip().lower() == str(expected).strip().lower()
-
-
-def _as_bool(v: Any) -> bool | None:
-    if isinstance(v, bool):
-        return v
-    if isinstance(v, (int, float)):
-        return v != 0
-    s = str(v).strip().lower()
-    if s in ("true", "yes", "y", "1", "ja", "oui", "si"):
-        return True
-    if s in ("false", "no", "n", "0", "nein", "non"):
-        return False
-    return None
-
-
-def eligible(role: Role, answers: dict[str, Any]) -> bool:
-    return all(meets(r, answers) for r in role.requires)
 
 
 def slugify(text: str) -> str:
