@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -81,7 +82,9 @@ async def test_tasks_phase_gives_every_member_one_feasible_task(
         answers = {n: {q["key"]: (car if q["key"] in ("has_car", "can_drive") else budget
                                   if q["type"] == "number" else True) for q in approach["questions"]}
                    for n, (car, budget) in facts.items()}
-        ctx = context(sid, answers, approach)
+        # The session's deadline for the tasks becomes every task's due date.
+        due = datetime.now(UTC).replace(microsecond=0) + timedelta(days=3)
+        ctx = context(sid, answers, approach).model_copy(update={"tasks_due_at": due})
         ev2 = phase_event(sid, "tasks", ctx)
         await publish(ev2)
         await publish(ev2, msg_id=f"{ev2.id}-again")
@@ -99,7 +102,10 @@ async def test_tasks_phase_gives_every_member_one_feasible_task(
     assert len(set(roles.values())) == 4
     for t in out["tasks"]:
         assert t["instructions"] and t["contentGuidance"]["text"] and t["contentGuidance"]["proofTypes"]
-        assert t["dueAt"]
+        assert datetime.fromisoformat(t["dueAt"]) == due
+    # The roles and answers travel with the tasks, so the tasks service can seat late joiners.
+    assert [r["key"] for r in out["roles"]] == [r["key"] for r in approach["roles"]]
+    assert out["memberAnswers"] == {m.profile_id: m.answers for m in ctx.members}
     assert out["approachId"] == ctx.approach_id and out["ownerId"] == ctx.owner_id
     assert sorted(out["memberIds"]) == sorted(by_name) and out["aiPrompt"] and out["aiResponse"]
 

@@ -208,7 +208,8 @@ async def finish_success(s: AsyncSession, job: Generation, p: Prepared, out: Out
                                         alternatives=list(out.output.get("alternatives") or []),
                                         generated_by=by))
         return
-    due = due_at(p.inp.now, settings.task_due_days)
+    # The session's deadline for doing the tasks wins over the service's default span.
+    due = ctx.tasks_due_at or due_at(p.inp.now, settings.task_due_days)
     tasks = [GeneratedTask.model_validate({**t, "dueAt": due}) for t in out.output["tasks"]]
     job.result_id = ctx.approach_id
     await s.flush()
