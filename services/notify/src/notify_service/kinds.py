@@ -14,13 +14,21 @@ TASK_COMPLETED = "task_completed"
 TASK_REJECTED = "task_rejected"
 GOAL_ACHIEVED = "goal_achieved"
 GENERATION_FAILED = "generation_failed"
+APPROACHES_READY = "approaches_ready"
+VOTE_CLOSES_SOON = "vote_closes_soon"
+APPROACH_CHOSEN = "approach_chosen"
+ANSWERS_MISSING = "answers_missing"
+APPROACH_REPLACED = "approach_replaced"
 DIGEST = "digest"
 
 KINDS = (PHASE_CHANGED, IDEAS_POSTED, TASK_ASSIGNED, TASK_DUE_SOON, PHASE_DEADLINE_NEAR,
-         POST_SUBMITTED, TASK_COMPLETED, TASK_REJECTED, GOAL_ACHIEVED, GENERATION_FAILED, DIGEST)
+         POST_SUBMITTED, TASK_COMPLETED, TASK_REJECTED, GOAL_ACHIEVED, GENERATION_FAILED,
+         APPROACHES_READY, VOTE_CLOSES_SOON, APPROACH_CHOSEN, ANSWERS_MISSING, APPROACH_REPLACED,
+         DIGEST)
 
 IN_APP, EMAIL, WEBHOOK = "in_app", "email", "webhook"
 Channel = Literal["in_app", "email", "webhook"]
 Kind = Literal["phase_changed", "ideas_posted", "task_assigned", "task_due_soon",
                "phase_deadline_near", "post_submitted", "task_completed", "task_rejected",
-               "goal_achieved", "generation_failed", "digest"]
+               "goal_achieved", "generation_failed", "approaches_ready", "vote_closes_soon",
+               "approach_chosen", "answers_missing", "approach_replaced", "digest"]

@@ -2,6 +2,7 @@
 
 from rally_shared.service_app import ServiceRuntime, create_service_app
 
+from notify_service.approaches import handlers as _approach_handlers  # noqa: F401 (subscribers)
 from notify_service.delivery.worker import DeliveryWorker
 from notify_service.membership import handlers as _membership_handlers  # noqa: F401 (subscribers)
 from notify_service.notifications import handlers as _notification_handlers  # noqa: F401

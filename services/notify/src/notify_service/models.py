@@ -48,18 +48,26 @@ class KnownSession(Base):
     owner_id: Mapped[str] = mapped_column(String(64))
     topic: Mapped[str] = mapped_column(String(200), default="")
     phase: Mapped[str | None] = mapped_column(String(20))
+    phase_flow: Mapped[list[str] | None] = mapped_column(JSONB)  # None until session.created
+    # Set by session.deleted: nothing more is sent for the session, whatever arrives later.
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now())
 
 
 class SessionMember(Base):
-    """Projection of membership (session.created owner, session.member_joined, phase_changed)."""
+    """Projection of membership (session.created owner, session.member_joined, phase_changed).
+
+    A member who leaves keeps a row with `left_at`: events that still name them (published before
+    they left, consumed after) neither re-add nor notify them; only a later join does."""
 
     __tablename__ = "session_members"
     session_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     profile_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     role: Mapped[str] = mapped_column(String(10), default="member")
+    name: Mapped[str] = mapped_column(String(200), default="", server_default="")
     joined_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    left_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Notification(Base):
@@ -129,7 +137,7 @@ class Reminder(Base):
 
     __tablename__ = "reminders"
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=_uuid)
-    kind: Mapped[str] = mapped_column(String(40))  # task_due_soon | phase_deadline_near
+    kind: Mapped[str] = mapped_column(String(40))  # task_due_soon | phase_deadline_near | vote_closes_soon
     ref_key: Mapped[str] = mapped_column(String(200), unique=True)
     session_id: Mapped[str] = mapped_column(String(64))
     profile_id: Mapped[str | None] = mapped_column(String(64))  # None: every member of the session
@@ -141,6 +149,9 @@ class Reminder(Base):
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     __table_args__ = (
         Index("ix_reminders_due", "fire_at",
+              postgresql_where=text("fired_at IS NULL AND cancelled_at IS NULL")),
+        # Leaving members and deleted sessions cancel the pending reminders of one session.
+        Index("ix_reminders_session_pending", "session_id",
               postgresql_where=text("fired_at IS NULL AND cancelled_at IS NULL")),
     )
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 PHASE_LABELS = {"ideation": "ideation", "approaches": "approaches", "tasks": "tasks",
                 "submission": "submission", "completed": "completed"}
 
@@ -15,3 +17,13 @@ def quoted(text: str, limit: int = 80) -> str:
     if len(text) > limit:
         text = text[: limit - 1] + "…"
     return f"“{text}”"
+
+
+def when(at: datetime) -> str:
+    """A moment as members read it in every notification: minutes, in UTC."""
+    at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+    return at.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"

@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from session_service.approach import service as approach
 from session_service.ideas.service import apply_moderation
-from session_service.phases.service import move, set_ai_status
+from session_service.phases.announce import set_ai_status
+from session_service.phases.service import move
 from session_service.runtime import runtime
 from session_service.sessions.repository import get_session
 

@@ -10,8 +10,11 @@ from session_service.ideas.endpoints import router as ideas_router
 from session_service.phases import deadlines
 from session_service.phases.endpoints import router as phases_router
 from session_service.runtime import runtime
+from session_service.session_types import handlers as _session_type_handlers  # noqa: F401  (registers)
+from session_service.session_types.startup import seed_session_types
 from session_service.sessions.endpoints import router as sessions_router
 
+runtime.on_start.append(seed_session_types)
 runtime.on_start.append(deadlines.start)
 runtime.on_stop.append(deadlines.stop)
 

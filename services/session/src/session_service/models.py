@@ -143,3 +143,19 @@ class ApproachVote(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     __table_args__ = (Index("ix_approach_votes_approach", "approach_id"),)
+
+
+class SessionType(Base):
+    """The session service's copy of the admin's session types (from events; built-ins seeded at
+    start-up): the defaults `POST /v1/sessions {"sessionType": key}` applies."""
+
+    __tablename__ = "session_types"
+    key: Mapped[str] = mapped_column(String(60), primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    phase_flow: Mapped[list[str]] = mapped_column(JSONB)
+    phase_durations: Mapped[dict[str, int]] = mapped_column(JSONB, default=dict)  # seconds per phase
+    approach_choice: Mapped[str] = mapped_column(String(10), default="vote")
+    visibility: Mapped[str] = mapped_column(String(10), default="members")
+    # The admin's time of the change this row reflects: an older event never overwrites a newer one.
+    source_updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -1,10 +1,17 @@
-"""All SQL of the membership projection (who is in which session, who owns it)."""
+"""All SQL of the membership projection (who is in which session, who owns it, who left).
+
+Events of one session reach separate consumers in any order, so membership changes carry the
+time they happened (`at`, the event's occurredAt) and the later fact wins: a join consumed late
+does not undo a departure that came after it, and a departure consumed late does not undo a
+re-join.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Exists, case, exists, null, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -12,20 +19,24 @@ from notify_service.models import KnownSession, SessionMember
 
 
 async def upsert_session(s: AsyncSession, session_id: str, owner_id: str, topic: str | None,
-                         phase: str | None = None) -> None:
+                         phase: str | None = None, phase_flow: Sequence[str] | None = None) -> None:
     values: dict[str, object] = {"session_id": session_id, "owner_id": owner_id}
-    update: dict[str, object] = {"owner_id": owner_id}
+    changes: dict[str, object] = {"owner_id": owner_id}
     if topic is not None:
-        values["topic"] = update["topic"] = topic
+        values["topic"] = changes["topic"] = topic
     if phase is not None:
-        values["phase"] = update["phase"] = phase
+        values["phase"] = changes["phase"] = phase
+    if phase_flow is not None:
+        values["phase_flow"] = changes["phase_flow"] = list(phase_flow)
     await s.execute(pg_insert(KnownSession).values(**values)
-                    .on_conflict_do_update(index_elements=["session_id"], set_=update))
+                    .on_conflict_do_update(index_elements=["session_id"], set_=changes))
 
 
-async def add_members(s: AsyncSession, session_id: str, profile_ids: Iterable[str],
-                      role: str = "member") -> None:
-    rows = [{"session_id": session_id, "profile_id": p, "role": role} for p in set(profile_ids)]
+async def add_members(s: AsyncSession, session_id: str, profile_ids: Iterable[str], *,
+                      at: datetime, role: str = "member") -> None:
+    """Members named by an event at `at`; one who left stays out (only a join brings them back)."""
+    rows = [{"session_id": session_id, "profile_id": p, "role": role, "joined_at": at}
+            for p in set(profile_ids)]
     if not rows:
         return
     stmt = pg_insert(SessionMember).values(rows)
@@ -37,15 +48,76 @@ async def add_members(s: AsyncSession, session_id: str, profile_ids: Iterable[st
     await s.execute(stmt)
 
 
+async def join(s: AsyncSession, session_id: str, profile_id: str, *, name: str, role: str,
+               at: datetime) -> None:
+    """A member joined at `at`: a departure before that moment is over (a re-join)."""
+    stmt = pg_insert(SessionMember).values(session_id=session_id, profile_id=profile_id,
+                                           role=role, name=name, joined_at=at)
+    rejoined = SessionMember.left_at.is_not(None) & (SessionMember.left_at < stmt.excluded.joined_at)
+    changes: dict[str, object] = {
+        "name": stmt.excluded.name,
+        "left_at": case((rejoined, null()), else_=SessionMember.left_at),
+        "joined_at": case((rejoined, stmt.excluded.joined_at), else_=SessionMember.joined_at),
+    }
+    if role == "owner":
+        changes["role"] = "owner"
+    await s.execute(stmt.on_conflict_do_update(
+        index_elements=["session_id", "profile_id"], set_=changes))
+
+
+async def leave(s: AsyncSession, session_id: str, profile_id: str, at: datetime) -> None:
+    """Record a departure at `at`, also before the join is consumed (so it cannot re-add them)."""
+    stmt = pg_insert(SessionMember).values(session_id=session_id, profile_id=profile_id,
+                                           role="member", joined_at=at, left_at=at)
+    await s.execute(stmt.on_conflict_do_update(
+        index_elements=["session_id", "profile_id"], set_={"left_at": at},
+        where=SessionMember.joined_at <= at))  # a re-join after this departure wins
+
+
+async def mark_deleted(s: AsyncSession, session_id: str, owner_id: str, at: datetime) -> None:
+    stmt = pg_insert(KnownSession).values(session_id=session_id, owner_id=owner_id, deleted_at=at)
+    await s.execute(stmt.on_conflict_do_update(
+        index_elements=["session_id"], set_={"deleted_at": at},
+        where=KnownSession.deleted_at.is_(None)))
+
+
 async def get_session(s: AsyncSession, session_id: str) -> KnownSession | None:
     return await s.get(KnownSession, session_id)
 
 
 async def member_ids(s: AsyncSession, session_id: str) -> list[str]:
-    q = (select(SessionMember.profile_id).where(SessionMember.session_id == session_id)
+    """Current members (not those who left)."""
+    q = (select(SessionMember.profile_id)
+         .where(SessionMember.session_id == session_id, SessionMember.left_at.is_(None))
          .order_by(SessionMember.joined_at, SessionMember.profile_id))
     return list((await s.execute(q)).scalars())
 
 
 async def is_member(s: AsyncSession, session_id: str, profile_id: str) -> bool:
-    return await s.get(SessionMember, (session_id, profile_id)) is not None
+    m = await s.get(SessionMember, (session_id, profile_id))
+    return m is not None and m.left_at is None
+
+
+async def name_of(s: AsyncSession, session_id: str, profile_id: str) -> str:
+    """The member's display name in this session ('' when unknown)."""
+    q = select(SessionMember.name).where(SessionMember.session_id == session_id,
+                                         SessionMember.profile_id == profile_id)
+    name: str | None = (await s.execute(q)).scalar_one_or_none()
+    return name or ""
+
+
+def _deleted(session_id: str) -> Exists:
+    return exists().where(KnownSession.session_id == session_id,
+                          KnownSession.deleted_at.is_not(None))
+
+
+async def is_deleted(s: AsyncSession, session_id: str) -> bool:
+    return bool((await s.execute(select(_deleted(session_id)))).scalar())
+
+
+async def is_silenced(s: AsyncSession, session_id: str, profile_id: str) -> bool:
+    """True when nothing of this session may reach this profile: it was deleted, or they left."""
+    left = exists().where(SessionMember.session_id == session_id,
+                          SessionMember.profile_id == profile_id,
+                          SessionMember.left_at.is_not(None))
+    return bool((await s.execute(select(_deleted(session_id) | left))).scalar())

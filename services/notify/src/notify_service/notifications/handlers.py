@@ -26,7 +26,7 @@ from notify_service.notifications import bursts
 from notify_service.notifications.service import notify_many
 from notify_service.reminders import service as reminders
 from notify_service.runtime import runtime
-from notify_service.text import phase_label, quoted
+from notify_service.text import phase_label, quoted, when
 
 consumers: EventConsumers = runtime.consumers
 
@@ -54,8 +54,8 @@ def _in(topic: str) -> str:
 async def on_phase_changed(s: AsyncSession, event: Event) -> None:
     d = parse_data(event, PhaseChanged)
     await members.upsert_session(s, d.session_id, d.owner_id, d.topic, d.to_phase)
-    await members.add_members(s, d.session_id, [d.owner_id], role="owner")
-    await members.add_members(s, d.session_id, d.member_ids)
+    await members.add_members(s, d.session_id, [d.owner_id], role="owner", at=event.occurred_at)
+    await members.add_members(s, d.session_id, d.member_ids, at=event.occurred_at)
     # The event names the members at the moment of the change; only they are told.
     recipients = list(dict.fromkeys([*d.member_ids, d.owner_id])) if d.member_ids else \
         await members.member_ids(s, d.session_id)
@@ -65,7 +65,7 @@ async def on_phase_changed(s: AsyncSession, event: Event) -> None:
     body = (f"The session moved from {phase_label(d.from_phase)} to {to}." if d.from_phase
             else f"The session is in {to}.")
     if d.deadline_at:
-        body += f" This phase ends at {d.deadline_at.strftime('%Y-%m-%d %H:%M UTC')}."
+        body += f" This phase ends at {when(d.deadline_at)}."
     await notify_many(
         s, recipients, kind=kinds.PHASE_CHANGED, source_key=event.id, session_id=d.session_id,
         title=title, body=body,
@@ -90,7 +90,7 @@ async def on_task_assigned(s: AsyncSession, event: Event) -> None:
     d = parse_data(event, TaskAssigned)
     body = f"You are {quoted(d.role_key)}{_in(await _topic(s, d.session_id))}."
     if d.due_at:
-        body += f" Due {d.due_at.strftime('%Y-%m-%d %H:%M UTC')}."
+        body += f" Due {when(d.due_at)}."
     await notify_many(
         s, [d.profile_id], kind=kinds.TASK_ASSIGNED, source_key=event.id, session_id=d.session_id,
         title=f"Your task: {d.title}", body=body,

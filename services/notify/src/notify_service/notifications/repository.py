@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, select, tuple_, update
+from sqlalchemy import case, delete, func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,6 +29,14 @@ async def insert_digest_item(s: AsyncSession, values: dict[str, Any]) -> bool:
             .on_conflict_do_nothing(constraint="uq_digest_items_source")
             .returning(DigestItem.id))
     return (await s.execute(stmt)).first() is not None
+
+
+async def drop_held_back(s: AsyncSession, *, session_id: str, profile_id: str | None = None) -> int:
+    """Forget digest items of a session not yet in a digest (of one member, or of everyone)."""
+    q = delete(DigestItem).where(DigestItem.session_id == session_id, DigestItem.digest_id.is_(None))
+    if profile_id is not None:
+        q = q.where(DigestItem.profile_id == profile_id)
+    return len((await s.execute(q.returning(DigestItem.id))).all())
 
 
 async def add_delivery(s: AsyncSession, notification_id: uuid.UUID, profile_id: str, channel: str,

@@ -1,9 +1,10 @@
 """Notification rules: who gets what, once; preferences (muting, digest, channels); read state.
 
-`notify()` is the single place a notification is born. It honours the member's preferences, holds
-digest-able kinds back for a daily digest, writes the feed row exactly once per
-(profile, source, kind), publishes `rally.notify.delivered` for the live push through the outbox,
-and queues e-mail / webhook deliveries. It only flushes: the caller owns the transaction.
+`notify()` is the single place a notification is born. It drops what concerns a deleted session
+or one the member left, honours the member's preferences, holds digest-able kinds back for a
+daily digest, writes the feed row exactly once per (profile, source, kind), publishes
+`rally.notify.delivered` for the live push through the outbox, and queues e-mail / webhook
+deliveries. It only flushes: the caller owns the transaction.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from notify_service.events import audit, emit
 from notify_service.kinds import DIGEST, EMAIL, IN_APP, WEBHOOK
+from notify_service.membership import repository as members
 from notify_service.metrics import NOTIFICATIONS
 from notify_service.models import Notification, Preferences
 from notify_service.notifications import repository as repo
@@ -49,7 +51,10 @@ async def notify(
     data: dict[str, Any] | None = None,
     prefs: Preferences | None = None,
 ) -> Notification | None:
-    """Create one notification for one member; None when muted, held for the digest or a repeat."""
+    """Create one notification for one member; None when muted, held for the digest, a repeat,
+    or about a session that was deleted or that the member left."""
+    if session_id is not None and await members.is_silenced(s, session_id, profile_id):
+        return None
     if prefs is None:
         prefs = (await load_preferences(s, [profile_id]))[profile_id]
     if kind in prefs.muted_kinds:

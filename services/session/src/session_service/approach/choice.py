@@ -35,6 +35,12 @@ def choice_open(sess: Session) -> bool:
             and sess.approach_generation_id is not None)
 
 
+def approach_choice_of(sess: Session) -> ApproachChoice:
+    """The session's `approachChoice`, typed (the column holds one of the three)."""
+    value = sess.approach_choice
+    return "owner" if value == "owner" else "auto" if value == "auto" else "vote"
+
+
 async def candidates_of(s: AsyncSession, sess: Session) -> list[Approach]:
     """The ranked candidates of the generation on the table (empty until the AI delivered)."""
     if sess.approach_generation_id is None:
@@ -124,6 +130,21 @@ async def carry_answers(s: AsyncSession, sess: Session, approach: Approach) -> i
         row.answers, row.approach_id, row.updated_at = survivors, approach.id, utcnow()
         kept += 1
     return kept
+
+
+async def carried_question_keys(s: AsyncSession, sess: Session, candidates: list[Approach]) -> list[str]:
+    """The question keys whose earlier answers carry over to new candidates: into the chosen one when
+    the choice closed on arrival, else the keys kept whichever candidate is chosen."""
+    ids = {c.id for c in candidates}
+    rows = list((await s.execute(select(Answer).where(Answer.session_id == sess.id))).scalars())
+    if sess.current_approach_id in ids:
+        return sorted({k for r in rows if r.approach_id == sess.current_approach_id for k in r.answers})
+    earlier = [dict(r.answers or {}) for r in rows if r.approach_id not in ids]
+    kept: set[str] | None = None
+    for c in candidates:
+        keys = {k for answers in earlier for k in surviving_answers(c.questions, answers)}
+        kept = keys if kept is None else kept & keys
+    return sorted(kept or ())
 
 
 async def close_by_votes(s: AsyncSession, sess: Session, *, reason: str) -> Approach | None:

@@ -5,15 +5,16 @@ from __future__ import annotations
 import uuid
 
 from rally_shared.contracts.ai import ApproachGenerated, GenerationFailed, GenerationStarted
+from rally_shared.contracts.session import ApproachesReady
 from rally_shared.db import utcnow
 from sqlalchemy import distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from session_service.approach import choice
-from session_service.events import audit
-from session_service.models import Approach
-from session_service.phases.service import set_ai_status
-from session_service.sessions.repository import get_session
+from session_service.events import audit, emit
+from session_service.models import Approach, Session
+from session_service.phases.announce import set_ai_status
+from session_service.sessions.repository import get_session, list_members
 
 MAX_CANDIDATES = 3
 
@@ -43,6 +44,7 @@ async def store_approach(s: AsyncSession, data: ApproachGenerated) -> None:
         s.add(row)
         stored.append(row)
     await s.flush()
+    replaces = sess.approach_generation_id is not None  # a regeneration: earlier candidates were on the table
     # Candidates that arrive after the session moved on are kept, but do not replace the plan.
     if sess.phase == "approaches":
         sess.meta = {**sess.meta, "useCase": data.use_case.model_dump(mode="json", by_alias=True)}
@@ -56,6 +58,22 @@ async def store_approach(s: AsyncSession, data: ApproachGenerated) -> None:
                        "candidates": [{"id": str(a.id), "rank": a.rank, "title": a.title} for a in stored]})
     if sess.phase == "approaches":
         await choice.settle(s, sess)
+        await _announce_ready(s, sess, data.generation_id, stored, replaced=replaces)
+
+
+async def _announce_ready(s: AsyncSession, sess: Session, generation_id: str, stored: list[Approach], *,
+                          replaced: bool) -> None:
+    """Tell the group the candidates are on the table (after `settle`, so a choice made on arrival
+    is named) and what a regeneration kept of their answers."""
+    chosen = sess.current_approach_id if sess.current_approach_id in {a.id for a in stored} else None
+    members = await list_members(s, sess.id)
+    await emit(s, ApproachesReady(
+        session_id=str(sess.id), generation_id=generation_id, approach_ids=[str(a.id) for a in stored],
+        approach_choice=choice.approach_choice_of(sess), vote_closes_at=sess.phase_deadline_at,
+        replaced=replaced,
+        carried_question_keys=await choice.carried_question_keys(s, sess, stored) if replaced else [],
+        chosen_approach_id=str(chosen) if chosen else None, owner_id=sess.owner_id, topic=sess.topic,
+        member_ids=[m.profile_id for m in members]))
 
 
 async def mark_started(s: AsyncSession, data: GenerationStarted) -> None:

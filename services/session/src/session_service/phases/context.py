@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from rally_shared.contracts.session import CommentContext, IdeaContext, MemberContext, SessionContext
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,7 +34,18 @@ async def build_context(s: AsyncSession, sess: Session) -> SessionContext:
                  for m in members],
         approach_id=str(approach.id) if approach else None,
         approach=approach_dict(approach) if approach else None,
+        tasks_due_at=tasks_due_at(sess) if sess.phase == "tasks" else None,
     )
+
+
+def tasks_due_at(sess: Session) -> datetime | None:
+    """When the tasks are due: the deadline of `submission`, where they are done, else that of
+    `tasks`; None when the flow sets neither."""
+    for phase in ("submission", "tasks"):
+        raw = sess.phase_deadlines.get(phase)
+        if raw:
+            return datetime.fromisoformat(raw)
+    return None
 
 
 def approach_dict(a: Approach) -> dict[str, object]:

@@ -1,16 +1,19 @@
 """Phase deadlines: a background loop moves sessions whose current phase's deadline passed (the
-`approaches` deadline first closes an open choice of the approach)."""
+`approaches` deadline first closes an open choice of the approach), and reminds members who have not
+answered when the `approaches` deadline draws near."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
 
 from rally_shared.background import cancel_and_wait
 from rally_shared.db import unit_of_work, utcnow
 from rally_shared.service_app import ServiceRuntime
 from sqlalchemy import select
 
+from session_service.answers.reminders import remind_near_deadline
 from session_service.approach import choice
 from session_service.config import get_settings
 from session_service.models import Session
@@ -40,11 +43,18 @@ async def advance_due(rt: ServiceRuntime, batch: int = 50) -> int:
         return len(due)
 
 
+async def remind_due(rt: ServiceRuntime) -> int:
+    """Remind, once, the members who have not answered when the `approaches` deadline draws near."""
+    async with unit_of_work(rt.sm) as s:
+        return await remind_near_deadline(s, timedelta(seconds=get_settings().answers_reminder_seconds))
+
+
 async def _loop(rt: ServiceRuntime) -> None:
     every = get_settings().deadline_check_seconds
     while True:
         try:
             await advance_due(rt)
+            await remind_due(rt)
         except asyncio.CancelledError:
             raise
         except Exception:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rally_shared.contracts.session import PHASES
+from rally_shared.contracts.session import PHASES, flow_problem
 from rally_shared.errors import Conflict, Forbidden, Unprocessable
 
 DEFAULT_FLOW: list[str] = list(PHASES)
@@ -13,21 +13,9 @@ AI_PHASES = ("approaches", "tasks")  # entering these starts a generation
 
 def validate_flow(flow: list[str]) -> list[str]:
     """A flow is an ordered subsequence of the canonical phases that ends with `completed`."""
-    if not flow:
-        raise Unprocessable("phaseFlow must not be empty.")
-    unknown = [p for p in flow if p not in PHASES]
-    if unknown:
-        raise Unprocessable(f"phaseFlow has unknown phases {unknown}; known: {list(PHASES)}.")
-    if len(set(flow)) != len(flow):
-        raise Unprocessable("phaseFlow must not repeat a phase.")
-    if [p for p in PHASES if p in flow] != flow:
-        raise Unprocessable(f"phaseFlow must keep the order {list(PHASES)}.")
-    if flow[-1] != "completed":
-        raise Unprocessable("phaseFlow must end with 'completed'.")
-    if "tasks" in flow and "submission" not in flow:
-        raise Unprocessable("A phaseFlow with 'tasks' needs 'submission' after it.")
-    if "tasks" in flow and "approaches" not in flow:
-        raise Unprocessable("A phaseFlow with 'tasks' needs 'approaches' before it.")
+    problem = flow_problem(flow)
+    if problem:
+        raise Unprocessable(problem)
     return flow
 
 

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from rally_shared.auth import Principal
-from rally_shared.contracts.session import GenerationRequested, PhaseChanged
+from rally_shared.contracts.session import GenerationRequested
 from rally_shared.db import utcnow
 from rally_shared.errors import Conflict
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from session_service.events import audit, emit
-from session_service.metrics import PHASE_TRANSITIONS
 from session_service.models import Session
+from session_service.phases.announce import announce, set_ai_status
 from session_service.phases.context import build_context
-from session_service.phases.engine import AI_PHASES, SessionState, check_manual_move
-from session_service.sessions.repository import list_members
+from session_service.phases.engine import SessionState, check_manual_move
 from session_service.sessions.service import load_visible, require_owner
 
 
@@ -25,12 +23,6 @@ def state_of(sess: Session) -> SessionState:
                         approach_ready=sess.current_approach_id is not None,
                         candidates_ready=sess.approach_generation_id is not None,
                         approach_choice=sess.approach_choice)
-
-
-def set_ai_status(sess: Session, kind: str, **status: Any) -> None:
-    ai = dict(sess.meta.get("ai") or {})
-    ai[kind] = {**status, "updatedAt": utcnow().isoformat()}
-    sess.meta = {**sess.meta, "ai": ai}
 
 
 async def move(s: AsyncSession, sess: Session, to: str, *, actor_id: str | None, reason: str) -> None:
@@ -42,20 +34,8 @@ async def move(s: AsyncSession, sess: Session, to: str, *, actor_id: str | None,
     history = list(sess.meta.get("phaseHistory") or [])
     history.append({"phase": to, "at": utcnow().isoformat(), "reason": reason})
     sess.meta = {**sess.meta, "phaseHistory": history}
-    if to in AI_PHASES:
-        set_ai_status(sess, "approach" if to == "approaches" else "tasks", status="pending")
     sess.updated_at = utcnow()
-    await s.flush()
-    context = await build_context(s, sess) if to in AI_PHASES else None
-    members = await list_members(s, sess.id)
-    await emit(s, PhaseChanged.model_validate({
-        "sessionId": str(sess.id), "from": before, "to": to, "actorId": actor_id, "reason": reason,
-        "ownerId": sess.owner_id, "topic": sess.topic, "memberIds": [m.profile_id for m in members],
-        "deadlineAt": sess.phase_deadline_at, "context": context,
-    }))
-    await audit(s, actor_id, "session.phase_change", "session", sess.id,
-                before={"phase": before}, after={"phase": to, "reason": reason})
-    PHASE_TRANSITIONS.labels(before, to, reason).inc()
+    await announce(s, sess, before, actor_id=actor_id, reason=reason)
 
 
 async def request_move(s: AsyncSession, raw_id: str, to: str, who: Principal) -> Session:

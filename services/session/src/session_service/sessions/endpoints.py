@@ -1,4 +1,4 @@
-"""Session routes: create, read, list mine, update, delete, join, members, invites."""
+"""Session routes: create, read, list mine, update, delete, join, leave, members, invites."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from rally_shared.pagination import Page, Paging, make_page
 from rally_shared.service_app import DbSession
 
 from session_service.approach import choice
+from session_service.sessions import departures, service
 from session_service.sessions import repository as repo
-from session_service.sessions import service
 from session_service.sessions.schemas import (
     InviteCreate,
     MemberRead,
@@ -99,6 +99,22 @@ async def list_members(session_id: str, db: DbSession, who: CurrentUser, paging:
         r.answered = m.profile_id in answered
         items.append(r)
     return Page[MemberRead](items=items, next_cursor=page.next_cursor)
+
+
+@router.delete("/{session_id}/members/me", status_code=204)
+async def leave_session(session_id: str, db: DbSession, who: CurrentUser) -> Response:
+    """Leave the session (idempotent: 204 again once gone). My vote in an open choice and my answers
+    are withdrawn; my task is freed. The owner cannot leave (409): delete the session instead."""
+    await departures.leave(db, session_id, who)
+    return Response(status_code=204)
+
+
+@router.delete("/{session_id}/members/{profile_id}", status_code=204)
+async def remove_member(session_id: str, profile_id: str, db: DbSession, who: CurrentUser) -> Response:
+    """The owner or an admin removes a member (404 if not a member, 409 for the owner); their
+    invite is revoked, so an invite-only session does not take them back."""
+    await departures.remove(db, session_id, profile_id, who)
+    return Response(status_code=204)
 
 
 @router.post("/{session_id}/invites", status_code=204)

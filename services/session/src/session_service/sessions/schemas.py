@@ -26,7 +26,10 @@ class SessionCreate(CamelModel):
     use_case_id: str | None = Field(None, max_length=64)
     phase_flow: list[str] | None = None
     visibility: Visibility = "members"
-    session_type: str = Field("default", max_length=60)
+    session_type: str | None = Field(
+        None, max_length=60, description="A session type's key (e.g. `activity`, `quick-decision`): its "
+        "phaseFlow, deadlines (planned from its phaseDurations), approachChoice and visibility apply "
+        "wherever this request does not set them. Stored as `default` when omitted.")
     phase_deadlines: dict[str, datetime] = Field(default_factory=dict)
     approach_choice: ApproachChoice = Field(
         "vote", description="How the approach is chosen among the AI's candidates: `vote` (every member "

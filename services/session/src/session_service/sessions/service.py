@@ -6,7 +6,7 @@ import uuid
 from typing import Any
 
 from rally_shared.auth import Principal
-from rally_shared.contracts.session import MemberJoined, SessionCreated
+from rally_shared.contracts.session import MemberJoined, SessionCreated, SessionDeleted
 from rally_shared.db import utcnow
 from rally_shared.errors import Conflict, Forbidden, NotFound, Unprocessable
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,7 +15,9 @@ from session_service.config import get_settings
 from session_service.events import audit, emit
 from session_service.metrics import MEMBERS_JOINED, SESSIONS_CREATED
 from session_service.models import Invite, Member, Session
-from session_service.phases.engine import DEFAULT_FLOW, validate_flow
+from session_service.phases.announce import announce
+from session_service.phases.engine import AI_PHASES, DEFAULT_FLOW, validate_flow
+from session_service.session_types import service as session_types
 from session_service.sessions import repository as repo
 from session_service.sessions.schemas import SessionCreate, SessionRead, SessionUpdate
 
@@ -59,6 +61,7 @@ def require_owner(sess: Session, who: Principal) -> None:
 
 
 async def create_session(s: AsyncSession, data: SessionCreate, who: Principal) -> Session:
+    data = await session_types.with_defaults(s, data)  # the type's defaults; explicit fields win
     flow = validate_flow(list(data.phase_flow)) if data.phase_flow else list(DEFAULT_FLOW)
     deadlines = _deadlines(data.phase_deadlines, flow)
     sess = Session(
@@ -81,6 +84,9 @@ async def create_session(s: AsyncSession, data: SessionCreate, who: Principal) -
                                role="owner"))
     await audit(s, who.profile_id, "session.create", "session", sess.id, after=snapshot(sess))
     SESSIONS_CREATED.inc()
+    if sess.phase in AI_PHASES:
+        # A flow without ideation starts in `approaches`: announce it so the AI generates at once.
+        await announce(s, sess, None, actor_id=who.profile_id, reason="auto")
     return sess
 
 
@@ -124,6 +130,9 @@ async def delete_session(s: AsyncSession, raw_id: str, who: Principal) -> None:
     sess.deleted_at = utcnow()
     sess.phase_deadline_at = None
     await s.flush()
+    members = await repo.list_members(s, sess.id)
+    await emit(s, SessionDeleted(session_id=str(sess.id), owner_id=sess.owner_id, actor_id=who.profile_id,
+                                 member_ids=[m.profile_id for m in members]))
     await audit(s, who.profile_id, "session.delete", "session", sess.id, before, None)
 
 
