@@ -30,6 +30,32 @@ class PageParams(BaseModel):
         """The decoded cursor: the sort key of the last item already seen."""
         return decode_cursor(self.cursor) if self.cursor else None
 
+    def keyset(self, *types: type) -> tuple[Any, ...] | None:
+        """The cursor as a typed sort key (e.g. `keyset(datetime, uuid.UUID)`), None on the first
+        page; any cursor that is not exactly that key is a 400, never a 500."""
+        return typed_position(self.position(), *types)
+
+
+def typed_position(position: tuple[Any, ...] | None, *types: type) -> tuple[Any, ...] | None:
+    """Check and convert a decoded cursor part by part: `datetime` parts must be timestamps,
+    other types are built from the part (`uuid.UUID("...")`, `int("7")`, `str(...)`)."""
+    if position is None:
+        return None
+    if len(position) != len(types):
+        raise BadRequest("The cursor is not valid.", code="invalid_cursor")
+    out: list[Any] = []
+    for part, kind in zip(position, types, strict=True):
+        if kind is datetime:
+            if not isinstance(part, datetime):
+                raise BadRequest("The cursor is not valid.", code="invalid_cursor")
+            out.append(part)
+            continue
+        try:
+            out.append(kind(part if kind is not str else str(part)))
+        except (TypeError, ValueError) as exc:
+            raise BadRequest("The cursor is not valid.", code="invalid_cursor") from exc
+    return tuple(out)
+
 
 def page_params(
     limit: Annotated[int, Query(ge=1, le=200, description="Page size (default 50, at most 200)")] = 50,

@@ -6,15 +6,13 @@ import uuid
 from datetime import datetime
 
 from rally_shared.errors import BadRequest
+from rally_shared.pagination import typed_position
 
 
 def cursor_parts(position: tuple[object, ...] | None) -> tuple[datetime, str] | None:
     """A (timestamp, tie-breaker) cursor, or None for the first page; 400 if malformed."""
-    if position is None:
-        return None
-    if len(position) != 2 or not isinstance(position[0], datetime):
-        raise BadRequest("The cursor is not valid.", code="invalid_cursor")
-    return position[0], str(position[1])
+    typed = typed_position(position, datetime, str)
+    return None if typed is None else (typed[0], typed[1])
 
 
 def as_uuid(value: str) -> uuid.UUID:

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from rally_shared.auth import Principal
 from rally_shared.contracts.notify import NotificationDelivered
 from rally_shared.db import utcnow
-from rally_shared.errors import BadRequest, NotFound
+from rally_shared.errors import NotFound
 from rally_shared.pagination import Page, PageParams, make_page
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -104,16 +105,8 @@ async def notify_many(
 
 
 def _position(paging: PageParams) -> tuple[int, Any, uuid.UUID] | None:
-    pos = paging.position()
-    if pos is None:
-        return None
-    try:
-        rank, created, nid = pos
-        if not hasattr(created, "isoformat"):
-            raise ValueError
-        return int(rank), created, uuid.UUID(str(nid))
-    except (TypeError, ValueError) as exc:
-        raise BadRequest("The cursor is not valid.", code="invalid_cursor") from exc
+    pos = paging.keyset(int, datetime, uuid.UUID)
+    return None if pos is None else (pos[0], pos[1], pos[2])
 
 
 async def list_mine(s: AsyncSession, who: Principal, paging: PageParams, unread_only: bool

@@ -63,13 +63,9 @@ async def list_candidates(session_id: str, db: DbSession, who: CurrentUser, pagi
     choice) with the votes so far; empty until the AI delivered."""
     sess, _ = await load_visible(db, session_id, who)
     rows = await choice.candidates_of(db, sess)
-    pos = paging.position()
+    pos = paging.keyset(int)
     if pos:
-        try:
-            after = int(pos[0])
-        except (TypeError, ValueError):
-            after = 0
-        rows = [a for a in rows if a.rank > after]
+        rows = [a for a in rows if a.rank > pos[0]]
     page = make_page(rows[: paging.limit + 1], paging.limit, lambda a: (a.rank,))
     return Page[CandidateRead](items=await _read(db, sess, page.items, who.profile_id),
                                next_cursor=page.next_cursor)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import datetime
+
 from fastapi import APIRouter, Response
 from rally_shared.auth import CurrentUser
 from rally_shared.pagination import Page, Paging, make_page
@@ -25,9 +28,8 @@ async def post_idea(session_id: str, body: IdeaCreate, db: DbSession, who: Curre
 async def list_ideas(session_id: str, db: DbSession, who: CurrentUser, paging: Paging) -> Page[IdeaRead]:
     """Ideas in the order they were posted, each with its comments."""
     sess, _ = await load_visible(db, session_id, who)
-    pos = paging.position()
-    rows = await repo.visible_ideas(db, sess.id, paging.limit,
-                                    (pos[0], pos[1]) if pos and len(pos) == 2 else None)
+    pos = paging.keyset(datetime, uuid.UUID)
+    rows = await repo.visible_ideas(db, sess.id, paging.limit, (pos[0], pos[1]) if pos else None)
     page = make_page(rows, paging.limit, lambda i: (i.created_at, i.id))
     comments = await repo.comments_of(db, [i.id for i in page.items])
     items = []

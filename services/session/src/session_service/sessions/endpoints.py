@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
@@ -43,9 +45,9 @@ async def list_my_sessions(
                      Query()] = None,
 ) -> Page[SessionRead]:
     """Sessions I belong to, newest first."""
-    pos = paging.position()
+    pos = paging.keyset(datetime, uuid.UUID)
     rows = await repo.list_sessions_of(db, who.profile_id, paging.limit,
-                                       (pos[0], pos[1]) if pos and len(pos) == 2 else None, phase)
+                                       (pos[0], pos[1]) if pos else None, phase)
     page = make_page(rows, paging.limit, lambda r: (r[0].created_at, r[0].id))
     return Page[SessionRead](items=[_read(sess, role) for sess, role in page.items],
                              next_cursor=page.next_cursor)
@@ -89,9 +91,9 @@ async def list_members(session_id: str, db: DbSession, who: CurrentUser, paging:
     sess, _ = await service.load_visible(db, session_id, who)
     members = await repo.list_members(db, sess.id)
     answered = await repo.answered_profiles(db, sess.id, sess.current_approach_id)
-    pos = paging.position()
+    pos = paging.keyset(datetime, str)
     if pos:
-        members = [m for m in members if (m.joined_at, m.profile_id) > (pos[0], str(pos[1]))]
+        members = [m for m in members if (m.joined_at, m.profile_id) > (pos[0], pos[1])]
     page = make_page(members[: paging.limit + 1], paging.limit, lambda m: (m.joined_at, m.profile_id))
     items = []
     for m in page.items:
