@@ -21,7 +21,7 @@ def world(api) -> dict[str, Any]:
     admin_h, _ = api.token("admin", admin=True)
     ensure_use_cases(api, admin_h)
     people = {}
-    for name in ("owner", "bea", "member", "dan", "stranger"):
+    for name in ("owner", "bea", "member", "dan", "stranger", "eve"):
         h, pid = api.token(name)
         people[name] = Member(name, {"car": name in ("owner", "dan"), "budget": 30}, h, pid)
     owner = people["owner"]
@@ -48,8 +48,10 @@ def world(api) -> dict[str, Any]:
     gen = api.call("GET", f"/v1/admin/generations?sessionId={sid}", admin_h)["items"][0]["id"]
     notes = wait(lambda: api.call("GET", "/v1/me/notifications", people["bea"].h)["items"], what="a notification")
     throwaway = api.call("POST", "/v1/sessions", owner.h, json={"topic": "to delete", "visibility": "members"})
-    api.call("POST", f"/v1/sessions/{throwaway['id']}/invites", owner.h, json={"profileId": people["member"].id})
-    api.call("POST", f"/v1/sessions/{throwaway['id']}/members", people["member"].h)
+    # The throwaway session also has Eve, whom the owner removes (the member column then leaves).
+    for name in ("member", "eve"):
+        api.call("POST", f"/v1/sessions/{throwaway['id']}/invites", owner.h, json={"profileId": people[name].id})
+        api.call("POST", f"/v1/sessions/{throwaway['id']}/members", people[name].h)
     # The task the matrix posts proof to: Bea's (neither the "member" column nor the owner is its
     # assignee, and it is not done), with the proof its guidance asks for.
     bea_task = task_of[people["bea"].id]
@@ -58,7 +60,7 @@ def world(api) -> dict[str, Any]:
                                     {"text": "proof", "rating": 4} if "rating" in kinds else None)
     return {
         "S": sid, "P": approach["id"], "I": idea, "T": bea_task["id"], "PROOF": proof, "M": media, "G": gen, "N": notes[0]["id"],
-        "X": throwaway["id"],
+        "X": throwaway["id"], "E": people["eve"].id, "O": owner.id,
         "headers": {"anonymous": {}, "non-member": people["stranger"].h, "member": people["member"].h,
                     "owner": owner.h, "admin": admin_h},
     }
@@ -93,6 +95,11 @@ MATRIX: list[tuple[str, str, Any, tuple[Any, ...]]] = [
     ("POST", "/v1/tasks/{T}/posts", "{PROOF}", (A, N, F, F, OK)),
     ("POST", "/v1/tasks/{T}/reject", {"reason": "blurry"}, (A, N, F, OK, (200, 409))),
     ("POST", "/v1/tasks/{T}/accept", None, (A, N, F, (200, 409), (200, 409))),
+    # Owner and admin pass the check and reach validation: the profile is not a member (422).
+    ("POST", "/v1/tasks/{T}/reassign", {"profileId": "not-a-member"}, (A, N, F, U, U)),
+    # Bea's task is assigned, not offered: members get 409; an admin who is no member may not claim.
+    ("POST", "/v1/tasks/{T}/claim", None, (A, N, C, C, F)),
+    ("PATCH", "/v1/tasks/{T}", {"title": "Matrix title"}, (A, N, F, OK, OK)),
     ("GET", "/v1/media/{M}", None, (A, N, OK, OK, OK)),
     ("GET", "/v1/me/tasks", None, (A, OK, OK, OK, OK)),
     ("GET", "/v1/me/notifications", None, (A, OK, OK, OK, OK)),
@@ -105,6 +112,12 @@ MATRIX: list[tuple[str, str, Any, tuple[Any, ...]]] = [
     ("GET", "/v1/admin/ai/use-cases", None, (A, F, F, F, OK)),
     ("GET", "/v1/admin/use-cases", None, (A, F, F, F, OK)),
     ("POST", "/v1/admin/use-cases", {"title": "Matrix", "prompt": "p"}, (A, F, F, F, OK)),
+    ("GET", "/v1/admin/session-types", None, (A, F, F, F, OK)),
+    ("POST", "/v1/admin/session-types", {"key": "matrix", "name": "Matrix", "phaseFlow": ["ideation", "completed"]},
+     (A, F, F, F, OK)),
+    ("PUT", "/v1/admin/session-types/matrix", {"name": "Matrix", "phaseFlow": ["ideation", "completed"]},
+     (A, F, F, F, OK)),
+    ("GET", "/v1/admin/generations/spend", None, (A, F, F, F, OK)),
     ("GET", "/v1/admin/audit", None, (A, F, F, F, OK)),
     ("GET", "/v1/admin/analytics", None, (A, F, F, F, OK)),
     ("GET", "/v1/admin/sessions", None, (A, F, F, F, OK)),
@@ -112,13 +125,21 @@ MATRIX: list[tuple[str, str, Any, tuple[Any, ...]]] = [
     ("POST", "/v1/admin/moderation", {"items": [{"entity": "idea", "entityId": "{I}"}], "action": "restore"},
      (A, F, F, F, OK)),
     ("POST", "/v1/reports", {"entity": "idea", "entityId": "{I}", "reason": "spam"}, (A, OK, OK, OK, OK)),
+    ("GET", "/v1/sessions/{S}/answers/status", None, (A, N, OK, OK, OK)),
+    # The session is in `submission`: answering, and so reminding, is over.
+    ("POST", "/v1/sessions/{S}/answers/remind", None, (A, N, F, C, C)),
+    # The owner removes Eve; the admin then finds no such member.
+    ("DELETE", "/v1/sessions/{X}/members/{E}", None, (A, N, F, OK, N)),
+    ("DELETE", "/v1/sessions/{X}/members/{O}", None, (A, N, F, C, C)),
+    # Leaving is idempotent: the admin, no member, has nothing to leave; the owner may not.
+    ("DELETE", "/v1/sessions/{X}/members/me", None, (A, N, OK, C, OK)),
     ("DELETE", "/v1/sessions/{X}", None, (A, N, F, None, OK)),
 ]
 
 
 def _fill(value: Any, world: dict[str, Any]) -> Any:
     if isinstance(value, str):
-        for k in ("S", "P", "I", "T", "M", "G", "N", "X"):
+        for k in ("S", "P", "I", "T", "M", "G", "N", "X", "E", "O"):
             value = value.replace("{" + k + "}", str(world[k]))
         return value
     if isinstance(value, dict):

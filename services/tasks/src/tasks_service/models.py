@@ -1,7 +1,8 @@
 """Tables of the tasks service (schema `tasks`).
 
-`sessions` and `members` are a projection of the session service's events, kept only to
-authorize reads and to know the owner; the session service stays the source of truth.
+`sessions` and `members` are a projection of the session service's events, kept to authorize
+reads, to know the owner and to follow the roster (joins, departures, deletion); the session
+service stays the source of truth.
 """
 
 from __future__ import annotations
@@ -40,17 +41,25 @@ class SessionRef(Base):
     latest_generation_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Set once when `rally.tasks.all_completed` is written: the guard for "exactly once".
     all_completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # From `rally.session.deleted`: the session is gone for members, its open tasks are cancelled.
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), nullable=False)
 
 
 class Member(Base):
+    """A member as known from events. A departure keeps the row as a tombstone (`left_at`), so a
+    late `tasks_generated` naming the member does not bring them back; a later join clears it."""
+
     __tablename__ = "members"
     session_id: Mapped[str] = mapped_column(
         ForeignKey("sessions.id", ondelete="CASCADE"), primary_key=True)
     profile_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     role: Mapped[str] = mapped_column(String(10), default="member")
-    joined_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # When the latest `member_joined` happened; None when the member is only known from another
+    # event (session created, tasks generated). Orders a join against a departure.
+    joined_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    left_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     __table_args__ = (Index("ix_members_profile", "profile_id"),)
 
 
@@ -63,6 +72,11 @@ class Generation(Base):
     approach_id: Mapped[str | None] = mapped_column(String(64))
     event_id: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(10), default="stored")  # stored | stale
+    # The chosen approach's roles (contract Role JSON) and the members' answers at generation time:
+    # what seating a late joiner, releasing a leaver's task and checking a reassignment rely on.
+    roles: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list, server_default="[]")
+    member_answers: Mapped[dict[str, dict[str, Any]]] = mapped_column(
+        JSONB, default=dict, server_default="{}")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
@@ -72,12 +86,16 @@ class Task(Base):
     session_id: Mapped[str] = mapped_column(String(64))
     generation_id: Mapped[str] = mapped_column(String(64))
     approach_id: Mapped[str | None] = mapped_column(String(64))
-    profile_id: Mapped[str] = mapped_column(String(64))
+    # None while the task is `open`: its member left and nobody qualified took it over yet.
+    profile_id: Mapped[str | None] = mapped_column(String(64))
     role_key: Mapped[str] = mapped_column(String(120))
+    # The role's requirements (contract Requirement JSON) that whoever holds the task must meet.
+    requires: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list, server_default="[]")
     title: Mapped[str] = mapped_column(String(300))
     description: Mapped[str] = mapped_column(Text, default="")
     instructions: Mapped[str] = mapped_column(Text)
     content_guidance: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    # assigned | submitted | done | rejected | open (offered) | cancelled (session deleted)
     status: Mapped[str] = mapped_column(String(10), default="assigned")
     due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     ai_prompt: Mapped[str] = mapped_column(Text, default="")

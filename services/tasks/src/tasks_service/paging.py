@@ -6,7 +6,6 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from rally_shared.errors import BadRequest
 from rally_shared.pagination import PageParams
 from sqlalchemy import ColumnElement, tuple_
 from sqlalchemy.orm import InstrumentedAttribute
@@ -15,16 +14,8 @@ Position = tuple[datetime, uuid.UUID]
 
 
 def position(paging: PageParams) -> Position | None:
-    pos = paging.position()
-    if pos is None:
-        return None
-    try:
-        created, ident = pos
-        if not isinstance(created, datetime):
-            raise ValueError
-        return created, uuid.UUID(str(ident))
-    except (TypeError, ValueError) as exc:
-        raise BadRequest("The cursor is not valid.", code="invalid_cursor") from exc
+    pos = paging.keyset(datetime, uuid.UUID)
+    return None if pos is None else (pos[0], pos[1])
 
 
 def after(created: InstrumentedAttribute[datetime], ident: InstrumentedAttribute[uuid.UUID],

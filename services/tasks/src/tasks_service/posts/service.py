@@ -53,6 +53,11 @@ async def read_many(s: AsyncSession, posts: Sequence[Post]) -> list[PostRead]:
 
 
 def ensure_may_post(task: Task, p: Principal) -> None:
+    if task.status == "cancelled":
+        raise Conflict("This task was cancelled with its session.", code="task_cancelled")
+    if task.status == "open":
+        raise Conflict("This task is offered to the group; claim it before posting proof.",
+                       code="task_open")
     if task.profile_id != p.profile_id and not p.is_admin:
         raise Forbidden("Only the member this task is assigned to (or an admin) may post proof.",
                         code="not_assignee")
@@ -79,6 +84,8 @@ async def submit(s: AsyncSession, task: Task, p: Principal, sub: Submission,
     # Under the session lock: a concurrent retry waits here and then finds the first post.
     if idempotency_key and (first := await replay(s, task, p, idempotency_key)):
         return first, True
+    # Again under the lock: the task may have been reassigned or cancelled since it was read.
+    ensure_may_post(task, p)
     if task.status == "done":
         raise Conflict("This task is already done; the owner may reject it to ask for new proof.",
                        code="task_done")

@@ -1,39 +1,36 @@
-"""Task rules: storing generations, the lifecycle, completion of a whole session.
+"""Task rules: reads, the proof lifecycle, completion of a whole session.
 
 Lifecycle: assigned -> submitted -> done; the owner (or an admin) may reject a submitted or
-done task (-> rejected) and the assignee posts again. Every change to a session's tasks first
-locks its `sessions` row, so "all tasks done" is decided by one transaction at a time and
-`rally.tasks.all_completed` is written exactly once.
+done task (-> rejected) and the assignee posts again. A task whose member left and whom nobody
+qualified took over is `open` until claimed; a deleted session's unfinished tasks are
+`cancelled`. Every change to a session's tasks first locks its `sessions` row, so "all tasks
+done" is decided by one transaction at a time and `rally.tasks.all_completed` is written exactly
+once.
 """
 
 from __future__ import annotations
 
 import logging
-import uuid
-from datetime import datetime
+from collections import Counter
 from typing import Any
 
 from rally_shared.auth import Principal
-from rally_shared.contracts.ai import TasksGenerated
-from rally_shared.contracts.tasks import (
-    AllTasksCompleted,
-    TaskAssigned,
-    TaskCompleted,
-    TaskRejected,
-    TasksStored,
-)
+from rally_shared.contracts.approach import PROOF_TYPES
+from rally_shared.contracts.tasks import AllTasksCompleted, TaskAssigned, TaskCompleted, TaskRejected
 from rally_shared.db import utcnow
 from rally_shared.errors import Conflict, Forbidden, NotFound
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tasks_service.events import audit, emit
 from tasks_service.membership import repository as members
-from tasks_service.membership.access import can_view_session, is_owner_or_admin
-from tasks_service.metrics import TASKS_ASSIGNED, TASKS_COMPLETED
+from tasks_service.membership.access import is_owner_or_admin, require_view
+from tasks_service.metrics import TASKS_COMPLETED
 from tasks_service.models import SessionRef, Task
 from tasks_service.paging import parse_id
+from tasks_service.tasks import plan
 from tasks_service.tasks import repository as repo
-from tasks_service.tasks.schemas import PROOF_TYPES, ContentGuidanceRead, TaskRead
+from tasks_service.tasks.schemas import ContentGuidanceRead, TaskRead
+from tasks_service.tasks.seating import needed
 
 log = logging.getLogger("rally.tasks")
 
@@ -43,6 +40,7 @@ def snapshot(task: Task) -> dict[str, Any]:
     return {"status": task.status, "profileId": task.profile_id, "roleKey": task.role_key,
             "title": task.title, "generationId": task.generation_id,
             "rejectReason": task.reject_reason,
+            "dueAt": task.due_at.isoformat() if task.due_at else None,
             "deletedAt": task.deleted_at.isoformat() if task.deleted_at else None}
 
 
@@ -50,7 +48,8 @@ def to_read(task: Task, viewer: Principal) -> TaskRead:
     guidance = task.content_guidance or {}
     fields: dict[str, Any] = {
         "id": task.id, "session_id": task.session_id, "profile_id": task.profile_id,
-        "role_key": task.role_key, "title": task.title, "description": task.description,
+        "role_key": task.role_key, "requires": plan.requirements(task),
+        "title": task.title, "description": task.description,
         "instructions": task.instructions,
         "content_guidance": ContentGuidanceRead(text=str(guidance.get("text", "")),
                                                 proof_types=list(guidance.get("proofTypes", []))),
@@ -64,7 +63,8 @@ def to_read(task: Task, viewer: Principal) -> TaskRead:
     return TaskRead(**fields)
 
 
-def _proof_types(raw: list[str]) -> list[str]:
+def proof_types(raw: list[str]) -> list[str]:
+    """The known proof types of a guidance, in order; text when none is known."""
     kept = [p for p in dict.fromkeys(raw) if p in PROOF_TYPES]
     if not kept:
         log.warning("task without a known proof type %s; accepting text", raw)
@@ -72,68 +72,23 @@ def _proof_types(raw: list[str]) -> list[str]:
     return kept
 
 
-async def store_generation(s: AsyncSession, data: TasksGenerated, *, event_id: str,
-                           occurred_at: datetime) -> list[Task]:
-    """Store the tasks of one generation; a generation seen before creates nothing.
-
-    A newer generation for the same session replaces the unfinished tasks of earlier ones
-    (soft delete); tasks already done stay. A generation older than the stored one is ignored.
-    """
-    await members.upsert_session(s, data.session_id, data.owner_id)
-    await members.add_member(s, data.session_id, data.owner_id, "owner")
-    for pid in dict.fromkeys([*data.member_ids, *(t.profile_id for t in data.tasks)]):
-        await members.add_member(s, data.session_id, pid)
-    if not await repo.claim_generation(s, data.generation_id, data.session_id, data.approach_id,
-                                       event_id):
-        log.info("generation %s already stored; nothing to do", data.generation_id)
-        return []
-    ref = await members.lock_session(s, data.session_id)
-    assert ref is not None  # upserted above
-    if ref.latest_generation_at is not None and occurred_at < ref.latest_generation_at:
-        log.warning("generation %s is older than %s; ignored", data.generation_id,
-                    ref.latest_generation_id)
-        return []
-
-    now = utcnow()
-    for old in await repo.unfinished_of_session(s, data.session_id,
-                                                except_generation=data.generation_id):
-        before = snapshot(old)
-        old.deleted_at = now
-        await audit(s, None, "task.replaced", "task", old.id, before, snapshot(old))
-
-    tasks: list[Task] = []
-    for gt in data.tasks:
-        task = Task(
-            id=uuid.uuid4(), session_id=data.session_id, generation_id=data.generation_id,
-            approach_id=data.approach_id, profile_id=gt.profile_id, role_key=gt.role_key,
-            title=gt.title, description=gt.description, instructions=gt.instructions,
-            content_guidance={"text": gt.content_guidance.text,
-                              "proofTypes": _proof_types(gt.content_guidance.proof_types)},
-            status="assigned", due_at=gt.due_at, ai_prompt=data.ai_prompt,
-            ai_response=data.ai_response)
-        s.add(task)
-        tasks.append(task)
-    await s.flush()
-    for task in tasks:
-        await emit(s, TaskAssigned(task_id=str(task.id), session_id=task.session_id,
-                                   profile_id=task.profile_id, role_key=task.role_key,
-                                   title=task.title, due_at=task.due_at))
-        await audit(s, None, "task.assigned", "task", task.id, None, snapshot(task))
-    TASKS_ASSIGNED.inc(len(tasks))
-    ref.latest_generation_id, ref.latest_generation_at = data.generation_id, occurred_at
-    ref.all_completed_at = None
-    await emit(s, TasksStored(session_id=data.session_id, generation_id=data.generation_id,
-                              task_ids=[str(t.id) for t in tasks]))
-    return tasks
-
-
 async def visible_task(s: AsyncSession, raw_id: str, p: Principal) -> Task:
-    """The task if the caller may see it, else 404 (also for a malformed id)."""
+    """The task if the caller may see it, else 404 (also for a malformed id); 403 for a member
+    who left or was removed (they knew the task, so nothing is disclosed)."""
     task_id = parse_id(raw_id)
     task = await repo.get(s, task_id) if task_id else None
-    if task is None or not await can_view_session(s, task.session_id, p):
+    if task is None:
         raise NotFound("Task not found.", code="task_not_found")
+    await require_view(s, task.session_id, p, NotFound("Task not found.", code="task_not_found"))
     return task
+
+
+def assigned(task: Task) -> TaskAssigned:
+    """The event that tells a task's member (through notify) it is theirs."""
+    assert task.profile_id is not None
+    return TaskAssigned(task_id=str(task.id), session_id=task.session_id,
+                        profile_id=task.profile_id, role_key=task.role_key, title=task.title,
+                        due_at=task.due_at)
 
 
 async def lock_for_change(s: AsyncSession, task: Task) -> tuple[SessionRef, Task]:
@@ -158,15 +113,24 @@ async def complete(s: AsyncSession, ref: SessionRef, task: Task, actor_id: str |
 
 
 async def check_all_completed(s: AsyncSession, ref: SessionRef) -> None:
-    """Write `rally.tasks.all_completed` once, when every live task of the session is done.
+    """Write `rally.tasks.all_completed` once, when every task of the session that counts is done.
 
-    The caller holds the session row lock, so two last posts cannot both miss (or both see) it.
+    Cancelled and replaced tasks do not count. An open (offered) task counts until it is claimed
+    and done, unless its role keeps its `min` seats without it: then no seat is missing and
+    nobody has to take it. The caller holds the session row lock, so two last posts cannot both
+    miss (or both see) it.
     """
-    if ref.all_completed_at is not None:
+    if ref.all_completed_at is not None or ref.deleted_at is not None:
         return
-    total, done, member_ids = await repo.completion_of_session(s, ref.id)
-    if total == 0 or done < total:
+    live = await repo.live_of_session(s, ref.id)
+    the_plan = await plan.load(s, ref)
+    held = Counter(t.role_key for t in live if t.status != "open")
+    counted = [t for t in live
+               if t.status != "open" or needed(the_plan.role(t.role_key), held[t.role_key])]
+    if not counted or any(t.status != "done" for t in counted):
         return
+    total = len(counted)
+    member_ids = sorted({t.profile_id for t in counted if t.profile_id})
     ref.all_completed_at = utcnow()
     await emit(s, AllTasksCompleted(session_id=ref.id, task_count=total, member_ids=member_ids))
     await audit(s, None, "session.tasks_all_completed", "session", ref.id, None,
