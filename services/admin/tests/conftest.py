@@ -58,7 +58,7 @@ def reference_events(use_case_id: str, use_case_title: str, topic: str) -> list[
     gen1 = str(uuid.uuid4())
     at(5.01, ai.GenerationStarted(session_id=sid, kind="approach", generation_id=gen1))
     at(5.05, ai.ApproachGenerated(session_id=sid, approach_id=str(uuid.uuid4()), generation_id=gen1,
-                                  approach={"title": "Cinema night"},
+                                  approach={"title": "Cinema night", "roles": [{"key": "helper", "name": "Helper"}]},
                                   use_case=ai.UseCaseMatch(id=use_case_id, title=use_case_title,
                                                            score=0.82, matched_by="similarity")))
     for i, pid in enumerate(ids):

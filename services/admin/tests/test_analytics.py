@@ -4,7 +4,6 @@ import random
 import uuid
 
 from rally_shared.contracts import ai
-from rally_shared.contracts.audit import AuditRecorded
 from rally_shared.db import utcnow
 from rally_shared.testing import eventually, publish_event
 
@@ -77,11 +76,11 @@ async def test_failures_regenerations_and_ratings(client, admin_headers):
     for _ in range(2):
         g = str(uuid.uuid4())
         await publish_event(ai.ApproachGenerated(session_id=sid, approach_id=g, generation_id=g,
-                                                 approach={}).to_event())
+                                                 approach={"title": "Plan", "roles": [{"key": "helper", "name": "Helper"}]}
+                                                 ).to_event())
     gen = str(uuid.uuid4())
-    await publish_event(AuditRecorded(service="ai", actor_id="u1", action="rated", entity="rating",
-                                      entity_id=gen, after={"score": 4, "generationId": gen},
-                                      at=utcnow()).to_event())
+    await publish_event(ai.GenerationRated(generation_id=gen, session_id=sid, kind="approach", rater_id="u1",
+                                           score=4).to_event())
 
     async def updated():
         a = (await client.get("/v1/admin/analytics", headers=admin_headers)).json()["ai"]

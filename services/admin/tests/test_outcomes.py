@@ -38,7 +38,7 @@ class Scenario:
     def approach(self, minutes: float, sid: str, gid: str, by: ai.GeneratedBy) -> None:
         self.at(minutes - 0.5, ai.GenerationStarted(session_id=sid, kind="approach", generation_id=gid))
         self.at(minutes, ai.ApproachGenerated(session_id=sid, approach_id=str(uuid.uuid4()),
-                                              generation_id=gid, approach={"title": "Cinema"},
+                                              generation_id=gid, approach={"title": "Cinema", "roles": [{"key": "helper", "name": "Helper"}]},
                                               generated_by=by))
 
     def tasks_of(self, minutes: float, sid: str, gid: str, owner: str, members: list[str],
@@ -67,10 +67,9 @@ class Scenario:
                 at=self.t0 + timedelta(minutes=deleted_at)))
 
     def rate(self, minutes: float, gid: str, pid: str, score: int) -> None:
-        self.at(minutes, AuditRecorded(service="ai", actor_id=pid, action="generation.rated",
-                                       entity="generation", entity_id=gid,
-                                       after={"score": score, "comment": None},
-                                       at=self.t0 + timedelta(minutes=minutes)))
+        kind = "tasks" if gid == self.ids["tA"] else "approach"
+        self.at(minutes, ai.GenerationRated(generation_id=gid, session_id=self.ids["A"], kind=kind,
+                                            rater_id=pid, score=score))
 
     def build(self) -> None:
         i = self.ids

@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from rally_shared.contracts.approach import ContentGuidance, Role
+from rally_shared.contracts.approach import Approach, ContentGuidance, Role
 from rally_shared.contracts.envelope import CamelModel, EventData
 
 
@@ -50,10 +50,10 @@ class ApproachGenerated(EventData):
     session_id: str
     approach_id: str
     generation_id: str
-    approach: dict[str, Any]  # title, summary, rationale, roles[], questions[] (contract section 4)
+    approach: Approach  # title, summary, rationale, roles[], questions[] (contract section 4)
     use_case: UseCaseMatch = Field(default_factory=UseCaseMatch)
     # The other ranked candidates (rank 2 and 3), same shape as `approach`, for the group to compare.
-    alternatives: list[dict[str, Any]] = Field(default_factory=list)
+    alternatives: list[Approach] = Field(default_factory=list)
     generated_by: GeneratedBy = Field(default_factory=GeneratedBy)
 
 
@@ -81,3 +81,14 @@ class GenerationFailed(EventData):
     generation_id: str | None = None
     error: str
     retryable: bool = True
+
+
+class GenerationRated(EventData):
+    """A member or admin rated an AI output 1-5; rating again replaces their earlier score."""
+
+    TYPE: ClassVar[str] = "rally.ai.generation_rated"
+    generation_id: str
+    session_id: str
+    kind: str  # approach | tasks
+    rater_id: str
+    score: int = Field(ge=1, le=5)

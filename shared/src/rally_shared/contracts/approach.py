@@ -9,7 +9,16 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 QUESTION_TYPES = ("boolean", "number", "choice", "text")
@@ -23,7 +32,19 @@ class _Model(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
 
 
-class Requirement(_Model):
+class _ContractJson(_Model):
+    """Serialised by alias (events, API), a model is exactly its contract JSON: `to_json()`,
+    without empty optional fields, wherever it is nested."""
+
+    def to_json(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    @model_serializer(mode="wrap")
+    def _contract_json(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> Any:
+        return self.to_json() if info.by_alias else handler(self)
+
+
+class Requirement(_ContractJson):
     question: str
     equals: bool | float | int | str | None = None
     at_least: float | None = None
@@ -51,7 +72,7 @@ class TaskTemplate(_Model):
     carries_people: bool = False  # a driver: the task names the passengers
 
 
-class Role(_Model):
+class Role(_ContractJson):
     key: str = Field(min_length=1, max_length=60)
     name: str = Field(min_length=1, max_length=120)
     description: str = ""
@@ -77,7 +98,7 @@ class Role(_Model):
         return out
 
 
-class Question(_Model):
+class Question(_ContractJson):
     key: str = Field(min_length=1, max_length=60)
     text: str = Field(min_length=1)
     type: Literal["boolean", "number", "choice", "text"]
@@ -103,7 +124,7 @@ class Support(_Model):
     votes: int = 0
 
 
-class Approach(_Model):
+class Approach(_ContractJson):
     title: str = Field(min_length=1, max_length=300)
     summary: str = ""
     rationale: str = ""

@@ -8,6 +8,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
+from rally_shared.contracts.approach import Approach
 from rally_shared.contracts.envelope import CamelModel, EventData
 
 PHASES = ("ideation", "approaches", "tasks", "submission", "completed")
@@ -72,7 +73,7 @@ class SessionContext(CamelModel):
     idea_details: list[IdeaContext] = Field(default_factory=list)  # same ideas, with authors and comments
     members: list[MemberContext] = Field(default_factory=list)
     approach_id: str | None = None
-    approach: dict[str, Any] | None = None
+    approach: Approach | None = None  # the chosen approach, for writing tasks
     # When the tasks are due: the deadline of the phase where they are done (`submission`, else
     # `tasks`); set when the session enters `tasks`, None when the flow has no such deadline.
     tasks_due_at: datetime | None = None

@@ -14,7 +14,6 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import ValidationError
 from rally_shared.contracts.ai import (
     ApproachGenerated,
     GeneratedBy,
@@ -116,11 +115,7 @@ async def prepare(s: AsyncSession, job: Claimed, settings: Settings, embedder: E
     if job.kind == "tasks":
         if not ctx.approach:
             raise ProviderError("the session has no approach to write tasks for", retryable=False)
-        try:
-            approach = Approach.model_validate(ctx.approach)
-        except ValidationError as exc:
-            raise ProviderError(f"the session's approach is not valid: {exc.errors()[:1]}",
-                                retryable=False) from exc
+        approach = ctx.approach
         if not ctx.members:
             raise ProviderError("the session has no members to give tasks to", retryable=False)
     variant = 0
@@ -202,11 +197,11 @@ async def finish_success(s: AsyncSession, job: Generation, p: Prepared, out: Out
         approach_id = str(uuid.uuid4())
         job.result_id = approach_id
         await s.flush()
-        approach = {k: v for k, v in out.output.items() if k != "alternatives"}
+        approach = Approach.model_validate({k: v for k, v in out.output.items() if k != "alternatives"})
+        alternatives = [Approach.model_validate(a) for a in out.output.get("alternatives") or []]
         await emit(s, ApproachGenerated(session_id=job.session_id, approach_id=approach_id,
                                         generation_id=str(job.id), approach=approach, use_case=match,
-                                        alternatives=list(out.output.get("alternatives") or []),
-                                        generated_by=by))
+                                        alternatives=alternatives, generated_by=by))
         return
     # The session's deadline for doing the tasks wins over the service's default span.
     due = ctx.tasks_due_at or due_at(p.inp.now, settings.task_due_days)

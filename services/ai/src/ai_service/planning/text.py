@@ -101,7 +101,9 @@ def words(text: str) -> list[str]:
 
 def core(text: str) -> str:
     """An idea without its opener: "We could rent a van!" -> "rent a van"."""
-    t = clean(text).strip(" .!?…-–—:;,")
+    # Emoji and other symbols decorate; they do not belong in a heading or in "for {activity}".
+    t = "".join(ch for ch in clean(text) if unicodedata.category(ch) not in ("So", "Sk", "Cs"))
+    t = re.sub(r"\s+", " ", t).strip(" .!?…-–—:;,")
     stripped = FILLER.sub("", t, count=1).strip()
     return stripped or t
 
@@ -128,7 +130,7 @@ def lead_verb(text: str) -> str | None:
 # "Bake sale", "Book club", "Paint night": a verb-like word naming an event, not a step.
 EVENT_NOUNS = frozenset("""sale sales night nights club evening party day fair festival marathon
 contest competition swap class classes workshop session trip tour walk run show market jam
-off along""".split())
+off along shop stall meet meetup""".split())
 
 
 def form_of(text: str) -> str:
@@ -177,10 +179,15 @@ def title_of(text: str, limit: int = 80) -> str:
 
 
 def activity_phrase(title: str) -> str:
-    """The approach as a noun phrase for task texts: "Go to the cinema" -> "the cinema"."""
+    """The approach as a noun phrase for task texts: "Go to the cinema" -> "the cinema",
+    "Match everyone with a partner" -> "matching everyone with a partner"."""
     ws = title.rstrip("…").split()
     if not ws:
         return "the plan"
+    # A step as a heading reads as a verb ("Match everyone ..."); inside a sentence it needs a noun.
+    if len(ws) > 1 and ws[1].lower() not in EVENT_NOUNS and (
+            form_of(title) == "step" or ws[0].lower() in ("match", "pair", "swap", "learn")):
+        return " ".join([gerund(ws[0]), *ws[1:]])
     if ws[0].lower() in EVENT_VERBS and len(ws) > 1:
         ws = ws[1:]
         if ws[0].lower() in ("to", "for") and len(ws) > 1:

@@ -35,12 +35,12 @@ async def store_approach(s: AsyncSession, data: ApproachGenerated) -> None:
         # Rank 1 keeps the id the AI gave; the alternatives get ids derived from it (redelivery-safe).
         cid = approach_id if i == 0 else uuid.uuid5(approach_id, f"rank-{i + 1}")
         rank = i + 1
-        support = raw.get("support")
         row = Approach(id=cid, session_id=sess.id, generation_id=data.generation_id,
-                       title=str(raw.get("title", ""))[:300], summary=str(raw.get("summary", "")),
-                       rationale=str(raw.get("rationale", "")), roles=list(raw.get("roles") or []),
-                       questions=list(raw.get("questions") or []), version=version, rank=rank,
-                       support=support if isinstance(support, dict) else None, created_at=utcnow())
+                       title=raw.title[:300], summary=raw.summary, rationale=raw.rationale,
+                       roles=[r.to_json() for r in raw.roles], questions=[q.to_json() for q in raw.questions],
+                       version=version, rank=rank,
+                       support=raw.support.model_dump(by_alias=True) if raw.support else None,
+                       created_at=utcnow())
         s.add(row)
         stored.append(row)
     await s.flush()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from rally_shared.contracts.approach import Approach as ApproachData
 from rally_shared.contracts.session import CommentContext, IdeaContext, MemberContext, SessionContext
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -48,6 +49,7 @@ def tasks_due_at(sess: Session) -> datetime | None:
     return None
 
 
-def approach_dict(a: Approach) -> dict[str, object]:
-    return {"title": a.title, "summary": a.summary, "rationale": a.rationale,
-            "roles": a.roles, "questions": a.questions}
+def approach_dict(a: Approach) -> ApproachData:
+    """The stored approach in the shared vocabulary (it was valid when the AI sent it)."""
+    return ApproachData.model_validate({"title": a.title, "summary": a.summary, "rationale": a.rationale,
+                                        "roles": a.roles, "questions": a.questions})
