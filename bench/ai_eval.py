@@ -29,8 +29,8 @@ Printed, per topic and overall, with the goals of the planner issue:
 from __future__ import annotations
 
 import argparse
-import json
 import asyncio
+import json
 import re
 import statistics
 import sys

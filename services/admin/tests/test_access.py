@@ -8,6 +8,11 @@ ADMIN_ROUTES = [
     ("GET", "/v1/admin/use-cases/00000000-0000-0000-0000-000000000001"),
     ("PATCH", "/v1/admin/use-cases/00000000-0000-0000-0000-000000000001"),
     ("DELETE", "/v1/admin/use-cases/00000000-0000-0000-0000-000000000001"),
+    ("GET", "/v1/admin/session-types"),
+    ("POST", "/v1/admin/session-types"),
+    ("GET", "/v1/admin/session-types/activity"),
+    ("PUT", "/v1/admin/session-types/activity"),
+    ("DELETE", "/v1/admin/session-types/activity"),
     ("GET", "/v1/admin/reports"),
     ("POST", "/v1/admin/moderation"),
     ("GET", "/v1/admin/audit"),
@@ -26,7 +31,8 @@ def test_every_admin_route_is_listed(client):
     declared = {(m.upper(), path) for path, ops in app.openapi()["paths"].items()
                 for m in ops if path.startswith("/v1/admin")}
     listed = {(m, "/v1/admin/use-cases/{use_case_id}" if "use-cases/0000" in p else
-               "/v1/admin/sessions/{session_id}" if p.startswith("/v1/admin/sessions/") else p)
+               "/v1/admin/sessions/{session_id}" if p.startswith("/v1/admin/sessions/") else
+               "/v1/admin/session-types/{key}" if p.startswith("/v1/admin/session-types/") else p)
               for m, p in ADMIN_ROUTES}
     assert declared == listed
 

@@ -287,3 +287,66 @@ def test_admin_dashboard_end_to_end(system: System, browser: Any) -> None:
     phone.close()
     page.close()
     assert not errors, errors
+
+
+def test_session_types_and_ai_spend_pages(system: System, browser: Any) -> None:
+    """An admin creates a session type in the editor; a session made from it takes its defaults; the
+    AI spend page shows that session's generations next to the caps."""
+    tag = uuid.uuid4().hex[:6]
+    admin = system.token(f"Ada {tag}", admin=True)
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(system.base + "/admin/")
+    page.evaluate("t => localStorage.setItem('rally.admin.token', t)", admin)
+
+    page.goto(system.base + "/admin/#/session-types")
+    page.wait_for_selector("#session-types-table tr[data-type='quick-decision']")
+    assert "built-in" in page.inner_text("#session-types-table tr[data-type='activity']")
+    page.click("#new-session-type")
+    key = f"poll-{tag}"
+    page.fill("#session-type-form [name=key]", key)
+    page.fill("#session-type-form [name=name]", f"Team poll {tag}")
+    for phase in ("tasks", "submission"):
+        page.uncheck(f"#session-type-form [name=phase-{phase}]")
+    page.fill("#session-type-form [name=hours-ideation]", "2")
+    page.select_option("#session-type-form [name=approachChoice]", "owner")
+    page.select_option("#session-type-form [name=visibility]", "public")
+    page.click("#session-type-form button[type=submit]")
+    page.wait_for_url(f"**/admin/#/session-types/{key}")
+    page.wait_for_selector("#session-type-form button.danger")
+    assert page.input_value("#session-type-form [name=hours-ideation]") == "2"
+    page.click("a[data-nav=session-types]")
+    row = page.wait_for_selector(f"#session-types-table tr[data-type='{key}']")
+    assert "ideation 2 h" in row.inner_text() and "owner" in row.inner_text()
+    shot(page, "11-session-types")
+
+    # A member's session of this type (once the session service has the admin's event), moved on
+    # to `approaches` so the AI spends on it.
+    owner = {"Authorization": f"Bearer {system.token(f'Ann {tag}')}"}
+    made = _wait(lambda: (lambda r: r.json() if r.status_code == 201 else None)(system.http.post(
+        "/v1/sessions", headers=owner, json={"topic": f"Where do we eat? {tag}", "sessionType": key})), 60)
+    assert made["phaseFlow"] == ["ideation", "approaches", "completed"]
+    assert made["approachChoice"] == "owner" and made["visibility"] == "public"
+    assert list(made["meta"]["deadlines"]) == ["ideation"]
+    sid = made["id"]
+    system.http.post(f"/v1/sessions/{sid}/ideas", headers=owner, json={"text": "pizza by the river"})
+    r = system.http.post(f"/v1/sessions/{sid}/phase", headers=owner, json={"to": "approaches"})
+    assert r.status_code in (200, 202), r.text
+    admin_h = {"Authorization": f"Bearer {admin}"}
+    _wait(lambda: system.http.get("/v1/admin/generations", headers=admin_h,
+                                  params={"sessionId": sid}).json()["items"], 60)
+
+    page.click("a[data-nav=spend]")
+    page.wait_for_selector("#spend-kpis")
+    session_row = page.wait_for_selector(f"#spend-sessions tr[data-session='{sid}']")
+    cells = session_row.inner_text()
+    assert "$" in cells and "%" in cells, cells
+    today = page.inner_text("#spend-days tbody tr >> nth=0")
+    assert "$" in today and "%" in today, today
+    assert page.locator("#spend-days tbody tr").count() == 14
+    assert "$20.00" in page.inner_text("#spend-kpis") and "$0.50" in page.inner_text("#spend-kpis")
+    shot(page, "12-ai-spend")
+    page.close()
+    assert not errors, errors

@@ -8,7 +8,7 @@ import httpx
 from ai_service.models import Generation
 from ai_service.runtime import runtime
 from rally_shared.db import unit_of_work
-from rally_shared.testing import auth, make_token
+from rally_shared.testing import EventProbe, auth, make_token
 
 
 async def _generation(session_id: str, kind: str = "approach", status: str = "succeeded") -> str:
@@ -22,11 +22,16 @@ async def _generation(session_id: str, kind: str = "approach", status: str = "su
 
 
 async def test_rating_is_stored_once_per_member_and_updates(client: httpx.AsyncClient) -> None:
-    gid = await _generation(str(uuid.uuid4()))
+    sid = str(uuid.uuid4())
+    gid = await _generation(sid)
     ann, ann_id = make_token("ann-rater")
-    r = await client.post(f"/v1/generations/{gid}/rating", json={"score": 4, "comment": "good"},
-                          headers=auth(ann))
-    assert r.status_code == 200, r.text
+    async with EventProbe("rally.ai.generation_rated") as probe:
+        r = await client.post(f"/v1/generations/{gid}/rating", json={"score": 4, "comment": "good"},
+                              headers=auth(ann))
+        assert r.status_code == 200, r.text
+        # Analytics learns of the rating from a typed event (the comment stays in the AI service).
+        ev = (await probe.wait_for("rally.ai.generation_rated", generationId=gid))[0]["data"]
+    assert ev == {"generationId": gid, "sessionId": sid, "kind": "approach", "raterId": ann_id, "score": 4}
     assert r.json()["score"] == 4 and r.json()["profileId"] == ann_id
     r = await client.post(f"/v1/generations/{gid}/rating", json={"score": 2}, headers=auth(ann))
     assert r.status_code == 200 and r.json()["score"] == 2

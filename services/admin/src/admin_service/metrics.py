@@ -14,3 +14,6 @@ ANALYTICS_EVENTS = Counter(
 SESSIONS_BY_PHASE = Gauge(
     "rally_admin_sessions_by_phase", "Sessions per phase (read model, refreshed on analytics reads)",
     ["phase"])
+SESSION_TYPE_CHANGES = Counter(
+    "rally_admin_session_type_changes_total", "Session type mutations (seeded: a built-in created)",
+    ["action"])

@@ -1,4 +1,5 @@
-"""Tables of the admin service (schema `admin`): use cases, reports, the audit log, analytics."""
+"""Tables of the admin service (schema `admin`): use cases, session types, reports, the audit log,
+analytics."""
 
 from __future__ import annotations
 
@@ -58,6 +59,24 @@ class UseCase(Base):
     __table_args__ = (
         Index("ix_use_cases_live", "created_at", "id", postgresql_where="deleted_at IS NULL"),
     )
+
+
+class SessionType(Base):
+    """The source of truth for session types (defaults a new session takes); the session service
+    keeps a copy from events. The key is the identity: a deleted key may be created again."""
+
+    __tablename__ = "session_types"
+    key: Mapped[str] = mapped_column(String(60), primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    phase_flow: Mapped[list[str]] = mapped_column(JSONB)
+    phase_durations: Mapped[dict[str, int]] = mapped_column(JSONB, default=dict)  # seconds per phase
+    approach_choice: Mapped[str] = mapped_column(String(10), default="vote")
+    visibility: Mapped[str] = mapped_column(String(10), default="members")
+    builtin: Mapped[bool] = mapped_column(Boolean, default=False)  # shipped; changeable, never deleted
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Report(Base):
@@ -234,7 +253,7 @@ class GenerationStat(Base):
 
 
 class RatingStat(Base):
-    """Ratings of generations, as far as audit events reveal them (the AI service owns ratings)."""
+    """Ratings of generations, from `rally.ai.generation_rated` (the AI service owns ratings)."""
 
     __tablename__ = "a_ratings"
     event_id: Mapped[str] = mapped_column(String(64), primary_key=True)

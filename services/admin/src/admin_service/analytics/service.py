@@ -14,6 +14,7 @@ from rally_shared.contracts.ai import (
     ApproachGenerated,
     GeneratedBy,
     GenerationFailed,
+    GenerationRated,
     GenerationStarted,
     TasksGenerated,
 )
@@ -339,6 +340,12 @@ async def _notification_delivered(s: AsyncSession, ev: Event) -> None:
     await _count_day(s, "notifications_delivered", ev.occurred_at)
 
 
+async def _generation_rated(s: AsyncSession, ev: Event) -> None:
+    d = parse_data(ev, GenerationRated)
+    await s.execute(pg_insert(RatingStat).values(event_id=ev.id, generation_id=d.generation_id[:64],
+                                                 score=d.score, at=ev.occurred_at, rater_id=d.rater_id[:64])
+                    .on_conflict_do_nothing(index_elements=[RatingStat.event_id]))
+
 FOLDS = {
     SessionCreated.TYPE: _session_created,
     MemberJoined.TYPE: _member_joined,
@@ -355,6 +362,7 @@ FOLDS = {
     TaskCompleted.TYPE: _task_completed,
     TasksStored.TYPE: _tasks_stored,
     ApproachChosen.TYPE: _approach_chosen,
+    GenerationRated.TYPE: _generation_rated,
     AllTasksCompleted.TYPE: _all_completed,
     NotificationDelivered.TYPE: _notification_delivered,
 }
@@ -397,18 +405,7 @@ async def _post_audited(s: AsyncSession, data: AuditRecorded) -> None:
 
 
 async def on_audit(s: AsyncSession, event_id: str, data: AuditRecorded) -> None:
-    """Ratings live in the AI service; its audit record of a rating carries the score."""
+    """Proof ratings are only in the tasks service's audit records of posts."""
     if data.entity == "post":
         await _post_audited(s, data)
-        return
-    after = data.after or {}
-    score = after.get("score")
-    if "rating" not in data.entity.lower() and "rat" not in data.action.lower():
-        return
-    if not isinstance(score, int) or isinstance(score, bool) or not 1 <= score <= 5:
-        return
-    gen = after.get("generationId") or after.get("generation_id") or data.entity_id
-    await s.execute(pg_insert(RatingStat).values(event_id=event_id, generation_id=str(gen)[:64],
-                                                 score=score, at=data.at,
-                                                 rater_id=(data.actor_id or None) and data.actor_id[:64])
-                    .on_conflict_do_nothing(index_elements=[RatingStat.event_id]))
+

@@ -3,24 +3,28 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 from rally_shared.auth import AdminUser, CurrentUser
+from rally_shared.contracts.ai import GenerationRated
 from rally_shared.errors import NotFound
 from rally_shared.pagination import Page, Paging, make_page
 from rally_shared.service_app import DbSession
 
 from ai_service.config import get_settings
 from ai_service.db_utils import now
-from ai_service.events import audit
+from ai_service.events import audit, emit
 from ai_service.generations import repository as repo
+from ai_service.generations import spend as spending
 from ai_service.generations.schemas import (
     CostRead,
     GenerationRead,
     GenerationSummary,
     RatingCreate,
     RatingRead,
+    SpendRead,
 )
 
 router = APIRouter(tags=["generations"])
@@ -38,12 +42,16 @@ async def rate_generation(generation_id: str, body: RatingCreate, user: CurrentU
                           s: DbSession) -> RatingRead:
     """Rate an AI output 1-5 (one rating per member and generation; rating again updates it)."""
     gid = _uuid(generation_id)
-    if await repo.get(s, gid) is None:
+    gen = await repo.get(s, gid)
+    if gen is None:
         raise NotFound("No such generation.")
     row = await repo.upsert_rating(s, gid, user.profile_id, body.score, body.comment)
     out = RatingRead.model_validate(row)
     await audit(s, user.profile_id, "generation.rated", "generation", gid,
                 after={"score": body.score, "comment": body.comment})
+    # Analytics reads the typed event, not the audit trail's wording.
+    await emit(s, GenerationRated(generation_id=str(gid), session_id=gen.session_id, kind=gen.kind,
+                                  rater_id=user.profile_id, score=body.score))
     return out
 
 
@@ -55,14 +63,8 @@ async def list_generations(
     status: Annotated[str | None, Query(pattern="^(queued|running|succeeded|failed)$")] = None,
 ) -> Page[GenerationSummary]:
     """The generations log, newest first, filterable by session, kind and status."""
-    pos = paging.position()
-    after = None
-    if pos is not None:
-        if len(pos) != 2:
-            from rally_shared.errors import BadRequest
-
-            raise BadRequest("The cursor is not valid.", code="invalid_cursor")
-        after = (pos[0], _uuid(str(pos[1])))
+    pos = paging.keyset(datetime, uuid.UUID)
+    after = None if pos is None else (pos[0], pos[1])
     rows = await repo.page(s, limit=paging.limit, after=after, session_id=session_id, kind=kind,
                            status=status)
     ratings = await repo.ratings_of(s, [r.id for r in rows])
@@ -85,6 +87,16 @@ async def generation_cost(_: AdminUser, s: DbSession,
                     prompt_tokens=total["promptTokens"], completion_tokens=total["completionTokens"],
                     cost_usd=total["costUsd"], budget_usd=settings.budget_per_session_usd,
                     today_cost_usd=today["costUsd"], day_budget_usd=settings.budget_per_day_usd)
+
+
+@router.get("/v1/admin/generations/spend", response_model=SpendRead)
+async def generation_spend(
+    _: AdminUser, s: DbSession,
+    days: Annotated[int, Query(ge=1, le=90, description="UTC days back, today included")] = 14,
+    sessions: Annotated[int, Query(ge=1, le=200, description="How many sessions to list")] = 20,
+) -> SpendRead:
+    """Spend per day and per session, each beside its budget cap and flagged at or over it."""
+    return await spending.spend(s, get_settings(), days=days, sessions=sessions)
 
 
 @router.get("/v1/admin/generations/{generation_id}", response_model=GenerationRead)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, tuple_
+from sqlalchemy import Date, cast, func, or_, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -61,6 +62,27 @@ async def spent(s: AsyncSession, *, session_id: str | None = None,
     n, pt, ct, cost = (await s.execute(stmt)).one()
     return {"generations": int(n), "promptTokens": int(pt), "completionTokens": int(ct),
             "costUsd": round(float(cost), 6)}
+
+
+async def spend_by_day(s: AsyncSession, since: datetime) -> dict[date, tuple[int, float]]:
+    """(generations, cost) per UTC day since `since`: the days the day budget is counted over."""
+    day = cast(func.timezone("UTC", Generation.created_at), Date).label("day")
+    stmt = (select(day, func.count(), func.coalesce(func.sum(Generation.cost_usd), 0.0))
+            .where(Generation.created_at >= since).group_by(day))
+    return {r[0]: (int(r[1]), round(float(r[2]), 6)) for r in (await s.execute(stmt)).all()}
+
+
+async def spend_by_session(s: AsyncSession, since: datetime, limit: int
+                           ) -> Sequence[tuple[str, int, float, datetime]]:
+    """Sessions with a generation since `since`, with their whole spend (what the session budget
+    counts), the biggest spenders first."""
+    active = select(Generation.session_id).where(Generation.created_at >= since).distinct()
+    cost = func.coalesce(func.sum(Generation.cost_usd), 0.0)
+    last = func.max(Generation.created_at)
+    stmt = (select(Generation.session_id, func.count(), cost, last)
+            .where(Generation.session_id.in_(active)).group_by(Generation.session_id)
+            .order_by(cost.desc(), last.desc(), Generation.session_id).limit(limit))
+    return (await s.execute(stmt)).tuples().all()
 
 
 def day_start(now: datetime) -> datetime:

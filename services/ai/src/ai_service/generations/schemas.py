@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from pydantic import Field
@@ -69,3 +69,31 @@ class CostRead(CamelModel):
     budget_usd: float
     today_cost_usd: float
     day_budget_usd: float
+
+
+class SpendShare(CamelModel):
+    generations: int
+    cost_usd: float
+    cap_usd: float
+    share_of_cap: float | None = Field(None, description="costUsd / capUsd (None when the cap is 0)")
+    at_cap: bool = Field(description="At or over the cap: generations fall back or stop")
+
+
+class DaySpend(SpendShare):
+    day: date
+
+
+class SessionSpend(SpendShare):
+    session_id: str
+    last_at: datetime
+
+
+class SpendRead(CamelModel):
+    """Spend per UTC day and per session next to the budget caps (RALLY_BUDGET_PER_DAY_USD,
+    RALLY_BUDGET_PER_SESSION_USD)."""
+
+    day_budget_usd: float
+    session_budget_usd: float
+    days: list[DaySpend] = Field(description="The last `days` days, oldest first, including idle days")
+    sessions: list[SessionSpend] = Field(description="Sessions active in those days, the biggest spend "
+                                                     "first; each with its whole spend")

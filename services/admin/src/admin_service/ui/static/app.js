@@ -521,6 +521,158 @@ async function useCaseEditor(id) {
         id === "new" ? null : h("a", { href: `#/audit?entityId=${id}`, class: "small", style: "align-self:center" }, "History"))));
 }
 
+// ---- session types ------------------------------------------------------------------------
+const CHOICES = ["vote", "owner", "auto"];
+const VISIBILITIES = ["members", "public", "private"];
+function fmtDuration(secs) {
+  if (!secs) return "—";
+  const d = Math.floor(secs / 86400), hr = Math.floor((secs % 86400) / 3600), min = Math.round((secs % 3600) / 60);
+  return [d ? `${d} d` : "", hr ? `${hr} h` : "", min ? `${min} min` : ""].filter(Boolean).join(" ");
+}
+const flowBadges = (flow) => flow.map((p, i) => [i ? h("span", { class: "muted" }, " → ") : null, badge(p)]);
+
+async function sessionTypesPage() {
+  const list = h("tbody");
+  const more = h("div", { class: "more" });
+  let cursor = null;
+  const load = async (reset) => {
+    if (reset) { list.replaceChildren(); cursor = null; }
+    const page = await api("GET", `/v1/admin/session-types${qs({ limit: 50, cursor })}`);
+    for (const t of page.items) {
+      const durations = Object.entries(t.phaseDurations || {});
+      list.append(h("tr", { class: "click", "data-type": t.key, onclick: () => { location.hash = `#/session-types/${t.key}`; } },
+        h("td", {}, h("a", { href: `#/session-types/${t.key}` }, t.name), " ", t.builtin ? badge("built-in", "ok") : null,
+          h("div", { class: "muted small" }, t.key)),
+        h("td", {}, flowBadges(t.phaseFlow)),
+        h("td", { class: "hide-sm small" }, durations.length ? durations.map(([p, s2]) => `${p} ${fmtDuration(s2)}`).join(" · ") : h("span", { class: "muted" }, "—")),
+        h("td", {}, t.approachChoice),
+        h("td", { class: "hide-sm" }, t.visibility),
+        h("td", { class: "hide-sm muted small" }, fmtDate(t.updatedAt))));
+    }
+    if (!list.children.length) list.append(h("tr", {}, h("td", { colspan: 6, class: "muted" }, "No session types.")));
+    cursor = page.nextCursor;
+    more.replaceChildren(cursor ? h("button", { class: "secondary", onclick: () => load(false).catch(failed) }, "Load more") : "");
+  };
+  render(
+    h("div", { class: "head" }, h("div", {}, h("h1", {}, "Session types"),
+      h("p", { class: "muted" }, "Defaults a new session takes when it names a type: phase flow, phase durations, how the approach is chosen and who sees it.")),
+      h("button", { id: "new-session-type", onclick: () => { location.hash = "#/session-types/new"; } }, "New session type")),
+    h("div", { class: "panel table-wrap" }, h("table", { id: "session-types-table" },
+      h("thead", {}, h("tr", {}, h("th", {}, "Type"), h("th", {}, "Phase flow"), h("th", { class: "hide-sm" }, "Durations"),
+        h("th", {}, "Approach choice"), h("th", { class: "hide-sm" }, "Visibility"), h("th", { class: "hide-sm" }, "Updated"))), list), more),
+    h("p", { class: "muted small" }, "Changing a type changes only sessions created afterwards; running sessions keep what they started with. ",
+      "Members name a type with ", h("code", {}, "sessionType"), " when they create a session; fields they set themselves win."));
+  await load(true);
+}
+
+async function sessionTypeEditor(key) {
+  const isNew = key === "new";
+  const st = isNew ? { key: "", name: "", phaseFlow: [...PHASES], phaseDurations: {}, approachChoice: "vote", visibility: "members", builtin: false }
+    : await api("GET", `/v1/admin/session-types/${encodeURIComponent(key)}`);
+  const f = {
+    key: h("input", { name: "key", value: st.key, required: true, maxlength: 60, placeholder: "team-poll", disabled: !isNew }),
+    name: h("input", { name: "name", value: st.name, required: true, maxlength: 120 }),
+    approachChoice: h("select", { name: "approachChoice" }, CHOICES.map((c) => h("option", { value: c, selected: c === st.approachChoice }, c))),
+    visibility: h("select", { name: "visibility" }, VISIBILITIES.map((v) => h("option", { value: v, selected: v === st.visibility }, v))),
+  };
+  // One row per phase: in the flow or not, and its duration in hours (`completed` always ends a flow).
+  const phases = PHASES.map((p) => {
+    const last = p === "completed";
+    const on = h("input", { type: "checkbox", name: `phase-${p}`, checked: last || st.phaseFlow.includes(p), disabled: last });
+    const secs = (st.phaseDurations || {})[p];
+    const hours = last ? null : h("input", { type: "number", name: `hours-${p}`, min: 0, step: "any", placeholder: "no deadline",
+      value: secs ? String(Math.round((secs / 3600) * 1000) / 1000) : "", "aria-label": `${p} duration in hours` });
+    return { p, on, hours };
+  });
+  const err = h("div", { class: "error", id: "session-type-error", role: "alert", hidden: true });
+  const fail = (message) => { err.textContent = message; err.hidden = false; err.scrollIntoView({ block: "nearest" }); };
+  const save = async (e) => {
+    e.preventDefault();
+    err.hidden = true;
+    const phaseFlow = phases.filter((x) => x.on.checked).map((x) => x.p);
+    const phaseDurations = {};
+    for (const x of phases) {
+      if (!x.hours || !x.on.checked || x.hours.value.trim() === "") continue;
+      const hours = Number(x.hours.value);
+      if (!(hours > 0)) return fail(`${x.p}: the duration must be a positive number of hours.`);
+      phaseDurations[x.p] = Math.round(hours * 3600);
+    }
+    const body = { name: f.name.value, phaseFlow, phaseDurations, approachChoice: f.approachChoice.value, visibility: f.visibility.value };
+    try {
+      const saved = isNew ? await api("POST", "/v1/admin/session-types", { key: f.key.value.trim(), ...body })
+        : await api("PUT", `/v1/admin/session-types/${encodeURIComponent(key)}`, body);
+      toast(isNew ? "Session type created" : "Session type saved");
+      location.hash = `#/session-types/${saved.key}`;
+      if (!isNew) sessionTypeEditor(saved.key).catch(failed);
+    } catch (x) {
+      if (x.status === 401 || x.status === 403) return failed(x);
+      fail(x.status === 422 || x.status === 409 ? `Not saved: ${x.message}` : x.message);
+    }
+  };
+  const del = async () => {
+    if (!confirm(`Delete “${st.name}”? Running sessions keep their settings; new sessions can no longer use it.`)) return;
+    try { await api("DELETE", `/v1/admin/session-types/${encodeURIComponent(key)}`); toast("Session type deleted"); location.hash = "#/session-types"; }
+    catch (x) { if (x.status === 409) fail(x.message); else failed(x); }
+  };
+  render(
+    h("p", {}, h("a", { href: "#/session-types" }, "← Session types")),
+    h("h1", {}, isNew ? "New session type" : st.name, " ", st.builtin ? badge("built-in", "ok") : null),
+    isNew ? null : h("p", { class: "muted small" }, `${st.key} · created ${fmtDate(st.createdAt)} · updated ${fmtDate(st.updatedAt)}`),
+    h("form", { class: "panel stack", id: "session-type-form", onsubmit: save },
+      h("div", { class: "row" }, h("label", {}, "Key", f.key), h("label", {}, "Name", f.name)),
+      h("div", { class: "stack-sm" }, h("label", {}, "Phase flow and durations"),
+        h("table", { id: "session-type-phases" }, h("thead", {}, h("tr", {}, h("th", {}, "In flow"), h("th", {}, "Phase"), h("th", {}, "Duration (hours)"))),
+          h("tbody", {}, phases.map((x) => h("tr", {}, h("td", {}, x.on), h("td", {}, badge(x.p)),
+            h("td", {}, x.hours || h("span", { class: "muted small" }, "ends every flow")))))),
+        h("p", { class: "muted small hint" }, "Phases keep this order; a flow with tasks needs approaches and submission. ",
+          "Deadlines are planned when a session is created: a phase ends once the durations up to and including it have passed.")),
+      h("div", { class: "row" }, h("label", {}, "Approach choice", f.approachChoice), h("label", {}, "Visibility", f.visibility)),
+      err,
+      h("div", { class: "actions" }, h("button", { type: "submit" }, isNew ? "Create" : "Save"),
+        isNew || st.builtin ? null : h("button", { type: "button", class: "danger", onclick: del }, "Delete"),
+        isNew ? null : h("a", { href: `#/audit?entityId=${encodeURIComponent(st.key)}`, class: "small", style: "align-self:center" }, "History"))));
+}
+
+// ---- AI spend (the AI service's figures, through the gateway) -------------------------------
+function capCell(row) {
+  const p = row.shareOfCap === null ? 100 : Math.max(0, Math.min(100, row.shareOfCap * 100));
+  return h("td", {}, h("div", { class: `progress${row.atCap ? " over" : ""}`, title: `${fmtUsd(row.costUsd)} of ${fmtUsd(row.capUsd)}` },
+    h("div", { class: "bar" }, h("i", { style: `width:${p}%` })), h("small", {}, row.shareOfCap === null ? "no cap" : fmtPct(row.shareOfCap))),
+  row.atCap ? badge("at cap", "at-cap") : null);
+}
+
+async function spendPage() {
+  let d;
+  try { d = await api("GET", "/v1/admin/generations/spend?days=14&sessions=50"); } catch (e) {
+    if (e.status === 401 || e.status === 403) throw e;
+    render(h("h1", {}, "AI spend"), h("div", { class: "notice" }, `The AI service's figures are not reachable here (${e.message}).`));
+    return;
+  }
+  const today = d.days[d.days.length - 1];
+  const atCap = d.sessions.filter((r) => r.atCap).length;
+  render(
+    h("div", { class: "head" }, h("div", {}, h("h1", {}, "AI spend"),
+      h("p", { class: "muted" }, "Estimated spend of AI generations per day (UTC) and per session, beside the budget caps. At a cap, generations fall back to the builtin planner or stop.")),
+      h("button", { class: "secondary", onclick: () => spendPage().catch(failed) }, "Refresh")),
+    h("div", { class: "kpis", id: "spend-kpis" },
+      kpi(fmtUsd(today.costUsd), "spent today"), kpi(fmtUsd(d.dayBudgetUsd), "day cap"), kpi(fmtPct(today.shareOfCap), "of today's cap"),
+      kpi(fmtUsd(d.sessionBudgetUsd), "session cap"), kpi(atCap, "sessions at cap")),
+    h("div", { class: "grid-2" },
+      h("div", { class: "panel table-wrap" }, h("h2", {}, "Per day"), h("table", { id: "spend-days" },
+        h("thead", {}, h("tr", {}, h("th", {}, "Day"), h("th", {}, "Generations"), h("th", {}, "Spend"), h("th", {}, "Of the day cap"))),
+        h("tbody", {}, [...d.days].reverse().map((r) => h("tr", { class: r.atCap ? "at-cap" : null, "data-day": r.day },
+          h("td", {}, r.day), h("td", {}, r.generations), h("td", {}, fmtUsd(r.costUsd)), capCell(r)))))),
+      h("div", { class: "panel table-wrap" }, h("h2", {}, "Per session"), h("table", { id: "spend-sessions" },
+        h("thead", {}, h("tr", {}, h("th", {}, "Session"), h("th", {}, "Generations"), h("th", {}, "Spend"), h("th", {}, "Of the session cap"),
+          h("th", { class: "hide-sm" }, "Last generation"))),
+        h("tbody", {}, d.sessions.length ? d.sessions.map((r) => h("tr", { class: r.atCap ? "at-cap" : null, "data-session": r.sessionId },
+          h("td", {}, h("a", { href: `#/sessions/${r.sessionId}` }, r.sessionId.slice(0, 8))), h("td", {}, r.generations),
+          h("td", {}, fmtUsd(r.costUsd)), capCell(r), h("td", { class: "hide-sm small muted" }, fmtDate(r.lastAt))))
+          : h("tr", {}, h("td", { colspan: 5, class: "muted" }, "No generations in these days.")))))),
+    h("p", { class: "muted small" }, "A session's spend counts all its generations (its cap applies to the whole session); ",
+      "sessions with a generation in the last 14 days are listed, the biggest spend first. Caps: RALLY_BUDGET_PER_DAY_USD and RALLY_BUDGET_PER_SESSION_USD of the AI service."));
+}
+
 // ---- audit --------------------------------------------------------------------------------
 async function auditPage(params) {
   const f = {
@@ -687,6 +839,9 @@ const ROUTES = [
   [/^#\/models$/, (m, params) => modelsPage(params), "models"],
   [/^#\/use-cases\/(.+)$/, (m) => useCaseEditor(decodeURIComponent(m[1])), "use-cases"],
   [/^#\/use-cases$/, () => useCasesPage(), "use-cases"],
+  [/^#\/session-types\/(.+)$/, (m) => sessionTypeEditor(decodeURIComponent(m[1])), "session-types"],
+  [/^#\/session-types$/, () => sessionTypesPage(), "session-types"],
+  [/^#\/spend$/, () => spendPage(), "spend"],
   [/^#\/generations\/(.+)$/, (m) => generationPage(decodeURIComponent(m[1])), "generations"],
   [/^#\/generations$/, () => generationsPage(), "generations"],
   [/^#\/reports$/, () => reportsPage(), "reports"],
