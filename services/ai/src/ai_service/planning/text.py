@@ -314,3 +314,14 @@ def goal_core(topic: str) -> str | None:
     if m is None or len(t[: m.start()].split()) < 2:
         return None
     return t[: m.start()]
+
+
+# "Market Street", "St Mary's", "Ash Road": names of places, whose words say nothing about the plan
+# (a restaurant on Market Street is not a market stall).
+NAMED_PLACE = re.compile(
+    r"\b(?:[A-Z][\w'’]*\s+)+(?:Street|St|Road|Rd|Avenue|Ave|Lane|Close|Way|Square|Drive|Place|Park|"
+    r"Hall|Centre|Center|Gardens|Court|Crescent|Terrace|Bridge|Hill|Green)\b|\bSt\.?\s+[A-Z][\w'’]*")
+
+
+def drop_named_places(text: str) -> str:
+    return NAMED_PLACE.sub(" ", text)
