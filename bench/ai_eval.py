@@ -20,6 +20,8 @@ Printed, per topic and overall, with the goals of the planner issue:
   group's own topic, description, ideas and comments from the text (goal >= 0.8); "strict" also
   drops every single word the group wrote;
 - generic roles: share of all roles that are fillers (goal <= 0.2);
+- common roles: share of roles many kinds of plan share (spreading the word, lifts, money, safety),
+  chosen by fit; shown for transparency, they count neither as generic nor as unrelated;
 - chosen: the best-supported idea leads the plan, on topics built to test it (goal: all);
 - unrelated: roles taken from a kind of activity the topic does not involve (goal 0);
 - hard-rule violations after repair (goal 0);
@@ -193,6 +195,7 @@ async def run_topic(topic: dict[str, Any], ctx: dict[str, Any]) -> dict[str, Any
         "name": topic["name"], "n": len(topic["members"]), "kind": topic.get("kind", ""),
         "coverage": cov, "strict": strict, "missing": missing,
         "generic": sum(1 for r in roles if r.get("source") == "generic"), "roles": len(roles),
+        "common": sum(1 for r in roles if r.get("source") == "common"),
         "chosen": None if not expect else expect in (a.output.get("ideas") or []),
         "unrelated": unrelated, "violations": violations, "violation_list": violation_list,
         "title": a.output["title"],
@@ -239,6 +242,7 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "coverage": statistics.mean(r["coverage"] for r in rows),
         "strict": statistics.mean(r["strict"] for r in rows),
         "generic": sum(r["generic"] for r in rows) / max(roles, 1), "roles": roles,
+        "common": sum(r["common"] for r in rows) / max(roles, 1),
         "chosen": sum(chosen), "chosen_of": len(chosen),
         "unrelated": sum(len(r["unrelated"]) for r in rows),
         "violations": sum(r["violations"] for r in rows),
@@ -272,6 +276,7 @@ FIGURES = [  # label, key, format, goal
     ("concept coverage (mean)", "coverage", "{:.2f}", ">= 0.80"),
     ("  with strict word removal", "strict", "{:.2f}", ""),
     ("generic roles (share)", "generic", "{:.2f}", "<= 0.20"),
+    ("common roles (share)", "common", "{:.2f}", ""),
     ("best-supported idea chosen", "chosen", "{}", "all"),
     ("roles from an unrelated activity", "unrelated", "{}", "0"),
     ("hard-rule violations after repair", "violations", "{}", "0"),

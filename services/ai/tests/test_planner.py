@@ -196,7 +196,28 @@ async def test_no_ideas_still_plans_the_topic(provider: BuiltinProvider) -> None
     out = await generate(approach_input("Organise a beach clean-up", [], 6), provider)
     assert out.approach is not None and len(out.approach.roles) >= 5
     assert out.output["rationale"].startswith("No ideas were posted")
-    assert all(r.source == "catalogue:cleanup" for r in out.approach.roles if r.source != "generic")
+    # Its own kind's roles, and at most two of the roles many plans share (set-up, lifts, money ...).
+    assert all(r.source in ("catalogue:cleanup", "common") for r in out.approach.roles if r.source != "generic")
+    assert sum(r.source == "common" for r in out.approach.roles) <= 2
+    assert out.approach.activity == "cleanup"
+
+
+async def test_common_roles_join_plans_that_need_them_and_are_never_the_kind(provider: BuiltinProvider) -> None:
+    """Spreading the word, lifts, money and safety are parts of many plans, not a kind of plan."""
+    seen: dict[str, set[str]] = {}
+    for topic in ("Invite the whole street to our summer party", "Get everyone to the away match and home again",
+                  "Collect money from the class for the teacher's present", "Organise a beach clean-up",
+                  "Plan the parts many plans share: invitations, lifts, money and safety"):
+        out = await generate(approach_input(topic, [], 6), provider)
+        assert out.approach is not None and out.approach.activity != "common"
+        assert sum(r.source == "common" for r in out.approach.roles) <= 2
+        seen[topic] = {r.key for r in out.approach.roles if r.source == "common"}
+        # A common role never repeats what one of the plan's own roles already does.
+        if "word_spreader" in seen[topic]:
+            assert not any("invit" in r.name.lower() for r in out.approach.roles if r.source != "common")
+    assert "travel_planner" in seen["Get everyone to the away match and home again"]
+    # The gift's own kind already collects and accounts for the money: no second money keeper.
+    assert "money_keeper" not in seen["Collect money from the class for the teacher's present"]
 
 
 async def test_messy_input_200_ideas_duplicates_emoji_languages(provider: BuiltinProvider) -> None:

@@ -32,6 +32,8 @@ log = logging.getLogger("rally.ai.catalogue")
 CATALOGUE_DIR = Path(__file__).with_name("catalogue")
 FORMAT_VERSION = 1
 GENERAL = "general"  # the file of generic fillers
+# Roles many kinds of plan need; never a plan's kind of activity itself.
+COMMON = "common"
 
 
 class CatalogueError(ValueError):
@@ -269,8 +271,11 @@ class CatalogueIndex:
     role_rows: dict[str, list[int]] = field(default_factory=dict)  # activity key -> rows
     # activity x its roles' rows, padded with len(roles) (read as -inf), for whole-catalogue scoring
     role_grid: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros((0, 0), dtype=np.int64))
+    selectable: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
 
     def __post_init__(self) -> None:
+        # Kinds a plan can be of: every activity but the common roles.
+        self.selectable = np.array([k != COMMON for k in self.activity_keys], dtype=bool)
         width = max((len(r) for r in self.role_rows.values()), default=0)
         grid = np.full((len(self.activity_keys), width), len(self.roles), dtype=np.int64)
         for i, k in enumerate(self.activity_keys):

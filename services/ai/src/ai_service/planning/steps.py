@@ -120,7 +120,19 @@ KINDS: tuple[StepKind, ...] = (
         "channels the group uses, send it a week ahead and again the day before, and count the replies.",
         "Post a photo of the poster or a screenshot of the message", ("image", "text"), phase="prepare"),
     StepKind(
-        "host", _stems("host welcome serve run open lead greet walk guide"),
+        "contest", _stems("contest competition prize prizes award awards quiz tournament judge vote"),
+        "Set simple rules (who can enter, categories, the deadline), find two or three fair judges or a "
+        "public vote, get small prizes or certificates, announce it with the date and how to take "
+        "part, and share the winners with a photo afterwards.",
+        "Post the rules and, afterwards, the winners", ("text", "image"), phase="prepare"),
+    StepKind(
+        "escort", _stems("walk accompany escort patrol supervise chaperone"),
+        "Agree the route, the meeting point and the start and end times, keep a list of who is with you "
+        "and a contact number for each, bring a torch and a charged phone, count heads at every "
+        "stop, and bring everyone back to the meeting point on time.",
+        "Post a short note when everyone is back, with how it went", ("text", "image")),
+    StepKind(
+        "host", _stems("host welcome serve run open lead greet guide"),
         "Arrive early to set up, welcome people and show them where things are, keep to the timing "
         "agreed in the session, look out for anyone left on their own, and help clear up afterwards.",
         "Post a photo from the day", ("image", "text")),
@@ -138,6 +150,9 @@ for _kind in KINDS:
         _BY_VERB.setdefault(_v, _kind)
 
 
+_CONTEST_NOUNS = _stems("contest competition tournament quiz")
+
+
 def kind_of(step: str) -> StepKind:
     """The kind of action a step names: its leading verb first, then any tell-tale word in it.
 
@@ -145,6 +160,9 @@ def kind_of(step: str) -> StepKind:
     so); "Trophies for each age group" names no action and gets the general checklist.
     """
     ws = [stem(w) for w in words(step)]
+    # A contest is a contest whatever comes first ("Decoration contest for the front gardens").
+    if any(w in _CONTEST_NOUNS for w in ws):
+        return _BY_VERB[stem("contest")]
     for w in ws[:3]:
         if w in _BY_VERB:
             return _BY_VERB[w]
