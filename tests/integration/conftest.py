@@ -25,7 +25,7 @@ def stack() -> Iterator[Stack]:
     tmp = Path(tempfile.mkdtemp(prefix="rally-it-"))
     only = [x for x in os.environ.get("RALLY_IT_SERVICES", "").split(",") if x] or None
     st = Stack(tmp, free_ports=True, use_env=False, only=only,
-               env={"RALLY_DEADLINE_CHECK_SECONDS": "0.5", "RALLY_NOTIFY_IDEA_BURST_SECONDS": "1"})
+               env={"RALLY_DEADLINE_CHECK_SECONDS": "0.5", "RALLY_IDEA_BURST_WINDOW_SECONDS": "1"})
     try:
         st.start()
         yield st

@@ -239,10 +239,12 @@ REFERENCE_MEMBERS = {
 
 
 def notifications_after_completion(api: Any, member: Member) -> list[dict[str, Any]]:
-    """A member's notifications once all four phase changes of a completed session have arrived."""
+    """A member's notifications once all phase changes of a completed session have arrived: three
+    `phase_changed` and the one `goal_achieved` that announces `completed`."""
     def ready() -> list[dict[str, Any]] | None:
         items: list[dict[str, Any]] = api.call("GET", "/v1/me/notifications?limit=200", member.h)["items"]
-        return items if sum(n["kind"] == "phase_changed" for n in items) >= 4 else None
+        kinds = [n["kind"] for n in items]
+        return items if kinds.count("phase_changed") >= 3 and "goal_achieved" in kinds else None
 
     result: list[dict[str, Any]] = wait(ready, timeout=30, what=f"notifications of {member.name}")
     return result

@@ -2,6 +2,8 @@
 
 One session is taken to `submission` (members-only visibility). "member" is a member who is not the
 assignee of the task under test; "owner" owns the session; "admin" is an admin who is not a member.
+A public session and a private one (which "member" joined with an invite token) cover visibility
+and invites.
 """
 
 from __future__ import annotations
@@ -52,6 +54,15 @@ def world(api) -> dict[str, Any]:
     for name in ("member", "eve"):
         api.call("POST", f"/v1/sessions/{throwaway['id']}/invites", owner.h, json={"profileId": people[name].id})
         api.call("POST", f"/v1/sessions/{throwaway['id']}/members", people[name].h)
+    # A public session the "member" column belongs to, and a private one they joined with a token;
+    # a second token is revoked at once.
+    public = api.call("POST", "/v1/sessions", owner.h, json={"topic": "Open to all", "visibility": "public"})
+    api.call("POST", f"/v1/sessions/{public['id']}/members", people["member"].h)
+    private = api.call("POST", "/v1/sessions", owner.h, json={"topic": "Private", "visibility": "private"})
+    link = api.call("POST", f"/v1/sessions/{private['id']}/invites", owner.h, json={})
+    api.call("POST", f"/v1/sessions/{private['id']}/members", people["member"].h, json={"inviteToken": link["token"]})
+    revoked = api.call("POST", f"/v1/sessions/{private['id']}/invites", owner.h, json={})
+    api.call("DELETE", f"/v1/sessions/{private['id']}/invites/{revoked['id']}", owner.h)
     # The task the matrix posts proof to: Bea's (neither the "member" column nor the owner is its
     # assignee, and it is not done), with the proof its guidance asks for.
     bea_task = task_of[people["bea"].id]
@@ -61,6 +72,7 @@ def world(api) -> dict[str, Any]:
     return {
         "S": sid, "P": approach["id"], "I": idea, "T": bea_task["id"], "PROOF": proof, "M": media, "G": gen, "N": notes[0]["id"],
         "X": throwaway["id"], "E": people["eve"].id, "O": owner.id,
+        "PUB": public["id"], "V": private["id"], "INV": link["id"], "REVOKED": revoked["token"],
         "headers": {"anonymous": {}, "non-member": people["stranger"].h, "member": people["member"].h,
                     "owner": owner.h, "admin": admin_h},
     }
@@ -106,7 +118,8 @@ MATRIX: list[tuple[str, str, Any, tuple[Any, ...]]] = [
     ("POST", "/v1/me/notifications/{N}/read", None, (A, N, N, N, N)),
     ("POST", "/v1/me/notifications/read-all", None, (A, OK, OK, OK, OK)),
     ("GET", "/v1/me/notification-preferences", None, (A, OK, OK, OK, OK)),
-    ("POST", "/v1/generations/{G}/rating", {"score": 4}, (A, OK, OK, OK, OK)),
+    # Members of the generation's session and admins rate it (the AI service knows members from events).
+    ("POST", "/v1/generations/{G}/rating", {"score": 4}, (A, F, OK, OK, OK)),
     ("GET", "/v1/admin/generations", None, (A, F, F, F, OK)),
     ("GET", "/v1/admin/generations/{G}", None, (A, F, F, F, OK)),
     ("GET", "/v1/admin/ai/use-cases", None, (A, F, F, F, OK)),
@@ -134,12 +147,28 @@ MATRIX: list[tuple[str, str, Any, tuple[Any, ...]]] = [
     # Leaving is idempotent: the admin, no member, has nothing to leave; the owner may not.
     ("DELETE", "/v1/sessions/{X}/members/me", None, (A, N, OK, C, OK)),
     ("DELETE", "/v1/sessions/{X}", None, (A, N, F, None, OK)),
+    # Visibility: a public session is read by anyone signed in and written by its members only.
+    ("GET", "/v1/sessions/{PUB}", None, (A, OK, OK, OK, OK)),
+    ("GET", "/v1/sessions/{PUB}/members", None, (A, OK, OK, OK, OK)),
+    ("GET", "/v1/sessions/{PUB}/ideas", None, (A, OK, OK, OK, OK)),
+    ("POST", "/v1/sessions/{PUB}/ideas", {"text": "public idea"}, (A, F, OK, OK, F)),
+    ("POST", "/v1/sessions/{PUB}/members", None, (A, OK, OK, OK, OK)),
+    # A private session: invisible to others; joining takes a live token (an admin sees it, has none).
+    ("GET", "/v1/sessions/{V}", None, (A, N, OK, OK, OK)),
+    ("GET", "/v1/sessions/{V}/ideas", None, (A, N, OK, OK, OK)),
+    ("POST", "/v1/sessions/{V}/members", None, (A, N, OK, OK, F)),
+    ("POST", "/v1/sessions/{V}/members", {"inviteToken": "{REVOKED}"}, (A, F, OK, OK, F)),
+    ("POST", "/v1/sessions/{V}/members", {"inviteToken": "rinv_made-up"}, (A, F, OK, OK, F)),
+    ("POST", "/v1/sessions/{V}/invites", {"maxUses": 1}, (A, N, F, OK, OK)),
+    ("GET", "/v1/sessions/{V}/invites", None, (A, N, F, OK, OK)),
+    # Revoking is idempotent: the admin, after the owner, gets 204 again.
+    ("DELETE", "/v1/sessions/{V}/invites/{INV}", None, (A, N, F, OK, OK)),
 ]
 
 
 def _fill(value: Any, world: dict[str, Any]) -> Any:
     if isinstance(value, str):
-        for k in ("S", "P", "I", "T", "M", "G", "N", "X", "E", "O"):
+        for k in ("S", "P", "I", "T", "M", "G", "N", "X", "E", "O", "PUB", "V", "INV", "REVOKED"):
             value = value.replace("{" + k + "}", str(world[k]))
         return value
     if isinstance(value, dict):

@@ -80,5 +80,6 @@ def test_two_replicas_of_everything(stack, api, second_replicas):
     assert sorted(g["kind"] for g in gens if g["status"] == "succeeded") == ["approach", "tasks"]
     for m in run.members:
         mine = [n for n in notifications_after_completion(api, m) if n["sessionId"] == run.session_id]
-        assert sum(n["kind"] == "phase_changed" for n in mine) == 4
+        assert sum(n["kind"] == "phase_changed" for n in mine) == 3
+        assert sum(n["kind"] == "goal_achieved" for n in mine) == 1
         assert sum(n["kind"] == "task_assigned" for n in mine) == 1

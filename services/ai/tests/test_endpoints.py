@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections.abc import Awaitable
+from datetime import UTC, datetime, timedelta
 
 import httpx
+from ai_service.membership import repository as membership
 from ai_service.models import Generation
 from ai_service.runtime import runtime
+from rally_shared.contracts.session import MemberJoined, MemberLeft, SessionCreated
 from rally_shared.db import unit_of_work
-from rally_shared.testing import EventProbe, auth, make_token
+from rally_shared.testing import EventProbe, auth, eventually, make_token, publish_event
 
 
 async def _generation(session_id: str, kind: str = "approach", status: str = "succeeded") -> str:
@@ -21,10 +26,26 @@ async def _generation(session_id: str, kind: str = "approach", status: str = "su
     return str(gid)
 
 
+async def _is_member(sid: str, pid: str) -> bool:
+    async with unit_of_work(runtime.sm) as s:
+        return await membership.is_member(s, sid, pid)
+
+
+async def _members(sid: str, owner: str, *others: str) -> None:
+    """The session service's events make them members here (the AI service asks nobody)."""
+    await publish_event(SessionCreated(session_id=sid, topic="t", owner_id=owner, visibility="members",
+                                       phase="ideation", phase_flow=["ideation", "completed"]))
+    for pid in others:
+        await publish_event(MemberJoined(session_id=sid, profile_id=pid))
+    for pid in (owner, *others):
+        await eventually(lambda p=pid: _is_member(sid, p))
+
+
 async def test_rating_is_stored_once_per_member_and_updates(client: httpx.AsyncClient) -> None:
     sid = str(uuid.uuid4())
     gid = await _generation(sid)
     ann, ann_id = make_token("ann-rater")
+    await _members(sid, ann_id, make_token("ben-rater")[1])
     async with EventProbe("rally.ai.generation_rated") as probe:
         r = await client.post(f"/v1/generations/{gid}/rating", json={"score": 4, "comment": "good"},
                               headers=auth(ann))
@@ -45,6 +66,45 @@ async def test_rating_is_stored_once_per_member_and_updates(client: httpx.AsyncC
     assert (await client.post(f"/v1/generations/{uuid.uuid4()}/rating", json={"score": 3}, headers=auth(ann))
             ).status_code == 404
     assert (await client.post(f"/v1/generations/{gid}/rating", json={"score": 3})).status_code == 401
+
+
+async def test_only_members_of_the_session_and_admins_rate(client: httpx.AsyncClient) -> None:
+    sid = str(uuid.uuid4())
+    gid = await _generation(sid)
+    (ann, ann_id), (ben, ben_id), (cat, _) = (make_token(n) for n in ("ann-m", "ben-m", "cat-m"))
+    admin, _ = make_token("ai-admin", admin=True)
+    await _members(sid, ann_id, ben_id)
+    url = f"/v1/generations/{gid}/rating"
+    r = await client.post(url, json={"score": 4}, headers=auth(cat))
+    assert r.status_code == 403 and r.json()["error"]["code"] == "not_a_member"
+    assert (await client.post(url, json={"score": 4}, headers=auth(admin))).status_code == 200
+    for who in (ann, ben):
+        assert (await client.post(url, json={"score": 5}, headers=auth(who))).status_code == 200
+    # Ben leaves; his join, redelivered late (it happened before), does not bring him back.
+    t0 = datetime.now(UTC)
+    left = MemberLeft(session_id=sid, profile_id=ben_id).to_event()
+    left.occurred_at = t0
+    late_join = MemberJoined(session_id=sid, profile_id=ben_id).to_event()
+    late_join.occurred_at = t0 - timedelta(minutes=5)
+    await publish_event(left)
+    await eventually(lambda: _not(_is_member(sid, ben_id)))
+    async with EventProbe("rally.session.member_joined") as probe:
+        await publish_event(late_join, msg_id=f"{late_join.id}-late")
+        await probe.wait_for("rally.session.member_joined", profileId=ben_id)
+    await asyncio.sleep(1.0)  # time for the consumer to apply it
+    assert not await _is_member(sid, ben_id)
+    r = await client.post(url, json={"score": 1}, headers=auth(ben))
+    assert r.status_code == 403 and r.json()["error"]["code"] == "not_a_member"
+    # A later join (a re-join) does.
+    rejoin = MemberJoined(session_id=sid, profile_id=ben_id).to_event()
+    rejoin.occurred_at = t0 + timedelta(seconds=1)
+    await publish_event(rejoin)
+    await eventually(lambda: _is_member(sid, ben_id))
+    assert (await client.post(url, json={"score": 3}, headers=auth(ben))).status_code == 200
+
+
+async def _not(check: Awaitable[bool]) -> bool:
+    return not await check
 
 
 async def test_admin_list_filters_and_pages(client: httpx.AsyncClient) -> None:

@@ -88,7 +88,8 @@ async def test_preferences_mute_a_kind_and_validate(client, publish, users, h, d
     r = await client.get("/v1/me/notification-preferences", headers=ann.headers)
     assert r.status_code == 200
     assert r.json() == {"mutedKinds": [], "channels": ["in_app"], "email": None,
-                        "webhookUrl": None, "digest": "none", "nextDigestAt": None}
+                        "webhookUrl": None, "digest": "none", "nextDigestAt": None,
+                        "webhookSecretCreatedAt": None}
     r = await client.put("/v1/me/notification-preferences", headers=ann.headers,
                          json={"mutedKinds": ["task_assigned"]})
     assert r.status_code == 200, r.text

@@ -65,7 +65,7 @@ async def test_visibility_invites_and_membership(client, people):
     assert (await client.post(f"/v1/sessions/{sid}/invites", headers=cat.h, json={"profileId": ben.id})
             ).status_code == 404
     assert (await client.post(f"/v1/sessions/{sid}/invites", headers=ann.h, json={"profileId": ben.id})
-            ).status_code == 204
+            ).status_code == 201
     assert (await client.post(f"/v1/sessions/{sid}/members", headers=ben.h)).status_code == 201
     assert (await client.post(f"/v1/sessions/{sid}/members", headers=ben.h)).status_code == 200
     members = (await client.get(f"/v1/sessions/{sid}/members", headers=ben.h)).json()["items"]

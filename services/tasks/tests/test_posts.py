@@ -127,6 +127,17 @@ async def test_idempotency_key_returns_first_result(client):
     r = await client.post(posts_url(task), json={"text": "x"},
                           headers=g.members[0].h | {"Idempotency-Key": "retry-2"})
     assert r.status_code in (403, 409)
+    # another file, or another text, under the first key is refused, not replayed
+    r = await client.post(posts_url(task), files={"file": ("b.jpg", JPEG, "image/jpeg")}, headers=h)
+    assert r.status_code == 422 and r.json()["error"]["code"] == "idempotency_key_reused"
+    r = await client.post(posts_url(other), json={"text": "y"}, headers=h2)
+    assert r.status_code == 422 and r.json()["error"]["code"] == "idempotency_key_reused"
+    # an admin posting with the member's key posts on their own account (keys are per user)
+    admin = person("admin", admin=True)
+    r = await client.post(posts_url(other), json={"text": "x"}, headers=admin.h | {"Idempotency-Key": "retry-2"})
+    assert r.status_code == 409 and r.json()["error"]["code"] == "task_done"
+    r = await client.post(posts_url(other), json={"text": "x"}, headers=h2 | {"Idempotency-Key": "x" * 201})
+    assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_idempotency_key"
 
 
 async def test_all_completed_published_exactly_once(client):

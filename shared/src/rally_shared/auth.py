@@ -10,7 +10,8 @@ from typing import Annotated, Any
 import jwt
 from fastapi import Depends, Request
 
-from rally_shared.errors import Forbidden, ServiceUnavailable, Unauthorized
+from rally_shared.errors import Forbidden, Unauthorized
+from rally_shared.jwks import jwks_for
 from rally_shared.settings import SharedSettings
 
 
@@ -35,29 +36,62 @@ def issue_token(settings: SharedSettings, name: str, *, admin: bool = False,
     return jwt.encode(claims, settings.jwt_secret, algorithm="HS256"), pid
 
 
-_jwks_clients: dict[str, jwt.PyJWKClient] = {}
+_MISSING = object()
 
 
-def _signing_key(settings: SharedSettings, token: str) -> tuple[Any, list[str]]:
-    """The key and algorithms a token is checked with: the shared secret, or the issuer's JWKS."""
-    if not settings.jwks_url:
-        return settings.jwt_secret, ["HS256"]
-    client = _jwks_clients.get(settings.jwks_url)
-    if client is None:
-        # Keys are cached in the client; an unknown key id triggers one refetch (key rotation).
-        client = _jwks_clients[settings.jwks_url] = jwt.PyJWKClient(settings.jwks_url, cache_keys=True,
-                                                                    lifespan=600, timeout=5)
+def claim_at(claims: dict[str, Any], path: str) -> Any:
+    """The value at a dotted claim path, or None when absent.
+
+    Identity providers nest roles differently (`realm_access.roles`, `resource_access.<client>.roles`,
+    a namespaced `https://example.com/roles`); keys may themselves contain dots (URLs, client ids),
+    so at each level the longest run of segments that names a key wins.
+    """
+    value = _walk(claims, path.split("."))
+    return None if value is _MISSING else value
+
+
+def _walk(node: Any, segments: list[str]) -> Any:
+    if not segments:
+        return node
+    if not isinstance(node, dict):
+        return _MISSING
+    for i in range(len(segments), 0, -1):
+        key = ".".join(segments[:i])
+        if key in node:
+            found = _walk(node[key], segments[i:])
+            if found is not _MISSING:
+                return found
+    return _MISSING
+
+
+def roles_from(claims: dict[str, Any], settings: SharedSettings) -> tuple[str, ...]:
+    """The caller's roles from the configured claim; the configured admin role reads as `admin`
+    (and then only it does)."""
+    raw = claim_at(claims, settings.auth_roles_claim)
+    if raw is None:
+        roles: list[str] = []
+    elif isinstance(raw, str):
+        roles = raw.split()  # some providers send one space-separated string, like OAuth scopes
+    elif isinstance(raw, list) and all(isinstance(r, str) for r in raw):
+        roles = list(raw)
+    else:
+        raise Unauthorized("The token's roles claim is malformed.", code="invalid_token")
+    if settings.auth_admin_role != "admin":
+        # Only the configured role makes an admin: a provider's own `admin` (of another app) does not.
+        granted = settings.auth_admin_role in roles
+        roles = [r for r in roles if r != "admin"] + (["admin"] if granted else [])
+    return tuple(roles)
+
+
+async def verify_token(settings: SharedSettings, token: str) -> Principal:
+    """Check a bearer token against the shared secret, or the issuer's JWKS (fetched without
+    blocking the event loop), and read the principal from its claims."""
     try:
-        return client.get_signing_key_from_jwt(token).key, ["RS256", "ES256", "PS256", "EdDSA"]
-    except jwt.PyJWKClientConnectionError as exc:
-        raise ServiceUnavailable("The identity provider's keys are unavailable.") from exc
-    except jwt.PyJWKClientError as exc:
-        raise Unauthorized("The token is signed with an unknown key.", code="invalid_token") from exc
-
-
-def verify_token(settings: SharedSettings, token: str) -> Principal:
-    try:
-        key, algorithms = _signing_key(settings, token)
+        if settings.jwks_url:
+            key: Any = await jwks_for(settings).key_for(token)
+            algorithms = ["RS256", "ES256", "PS256", "EdDSA"]
+        else:
+            key, algorithms = settings.jwt_secret, ["HS256"]
         claims = jwt.decode(token, key, algorithms=algorithms, issuer=settings.jwt_issuer,
                             audience=settings.jwt_audience or None,
                             options={"require": ["sub", "exp"], "verify_aud": bool(settings.jwt_audience)})
@@ -65,11 +99,8 @@ def verify_token(settings: SharedSettings, token: str) -> Principal:
         raise Unauthorized("The token has expired.", code="token_expired") from exc
     except jwt.PyJWTError as exc:
         raise Unauthorized("The token is invalid.", code="invalid_token") from exc
-    roles = claims.get("roles") or []
-    if not isinstance(roles, list):
-        raise Unauthorized("The token's roles claim is malformed.", code="invalid_token")
-    return Principal(profile_id=str(claims["sub"]), name=str(claims.get("name", "")),
-                     roles=tuple(str(r) for r in roles))
+    name = claims.get("name") or claims.get("preferred_username") or ""
+    return Principal(profile_id=str(claims["sub"]), name=str(name), roles=roles_from(claims, settings))
 
 
 def bearer_token(request: Request) -> str | None:
@@ -86,7 +117,7 @@ async def current_principal(request: Request) -> Principal:
     if token is None:
         raise Unauthorized("Missing bearer token.", code="missing_token")
     settings: SharedSettings = request.app.state.settings
-    return verify_token(settings, token)
+    return await verify_token(settings, token)
 
 
 async def admin_principal(p: Annotated[Principal, Depends(current_principal)]) -> Principal:

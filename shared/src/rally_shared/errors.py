@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -67,6 +68,36 @@ class TooManyRequests(ApiError):
 
 class ServiceUnavailable(ApiError):
     status, code = 503, "unavailable"
+
+
+class ErrorInfo(BaseModel):
+    code: str = Field(description="Stable and machine-readable, e.g. `not_found`, `invalid_cursor`.")
+    message: str = Field(description="One line for people, naming the field or rule at fault.")
+    details: Any = Field(None, description="What the code needs to act on, or null.")
+
+
+class ErrorResponse(BaseModel):
+    """The body of every error answer: `{"error": {"code", "message", "details"}}`."""
+
+    error: ErrorInfo
+
+
+class ValidationIssue(BaseModel):
+    loc: list[str] = Field(description="Where: `body`, `query` or `path`, then the field names.")
+    msg: str
+    type: str
+
+
+class ValidationErrorInfo(ErrorInfo):
+    details: list[ValidationIssue] | dict[str, Any] | None = Field(
+        None, description="A list of issues when the request does not parse (`validation_error`); "
+                          "an object naming the values at fault when a rule refuses it; or null.")
+
+
+class ValidationErrorResponse(BaseModel):
+    """A 422: the request parsed but is not acceptable. Replaces the framework's default body."""
+
+    error: ValidationErrorInfo
 
 
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:

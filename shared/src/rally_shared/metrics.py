@@ -19,3 +19,10 @@ EVENTS_DUPLICATE = Counter(
 EVENTS_DEAD_LETTERED = Counter(
     "rally_events_dead_lettered_total", "Events given up on", ["consumer"]
 )
+MESSAGING_PRUNED = Counter(
+    "rally_messaging_pruned_rows_total", "Old outbox and inbox rows deleted", ["service", "table"]
+)
+HTTP_SHED = Counter(
+    "rally_http_shed_total", "Requests answered 503 at once because too many were in flight",
+    ["service"]
+)

@@ -32,6 +32,7 @@ from rally_shared.messaging.outbox import OutboxRelay
 from rally_shared.messaging.signal import outbox_signal
 from rally_shared.messaging.tables import MessagingTables
 from rally_shared.metrics import HTTP_LATENCY
+from rally_shared.openapi import install_openapi, operation_id
 from rally_shared.settings import SharedSettings
 
 log = logging.getLogger("rally.service")
@@ -175,7 +176,10 @@ def create_service_app(
         finally:
             await runtime.stop()
 
-    app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
+    # Operation ids clients can generate code from (`sessions_create`), not the framework's
+    # `create_session_v1_sessions_post`.
+    app = FastAPI(title=title, description=description, version=version, lifespan=lifespan,
+                  generate_unique_id_function=operation_id)
     app.state.runtime = runtime
     app.state.settings = runtime.settings
     install_error_handlers(app)
@@ -208,4 +212,5 @@ def create_service_app(
 
     for r in routers:
         app.include_router(r)
+    install_openapi(app)
     return app

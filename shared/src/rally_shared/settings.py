@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -24,12 +26,48 @@ class SharedSettings(BaseSettings):
     # Production identity providers: verify RS256/ES256 tokens against their published keys.
     jwks_url: str = ""
     jwt_audience: str = ""
+    # The provider's keys are kept this long, and refetched at most this often (also for unknown
+    # key ids, so made-up ids cannot flood the provider).
+    jwks_max_age_seconds: float = Field(600.0, gt=0)
+    jwks_min_refresh_seconds: float = Field(30.0, ge=0)
+    jwks_timeout_seconds: float = Field(5.0, gt=0)
+    # Where the roles are in a token: a dotted path (`realm_access.roles`,
+    # `resource_access.<client>.roles`), a namespaced claim (`https://example.com/roles`) or `roles`.
+    auth_roles_claim: str = Field("roles", min_length=1)
+    # The provider's name for Rally's admin role (e.g. `rally-admin`); it reads as `admin`.
+    auth_admin_role: str = Field("admin", min_length=1)
+    # Idempotency-Key: how long a stored response is replayed for the same key.
+    idempotency_ttl_seconds: int = Field(24 * 3600, gt=0)
     log_level: str = "INFO"
     outbox_relay_enabled: bool = True
     outbox_poll_seconds: float = 0.5
     consumer_max_deliver: int = 8
     consumer_ack_wait_seconds: float = 30.0
     max_text_length: int = 4000
+    # JetStream limits, set on start-up (and changed on a stream that has others). Events older
+    # than a week are history; a durable consumer offline longer than that misses them. The oldest
+    # messages go first when a stream is full, so publishing never stops.
+    jetstream_max_age_hours: float = Field(7 * 24, gt=0)
+    jetstream_max_bytes: int = Field(1024**3, gt=0)
+    jetstream_dlq_max_age_hours: float = Field(30 * 24, gt=0)
+    jetstream_dlq_max_bytes: int = Field(256 * 1024**2, gt=0)
+    jetstream_discard: Literal["old", "new"] = "old"
+    # Published outbox rows and inbox rows are deleted after these windows. The inbox keeps its rows
+    # as long as the stream keeps events, so a consumer replaying the stream still skips repeats.
+    outbox_retention_hours: float = Field(72, gt=0)
+    inbox_retention_hours: float = Field(7 * 24, gt=0)
+    retention_interval_seconds: float = Field(600, ge=0)  # 0: never prune
+    # The database pool of each process, and how many requests it serves at once: the next one is
+    # answered 503 with Retry-After at once (0: twice the pool, see overload.py).
+    db_pool_size: int = Field(10, gt=0)
+    db_max_overflow: int = Field(10, ge=0)
+    db_pool_timeout_seconds: float = Field(10, gt=0)
+    max_inflight_requests: int = Field(0, ge=0)
+    # Set (by `make run`): the process logs to this file, rotated at log_max_bytes, keeping
+    # log_backups old files; unset: to stderr (containers).
+    log_file: str = ""
+    log_max_bytes: int = Field(10 * 1024**2, gt=0)
+    log_backups: int = Field(3, ge=0)
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> SharedSettings:

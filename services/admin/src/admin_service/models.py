@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from rally_shared.db import schema_metadata
+from rally_shared.idempotency import define_idempotency_table
 from rally_shared.messaging.tables import define_messaging_tables
 from sqlalchemy import (
     BigInteger,
@@ -33,6 +34,7 @@ class Base(DeclarativeBase):
 
 
 messaging = define_messaging_tables(Base.metadata)
+idempotency_keys = define_idempotency_table(Base.metadata)
 
 
 def _uuid() -> uuid.UUID:
@@ -153,6 +155,8 @@ class SessionStat(Base):
     approaches_generated: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The owner soft-deleted it: it stays in every historical count, marked deleted.
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     __table_args__ = (Index("ix_a_sessions_updated", "updated_at", "session_id"),)
 
@@ -165,7 +169,11 @@ class MemberStat(Base):
     ideas: Mapped[int] = mapped_column(Integer, default=0)
     comments: Mapped[int] = mapped_column(Integer, default=0)
     answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    joined_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    joined_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # first seen
+    # The latest join and a departure after it (None: a current member). A re-join clears
+    # `left_at`; a departure consumed late counts only when it came after the latest join.
+    last_joined_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    left_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class PhaseEntry(Base):

@@ -11,6 +11,7 @@ from ai_service.embeddings import get_embedder, local_embedder
 from ai_service.generations import handlers as _generation_handlers  # noqa: F401  (registers consumers)
 from ai_service.generations.endpoints import router as generations_router
 from ai_service.generations.worker import GenerationWorker
+from ai_service.membership import handlers as _membership_handlers  # noqa: F401  (registers consumers)
 from ai_service.planning.catalogue import catalogue_index
 from ai_service.prices import load_prices
 from ai_service.runtime import runtime

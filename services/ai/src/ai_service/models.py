@@ -113,3 +113,16 @@ class Rating(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now())
+
+
+class SessionMember(Base):
+    """Who belongs to which session, projected from the session service's events, so a rating can
+    be limited to the generation's session without asking that service. Events of one session
+    reach separate consumers in any order: each fact carries its time and the later one wins."""
+
+    __tablename__ = "session_members"
+    session_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    profile_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # NULL while only a departure has been seen (its join not consumed yet).
+    joined_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    left_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

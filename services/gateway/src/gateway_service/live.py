@@ -1,7 +1,9 @@
 """Live events for clients: one plain NATS subscription on `rally.>` per gateway replica, fanned out
 to the Server-Sent-Event streams connected to this replica (by session and by member).
 
-Every replica receives every event (no queue group), so a client may hit any replica.
+Every replica receives every event (no queue group), so a client may hit any replica. Which
+stream an event goes to, and what of it a client sees, is `projections`' decision: the hub routes
+raw events, each stream projects them for its own viewer.
 """
 
 from __future__ import annotations
@@ -12,10 +14,10 @@ import logging
 from collections import defaultdict
 from typing import Any
 
+from gateway_service.projections import route
+
 log = logging.getLogger("rally.gateway.live")
 
-# Internal bookkeeping that clients have no use for.
-HIDDEN_PREFIXES = ("rally.audit.",)
 QUEUE_SIZE = 256
 
 
@@ -39,21 +41,28 @@ class LiveHub:
     def connected(self) -> bool:
         return bool(self._nc is not None and self._nc.is_connected)
 
+    def jetstream(self) -> Any:
+        """The JetStream context of the hub's connection (for replaying missed events)."""
+        if self._nc is None:
+            raise RuntimeError("the live hub is not started")
+        return self._nc.jetstream()
+
     async def _on_msg(self, msg: Any) -> None:
         try:
             event = json.loads(msg.data)
         except ValueError:
             return
-        if not isinstance(event, dict) or str(event.get("type", "")).startswith(HIDDEN_PREFIXES):
+        if not isinstance(event, dict):
             return
-        data = event.get("data") or {}
-        event.pop("requestId", None)
-        targets: set[asyncio.Queue[dict[str, Any]]] = set()
-        if sid := data.get("sessionId"):
-            targets |= self.by_session.get(str(sid), set())
-        if event.get("type") == "rally.notify.delivered" and (pid := data.get("profileId")):
-            targets |= self.by_profile.get(str(pid), set())
-        for q in targets:
+        self.dispatch(event)
+
+    def dispatch(self, event: dict[str, Any]) -> None:
+        """Queue a raw event for the streams it belongs to; types without a public rule go nowhere."""
+        where = route(event)
+        if where is None:
+            return
+        index = self.by_session if where[0] == "session" else self.by_profile
+        for q in index.get(where[1], set()):
             if q.full():  # a slow client loses its oldest event rather than stalling everyone
                 q.get_nowait()
             q.put_nowait(event)
@@ -76,5 +85,8 @@ class LiveHub:
 
 
 def sse(event: dict[str, Any]) -> bytes:
-    return (f"id: {event.get('id', '')}\nevent: {event.get('type', 'message')}\n"
+    # No `id:` line without an id: an empty one would reset the browser's Last-Event-ID, and a
+    # client reconnecting after the `ready` event would then lose its place.
+    head = f"id: {event['id']}\n" if event.get("id") else ""
+    return (f"{head}event: {event.get('type', 'message')}\n"
             f"data: {json.dumps(event, separators=(',', ':'))}\n\n").encode()

@@ -3,37 +3,48 @@ Swagger UI, and the live Server-Sent-Event streams."""
 
 from __future__ import annotations
 
-import asyncio
+import copy
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Header, Query, Request
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.openapi.utils import get_openapi
-from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import Field
 from rally_shared.auth import Principal, bearer_token, issue_token, verify_token
 from rally_shared.contracts.asyncapi import document as asyncapi_document
 from rally_shared.contracts.envelope import CamelModel
-from rally_shared.errors import ApiError, NotFound, TooManyRequests, Unauthorized, install_error_handlers
+from rally_shared.errors import (
+    ApiError,
+    Forbidden,
+    NotFound,
+    ServiceUnavailable,
+    TooManyRequests,
+    Unauthorized,
+    install_error_handlers,
+)
 from rally_shared.logs import configure_logging, request_id_var
+from rally_shared.openapi import install_openapi, operation_id
 from rally_shared.service_app import RequestContextMiddleware
 from starlette.types import Scope
 from swagger_ui_bundle import swagger_ui_path
 
-from gateway_service import openapi, proxy
+from gateway_service import devauth, openapi, proxy, streams
 from gateway_service.config import get_settings
-from gateway_service.live import LiveHub, sse
+from gateway_service.cors import install_cors
+from gateway_service.live import LiveHub
 from gateway_service.ratelimit import RateLimiter
 from gateway_service.routes import PUBLIC, service_for
 
 settings = get_settings()
 configure_logging("gateway", settings.log_level)
+log = logging.getLogger("rally.gateway")
 hub = LiveHub()
 limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
 state: dict[str, Any] = {}
@@ -49,6 +60,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         timeout=settings.upstream_timeout_seconds,
         limits=httpx.Limits(max_connections=32, max_keepalive_connections=16, keepalive_expiry=20))
     await hub.start(settings.nats_url or "nats://127.0.0.1:4222")
+    devauth.announce(settings, log)
     try:
         yield
     finally:
@@ -57,9 +69,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 app = FastAPI(title="Rally API", version="0.1.0", lifespan=lifespan, docs_url=None, openapi_url=None,
+              generate_unique_id_function=operation_id,
               description="The public API of Rally, AI-guided group sessions. Authenticate with "
                           "`Authorization: Bearer <JWT>`; in dev mode get one from "
-                          "`POST /v1/auth/dev-token`.")
+                          "`POST /v1/auth/dev-token`. Every error answers "
+                          '`{"error": {"code", "message", "details"}}`.')
 app.state.settings = settings
 install_error_handlers(app)
 app.mount("/_docs", StaticFiles(directory=swagger_ui_path), name="swagger")
@@ -78,13 +92,14 @@ def _route_label(scope: Scope) -> str:
 
 
 app.add_middleware(RequestContextMiddleware, service="gateway", route_label=_route_label)
+install_cors(app, settings.cors_origin_list)  # last: the outermost layer
 
 
-def authenticate(request: Request) -> Principal:
+async def authenticate(request: Request) -> Principal:
     tok = bearer_token(request)
     if tok is None:
         raise Unauthorized("Missing bearer token.", code="missing_token")
-    return verify_token(settings, tok)
+    return await verify_token(settings, tok)
 
 
 def rate_limit(request: Request, who: Principal | None) -> None:
@@ -128,66 +143,82 @@ class DevTokenResponse(CamelModel):
     profile_id: str
 
 
-@app.post("/v1/auth/dev-token", response_model=DevTokenResponse, tags=["auth"])
+@app.post("/v1/auth/dev-token", response_model=DevTokenResponse, tags=["auth"],
+          openapi_extra={"security": []},
+          responses={403: {"description": "Dev tokens are refused: the public port is not on loopback."},
+                     404: {"description": "Not in dev mode: there are no dev tokens."}})
 async def dev_token(body: DevTokenRequest, request: Request) -> DevTokenResponse:
-    """Dev mode only: a signed token for a named profile (the same name gives the same profile)."""
+    """Dev mode only: a signed token for a named profile (the same name gives the same profile).
+    Served only while the public port listens on loopback, unless RALLY_DEV_AUTH_ON_NETWORK=1."""
     if settings.auth_mode != "dev":
         raise NotFound("Dev tokens exist in dev mode only.")
+    if not devauth.dev_tokens_allowed(settings):
+        raise Forbidden("Dev tokens are refused: the public port is not on loopback "
+                        "(an operator may set RALLY_DEV_AUTH_ON_NETWORK=1).", code="dev_tokens_refused")
     rate_limit(request, None)
     token, pid = issue_token(settings, body.name.strip() or body.name, admin=body.admin)
     return DevTokenResponse(token=token, profile_id=pid)
 
 
-async def _stream(request: Request, q: asyncio.Queue[dict[str, Any]], hello: dict[str, Any]
-                  ) -> AsyncIterator[bytes]:
+LAST_EVENT_ID = Header(alias="Last-Event-ID", description=(
+    "Resume after this event: the missed events of the last minutes are sent first "
+    "(EventSource sends it by itself when it reconnects)."))
+LAST_EVENT_QUERY = Query(alias="lastEventId", description=(
+    "The same as `Last-Event-ID`, for a first connection that resumes (EventSource cannot set headers)."))
+# The schema of one SSE event (before OpenAPI 3.2 and its `itemSchema`, a stream's `schema`
+# describes each event): `data` is the JSON of `{id, type, occurredAt, data}`; `ready` has no id.
+SSE_EVENT = {"type": "object", "required": ["event", "data"], "properties": {
+    "event": {"type": "string"}, "id": {"type": "string"}, "retry": {"type": "integer", "minimum": 0},
+    "data": {"type": "string", "contentMediaType": "application/json"}}}
+STREAM_RESPONSES: dict[int | str, dict[str, Any]] = {200: {
+    "description": "Server-Sent Events: `ready`, then each event as `{id, type, occurredAt, data}`.",
+    "content": {"text/event-stream": {"schema": SSE_EVENT}}}}
+
+
+async def _check_session_access(session_id: str, request: Request) -> Response | None:
+    """The session service decides who may read a session (members and admins; anyone signed in
+    for a public one): the stream follows the same rule. None when allowed, else its answer."""
     try:
-        yield sse({"id": "", "type": "ready", "data": hello})
-        while True:
-            if await request.is_disconnected():
-                break
-            try:
-                event = await asyncio.wait_for(q.get(), settings.stream_heartbeat_seconds)
-            except TimeoutError:
-                yield b": keep-alive\n\n"
-                continue
-            yield sse(event)
-    finally:
-        hub.unsubscribe(q)
-
-
-SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-
-
-@app.get("/v1/sessions/{session_id}/stream", tags=["live"],
-         responses={200: {"content": {"text/event-stream": {}}}})
-async def session_stream(session_id: str, request: Request) -> Response:
-    """Server-Sent Events of one session's events (members and admins; same rules as reading it)."""
-    who = authenticate(request)
-    rate_limit(request, who)
-    check = await state["client"].get(f"{settings.session_url}/v1/sessions/{session_id}",
-                                      headers={"authorization": request.headers["authorization"]})
+        check = await state["client"].get(f"{settings.session_url}/v1/sessions/{session_id}",
+                                          headers={"authorization": request.headers["authorization"]})
+    except httpx.HTTPError as exc:
+        raise ServiceUnavailable("The session service is unavailable; try again shortly.",
+                                 code="upstream_unavailable") from exc
     if check.status_code != 200:
         return JSONResponse(check.json(), status_code=check.status_code)
-    q = hub.subscribe(session_id=session_id)
-    return StreamingResponse(_stream(request, q, {"sessionId": session_id}),
-                             media_type="text/event-stream", headers=SSE_HEADERS)
+    return None
 
 
-@app.get("/v1/me/stream", tags=["live"], responses={200: {"content": {"text/event-stream": {}}}})
-async def my_stream(request: Request) -> StreamingResponse:
-    """Server-Sent Events of my new notifications (`rally.notify.delivered`)."""
-    who = authenticate(request)
+@app.get("/v1/sessions/{session_id}/stream", tags=["live"], response_class=Response,
+         responses=STREAM_RESPONSES)
+async def session_stream(session_id: str, request: Request,
+                         last_event_id: Annotated[str | None, LAST_EVENT_ID] = None,
+                         resume_after: Annotated[str | None, LAST_EVENT_QUERY] = None) -> Response:
+    """Server-Sent Events of one session, for whoever may read it (members and admins; anyone
+    signed in for a public session). Each event is its public projection: only your own answers,
+    never prompts, raw model output or audit data."""
+    who = await authenticate(request)
     rate_limit(request, who)
-    q = hub.subscribe(profile_id=who.profile_id)
-    return StreamingResponse(_stream(request, q, {"profileId": who.profile_id}),
-                             media_type="text/event-stream", headers=SSE_HEADERS)
+    if (refused := await _check_session_access(session_id, request)) is not None:
+        return refused
+    return await streams.open_stream(request, hub, settings, kind="session", key=session_id,
+                                     viewer=who.profile_id, resume=last_event_id or resume_after)
+
+
+@app.get("/v1/me/stream", tags=["live"], response_class=Response, responses=STREAM_RESPONSES)
+async def my_stream(request: Request, last_event_id: Annotated[str | None, LAST_EVENT_ID] = None,
+                    resume_after: Annotated[str | None, LAST_EVENT_QUERY] = None) -> Response:
+    """Server-Sent Events of my new notifications (`rally.notify.delivered`)."""
+    who = await authenticate(request)
+    rate_limit(request, who)
+    return await streams.open_stream(request, hub, settings, kind="profile", key=who.profile_id,
+                                     viewer=who.profile_id, resume=last_event_id or resume_after)
 
 
 @app.get("/openapi.json", include_in_schema=False)
 async def merged_openapi() -> JSONResponse:
     if "openapi" not in state or len(state.get("openapi_sources", ())) < len(settings.service_urls()):
-        base = get_openapi(title=app.title, version=app.version, description=app.description,
-                           routes=app.routes)
+        base = copy.deepcopy(app.openapi())
         docs = await openapi.fetch_all(state["client"], settings.service_urls())
         state["openapi"] = openapi.merge(base, docs)
         state["openapi_sources"] = list(docs)
@@ -215,11 +246,13 @@ async def route(path: str, request: Request) -> Response:
         raise NotFound(f"No route for {request.method} {request.url.path}.")
     who: Principal | None = None
     if not PUBLIC.match(request.url.path):
-        who = authenticate(request)
+        who = await authenticate(request)
     rate_limit(request, who)
     body = await proxy.read_body(request, settings.max_body_bytes)
     return await proxy.forward(state["client"], request, settings.service_urls()[service], service, body,
                                request_id_var.get() or uuid.uuid4().hex)
 
+
+install_openapi(app)  # after every route: it checks their operation ids now
 
 __all__ = ["ApiError", "app"]

@@ -33,7 +33,11 @@ class Settings(SharedSettings):
     smtp_password: str = ""
     smtp_starttls: bool = False
     smtp_timeout_seconds: float = 10.0
+    # Not a signing secret (every endpoint has its own): the key that seals those at rest.
+    # Changing it makes the stored ones unreadable, so their members have to rotate.
     webhook_secret: str = DEV_WEBHOOK_SECRET
+    # After a rotation the previous secret signs as well for this long (receivers switch over).
+    webhook_secret_grace_seconds: float = 24 * 3600
     webhook_timeout_seconds: float = 10.0
     webhook_allow_private: bool = False  # allow loopback/private webhook targets (dev and tests only)
     delivery_max_attempts: int = 5
@@ -43,7 +47,7 @@ class Settings(SharedSettings):
 
     @model_validator(mode="after")
     def _refuse_default_webhook_secret(self) -> Settings:
-        # Receivers trust the signature: a production deployment must not sign with a public secret.
+        # It seals every endpoint's secret: with a public key a database copy would sign as Rally.
         if self.auth_mode != "dev" and self.webhook_secret == DEV_WEBHOOK_SECRET:
             raise ValueError("RALLY_WEBHOOK_SECRET must be set when RALLY_AUTH_MODE is not 'dev'")
         return self

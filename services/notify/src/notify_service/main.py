@@ -10,6 +10,8 @@ from notify_service.notifications.endpoints import router as notifications_route
 from notify_service.preferences.endpoints import router as preferences_router
 from notify_service.runtime import runtime, settings
 from notify_service.scheduler import Scheduler
+from notify_service.task_changes import handlers as _task_change_handlers  # noqa: F401
+from notify_service.webhooks.endpoints import router as webhooks_router
 
 workers: dict[str, Scheduler | DeliveryWorker] = {}
 
@@ -31,6 +33,6 @@ runtime.on_start.append(_start_workers)
 runtime.on_stop.append(_stop_workers)
 
 app = create_service_app(
-    runtime, [notifications_router, preferences_router], title="Rally notify service",
+    runtime, [notifications_router, preferences_router, webhooks_router], title="Rally notify service",
     description="In-app notifications (unread first), preferences, durable reminders, idea-burst "
-                "grouping, daily digests, and optional e-mail / signed-webhook delivery.")
+                "grouping, daily digests, and optional e-mail / Standard Webhooks delivery.")

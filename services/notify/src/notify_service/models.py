@@ -122,6 +122,13 @@ class Preferences(Base):
     channels: Mapped[list[str]] = mapped_column(JSONB, default=lambda: ["in_app"])
     email: Mapped[str | None] = mapped_column(String(320))
     webhook_url: Mapped[str | None] = mapped_column(String(2000))
+    # The webhook endpoint's own signing secret, sealed (webhooks/sealing.py): Rally must read it
+    # to sign, and never returns it after the response that made it. During a rotation's grace
+    # period the secret it replaced signs as well, until `webhook_previous_until`.
+    webhook_secret_sealed: Mapped[str | None] = mapped_column(Text)
+    webhook_secret_created_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    webhook_previous_secret_sealed: Mapped[str | None] = mapped_column(Text)
+    webhook_previous_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     digest: Mapped[str] = mapped_column(String(10), default="none")
     next_digest_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(
@@ -147,6 +154,11 @@ class Reminder(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     fired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Task reminders: when the task event that last set them happened, and the latest assignment
+    # (a completion holds until a later one). Task events reach separate consumers in any order,
+    # so an older one consumed later changes nothing.
+    set_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    assigned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     __table_args__ = (
         Index("ix_reminders_due", "fire_at",
               postgresql_where=text("fired_at IS NULL AND cancelled_at IS NULL")),

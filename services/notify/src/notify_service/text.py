@@ -27,3 +27,8 @@ def when(at: datetime) -> str:
 
 def plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def sentence(text: str) -> str:
+    """`text` as the start of a sentence (a name or role written mid-sentence elsewhere)."""
+    return text[:1].upper() + text[1:]

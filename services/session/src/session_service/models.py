@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from rally_shared.db import schema_metadata
+from rally_shared.idempotency import define_idempotency_table
 from rally_shared.messaging.tables import define_messaging_tables
 from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text, func
 from sqlalchemy.dialects.postgresql import JSONB
@@ -20,6 +21,7 @@ class Base(DeclarativeBase):
 
 
 messaging = define_messaging_tables(Base.metadata)
+idempotency_keys = define_idempotency_table(Base.metadata)
 
 
 def _uuid() -> uuid.UUID:
@@ -71,12 +73,35 @@ class Member(Base):
 
 
 class Invite(Base):
+    """An owner's invitation. A named invite (`profile_id`, no token) lets that profile join a
+    `members` session; a token invite (a link) lets whoever holds the token join, also a `private`
+    session, limited to a named profile, an expiry and a number of uses when the owner says so.
+    Only the token's SHA-256 is stored: the token is shown once, at creation."""
+
     __tablename__ = "invites"
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=_uuid)
+    session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"))
+    profile_id: Mapped[str | None] = mapped_column(String(64))
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    invited_by: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    max_uses: Mapped[int | None] = mapped_column(Integer)
+    uses: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    __table_args__ = (Index("ix_invites_session", "session_id", "created_at", "id"),
+                      Index("ix_invites_profile", "session_id", "profile_id"))
+
+
+class Removal(Base):
+    """A member the owner or an admin removed: an invite link does not bring them back; only an
+    invite naming them (made after the removal) does."""
+
+    __tablename__ = "removals"
     session_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("sessions.id", ondelete="CASCADE"), primary_key=True)
     profile_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    invited_by: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    removed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class Idea(Timestamps, Base):

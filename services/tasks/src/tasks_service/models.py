@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from rally_shared.db import schema_metadata
+from rally_shared.idempotency import define_idempotency_table
 from rally_shared.messaging.tables import define_messaging_tables
 from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, SmallInteger, String, Text, func
 from sqlalchemy.dialects.postgresql import JSONB
@@ -25,6 +26,7 @@ class Base(DeclarativeBase):
 
 
 messaging = define_messaging_tables(Base.metadata)
+idempotency_keys = define_idempotency_table(Base.metadata)
 
 
 def _uuid() -> uuid.UUID:
@@ -140,14 +142,10 @@ class Post(Base):
     media_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("media.id", ondelete="SET NULL"))
     proof_types: Mapped[list[str]] = mapped_column(JSONB, default=list)
     visibility: Mapped[str] = mapped_column(String(10), default="visible")  # visible | hidden
-    idempotency_key: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), nullable=False)
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     __table_args__ = (
         Index("ix_posts_task", "task_id", "created_at", "id"),
         Index("ix_posts_media", "media_id"),
-        # A retry with the same Idempotency-Key from the same caller finds the first post.
-        Index("uq_posts_idempotency", "profile_id", "idempotency_key", unique=True,
-              postgresql_where="idempotency_key IS NOT NULL"),
     )

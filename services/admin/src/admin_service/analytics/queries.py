@@ -48,7 +48,8 @@ def session_row(r: Any) -> SessionRow:
                             score=st.use_case_score, matched_by=st.matched_by or "none"),
         members=int(r.members), ideas=int(r.ideas), tasks=TaskProgress(total=total, done=done),
         completion_pct=pct, regenerations=max(st.approaches_generated - 1, 0),
-        created_at=st.created_at, updated_at=st.updated_at, completed_at=st.completed_at)
+        created_at=st.created_at, updated_at=st.updated_at, completed_at=st.completed_at,
+        deleted_at=st.deleted_at)
 
 
 async def session_detail(s: AsyncSession, session_id: str) -> SessionDetail:
@@ -63,14 +64,16 @@ async def session_detail(s: AsyncSession, session_id: str) -> SessionDetail:
               for i, e in enumerate(entries)]
     members = await repo.members(s, session_id)
     gens = await repo.generations(s, session_id)
-    answered = sum(1 for m in members if m.answered_at is not None)
+    current = [m for m in members if m.left_at is None]  # the rate is of the group as it stands
+    answered = sum(1 for m in current if m.answered_at is not None)
     return SessionDetail(
         **row.model_dump(), phases=phases,
         member_list=[MemberRow(profile_id=m.profile_id, name=m.name, ideas=m.ideas,
-                               comments=m.comments, answered=m.answered_at is not None)
+                               comments=m.comments, answered=m.answered_at is not None,
+                               left_at=m.left_at)
                      for m in members],
         generations=[GenerationRow.model_validate(g) for g in gens],
-        answer_rate=_rate(answered, len(members)) if r[0].approaches_generated else None)
+        answer_rate=_rate(answered, len(current)) if r[0].approaches_generated else None)
 
 
 async def analytics(s: AsyncSession, days: int = 30) -> Analytics:
@@ -96,9 +99,11 @@ async def analytics(s: AsyncSession, days: int = 30) -> Analytics:
         by_day.setdefault(d.day, {})[d.metric] = d.value
     return Analytics(
         totals=Totals(sessions=t.sessions, active_sessions=t.active, completed_sessions=t.completed,
-                      members=t.members, ideas=t.ideas, comments=t.comments, tasks=t.tasks,
+                      deleted_sessions=t.deleted, members=t.members, members_left=t.members_left,
+                      ideas=t.ideas, comments=t.comments, tasks=t.tasks,
                       tasks_done=t.tasks_done, posts=t.posts, notifications_delivered=t.notified),
         sessions_per_phase=per_phase,
+        # Ideas keep what leavers posted; members are the groups as they stand.
         ideas_per_member=round(t.ideas / t.members, 2) if t.members else None,
         answer_rate=_rate(int(ans.answered), int(ans.members)),
         task_completion_rate=_rate(int(t.tasks_done), int(t.tasks)),

@@ -20,7 +20,9 @@ from admin_service.models import (
 )
 from admin_service.paging import cursor_parts
 
-_members = (select(func.count()).where(MemberStat.session_id == SessionStat.session_id)
+# Members are who is in the group now (a leaver is not); ideas and the rest keep what leavers did.
+_members = (select(func.count()).where(MemberStat.session_id == SessionStat.session_id,
+                                       MemberStat.left_at.is_(None))
             .correlate(SessionStat).scalar_subquery())
 _ideas = (select(func.coalesce(func.sum(MemberStat.ideas), 0))
           .where(MemberStat.session_id == SessionStat.session_id).correlate(SessionStat)
@@ -90,10 +92,12 @@ async def totals(s: AsyncSession) -> Any:
     return await one(s, """
         SELECT (SELECT count(*) FROM admin.a_sessions) AS sessions,
                (SELECT count(*) FROM admin.a_sessions WHERE completed_at IS NULL
-                   AND coalesce(phase, '') <> 'completed') AS active,
+                   AND coalesce(phase, '') <> 'completed' AND deleted_at IS NULL) AS active,
                (SELECT count(*) FROM admin.a_sessions WHERE completed_at IS NOT NULL
                    OR phase = 'completed') AS completed,
-               (SELECT count(*) FROM admin.a_members) AS members,
+               (SELECT count(*) FROM admin.a_sessions WHERE deleted_at IS NOT NULL) AS deleted,
+               (SELECT count(*) FROM admin.a_members WHERE left_at IS NULL) AS members,
+               (SELECT count(*) FROM admin.a_members WHERE left_at IS NOT NULL) AS members_left,
                (SELECT coalesce(sum(ideas), 0) FROM admin.a_members) AS ideas,
                (SELECT coalesce(sum(comments), 0) FROM admin.a_members) AS comments,
                (SELECT count(*) FROM admin.a_tasks) AS tasks,
@@ -111,11 +115,13 @@ async def sessions_per_phase(s: AsyncSession) -> Sequence[Any]:
 
 
 async def answer_rate(s: AsyncSession) -> Any:
-    # Only sessions that reached an approach have questions to answer.
+    # Only sessions that reached an approach have questions to answer. Both sides count current
+    # members: a leaver's answers are dropped by the session, and counting them over a group
+    # they are no longer in could push the rate past 1.
     return await one(s, """
         SELECT count(*) FILTER (WHERE m.answered_at IS NOT NULL) AS answered, count(*) AS members
         FROM admin.a_members m JOIN admin.a_sessions ss ON ss.session_id = m.session_id
-        WHERE ss.approaches_generated > 0""")
+        WHERE ss.approaches_generated > 0 AND m.left_at IS NULL""")
 
 
 async def phase_durations(s: AsyncSession) -> Sequence[Any]:
@@ -209,9 +215,11 @@ _OUTCOMES = """
                   AND (n.finished_at, n.key) > (g.finished_at, g.key)) AS next_at
         WHERE g.kind = 'approach' AND g.status = 'succeeded' AND g.finished_at IS NOT NULL
     ) ap ON true
+    -- members it was put to: not those who had left before it came (a later leaver was asked)
     LEFT JOIN LATERAL (
         SELECT count(*) AS members FROM admin.a_members mm
         WHERE ap.seq IS NOT NULL AND mm.session_id = g.session_id
+          AND (mm.left_at IS NULL OR mm.left_at > g.finished_at)
     ) m ON true
     -- members who answered after this approach and before the next one replaced it
     LEFT JOIN LATERAL (

@@ -25,7 +25,7 @@ class SessionRow(CamelModel):
     topic: str
     phase: str | None
     use_case: UseCaseRef
-    members: int
+    members: int = Field(description="Current members (those who left are not counted)")
     ideas: int
     tasks: TaskProgress
     completion_pct: float
@@ -33,6 +33,8 @@ class SessionRow(CamelModel):
     created_at: datetime | None
     updated_at: datetime
     completed_at: datetime | None
+    deleted_at: datetime | None = Field(
+        None, description="Soft-deleted by its owner; the session still counts in history")
 
 
 class PhaseTime(CamelModel):
@@ -46,7 +48,8 @@ class MemberRow(CamelModel):
     name: str
     ideas: int
     comments: int
-    answered: bool
+    answered: bool = Field(description="Answered since their latest join")
+    left_at: datetime | None = Field(None, description="Left or removed; what they did still counts")
 
 
 class GenerationRow(CamelModel):
@@ -72,10 +75,12 @@ class SessionDetail(SessionRow):
 
 
 class Totals(CamelModel):
-    sessions: int
-    active_sessions: int
+    sessions: int = Field(description="Every session seen, deleted ones included")
+    active_sessions: int = Field(description="Neither completed nor deleted")
     completed_sessions: int
-    members: int
+    deleted_sessions: int = Field(description="Soft-deleted by their owner")
+    members: int = Field(description="Current members of every session")
+    members_left: int = Field(description="Members who left or were removed")
     ideas: int
     comments: int
     tasks: int

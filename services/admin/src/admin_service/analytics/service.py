@@ -27,8 +27,10 @@ from rally_shared.contracts.session import (
     CommentPosted,
     IdeaPosted,
     MemberJoined,
+    MemberLeft,
     PhaseChanged,
     SessionCreated,
+    SessionDeleted,
 )
 from rally_shared.contracts.tasks import (
     AllTasksCompleted,
@@ -37,7 +39,7 @@ from rally_shared.contracts.tasks import (
     TaskCompleted,
     TasksStored,
 )
-from sqlalchemy import and_, func, or_, select, text, update
+from sqlalchemy import and_, case, func, null, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -115,10 +117,44 @@ async def _session_created(s: AsyncSession, ev: Event) -> None:
 
 
 async def _member_joined(s: AsyncSession, ev: Event) -> None:
-    d = parse_data(ev, MemberJoined)
-    await _ensure_session(s, d.session_id, ev.occurred_at)
-    await _ensure_member(s, d.session_id, d.profile_id, ev.occurred_at, d.name)
-    await _count_day(s, "members_joined", ev.occurred_at)
+    d, at = parse_data(ev, MemberJoined), ev.occurred_at
+    await _ensure_session(s, d.session_id, at)
+    await _ensure_member(s, d.session_id, d.profile_id, at, d.name)
+    # A join at or after a departure is a re-join: they are a current member again.
+    await s.execute(update(MemberStat).where(MemberStat.session_id == d.session_id,
+                                             MemberStat.profile_id == d.profile_id)
+                    .values(last_joined_at=func.greatest(MemberStat.last_joined_at, at),
+                            left_at=case((MemberStat.left_at <= at, null()),
+                                         else_=MemberStat.left_at)))
+    await _refresh_answered(s, d.session_id, d.profile_id)
+    await _count_day(s, "members_joined", at)
+
+
+async def _member_left(s: AsyncSession, ev: Event) -> None:
+    """A member left or was removed. The row stays: their ideas, comments, answers and tasks are
+    history and keep counting; only the figures of who is in the group (members, the answer
+    rate's members) count current members."""
+    d, at = parse_data(ev, MemberLeft), ev.occurred_at
+    await _ensure_session(s, d.session_id, at)
+    await _ensure_member(s, d.session_id, d.profile_id, at)
+    # Only a departure after the latest join counts (a re-join consumed first wins).
+    await s.execute(update(MemberStat)
+                    .where(MemberStat.session_id == d.session_id,
+                           MemberStat.profile_id == d.profile_id,
+                           or_(MemberStat.last_joined_at.is_(None), MemberStat.last_joined_at < at))
+                    .values(left_at=func.greatest(MemberStat.left_at, at)))
+    await _count_day(s, "members_left", at)
+
+
+async def _refresh_answered(s: AsyncSession, sid: str, pid: str) -> None:
+    """When the member first answered since their latest join: the session drops a leaver's
+    answers, so a re-joined member has answered only once they answer again."""
+    since = func.coalesce(MemberStat.last_joined_at, AnswerStat.at)  # no join seen: every answer
+    first = (select(func.min(AnswerStat.at))
+             .where(AnswerStat.session_id == sid, AnswerStat.profile_id == pid, AnswerStat.at >= since)
+             .correlate(MemberStat).scalar_subquery())
+    await s.execute(update(MemberStat).where(MemberStat.session_id == sid, MemberStat.profile_id == pid)
+                    .values(answered_at=first))
 
 
 async def _idea_posted(s: AsyncSession, ev: Event) -> None:
@@ -163,15 +199,23 @@ async def _answers_submitted(s: AsyncSession, ev: Event) -> None:
     d = parse_data(ev, AnswersSubmitted)
     await _ensure_session(s, d.session_id, ev.occurred_at)
     await _ensure_member(s, d.session_id, d.profile_id, ev.occurred_at)
-    await s.execute(update(MemberStat).where(MemberStat.session_id == d.session_id,
-                                             MemberStat.profile_id == d.profile_id)
-                    .values(answered_at=func.coalesce(MemberStat.answered_at, ev.occurred_at)))
     # Every submission is kept: the answer rate of each approach generation counts the answers
     # given between it and the next one (a member answers again after a regeneration).
     await s.execute(pg_insert(AnswerStat).values(event_id=ev.id, session_id=d.session_id,
                                                  profile_id=d.profile_id, at=ev.occurred_at)
                     .on_conflict_do_nothing(index_elements=[AnswerStat.event_id]))
+    await _refresh_answered(s, d.session_id, d.profile_id)
     await _count_day(s, "answers_submitted", ev.occurred_at)
+
+
+async def _session_deleted(s: AsyncSession, ev: Event) -> None:
+    """Soft-deleted: marked, never dropped, so history (totals, use cases, outcomes) keeps it."""
+    d, at = parse_data(ev, SessionDeleted), ev.occurred_at
+    await _ensure_session(s, d.session_id, at)
+    await s.execute(update(SessionStat).where(SessionStat.session_id == d.session_id).values(
+        deleted_at=func.coalesce(SessionStat.deleted_at, at),
+        owner_id=func.coalesce(SessionStat.owner_id, d.owner_id)))
+    await _count_day(s, "sessions_deleted", at)
 
 
 async def _approach_chosen(s: AsyncSession, ev: Event) -> None:
@@ -349,6 +393,8 @@ async def _generation_rated(s: AsyncSession, ev: Event) -> None:
 FOLDS = {
     SessionCreated.TYPE: _session_created,
     MemberJoined.TYPE: _member_joined,
+    MemberLeft.TYPE: _member_left,
+    SessionDeleted.TYPE: _session_deleted,
     IdeaPosted.TYPE: _idea_posted,
     CommentPosted.TYPE: _comment_posted,
     PhaseChanged.TYPE: _phase_changed,

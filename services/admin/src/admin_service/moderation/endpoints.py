@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from rally_shared.auth import AdminUser, CurrentUser
+from rally_shared.idempotency import Idempotent
 from rally_shared.pagination import Page, Paging, make_page
 from rally_shared.service_app import DbSession
 
@@ -21,9 +22,12 @@ router = APIRouter(tags=["moderation"])
 
 
 @router.post("/v1/reports", status_code=201, response_model=ReportRead)
-async def report_content(body: ReportCreate, user: CurrentUser, s: DbSession) -> ReportRead:
+async def report_content(body: ReportCreate, user: CurrentUser, s: DbSession, idem: Idempotent
+                         ) -> ReportRead | Response:
     """Any signed-in user may report an idea, comment or post."""
-    return ReportRead.model_validate(await service.report(s, user, body))
+    if (replayed := await idem.start(s, user, body)) is not None:
+        return replayed
+    return await idem.finish(201, ReportRead.model_validate(await service.report(s, user, body)))
 
 
 @router.get("/v1/admin/reports", response_model=Page[ReportRead])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 from rally_shared.auth import AdminUser
+from rally_shared.idempotency import Idempotent
 from rally_shared.pagination import Page, Paging, make_page
 from rally_shared.service_app import DbSession
 
@@ -15,9 +16,12 @@ router = APIRouter(prefix="/v1/admin/session-types", tags=["session types"])
 
 
 @router.post("", status_code=201, response_model=SessionTypeRead)
-async def create_session_type(body: SessionTypeCreate, admin: AdminUser, s: DbSession) -> SessionTypeRead:
+async def create_session_type(body: SessionTypeCreate, admin: AdminUser, s: DbSession, idem: Idempotent
+                              ) -> SessionTypeRead | Response:
     """A new type (409 when the key exists); `POST /v1/sessions {"sessionType": key}` then uses it."""
-    return SessionTypeRead.model_validate(await service.create(s, admin, body))
+    if (replayed := await idem.start(s, admin, body)) is not None:
+        return replayed
+    return await idem.finish(201, SessionTypeRead.model_validate(await service.create(s, admin, body)))
 
 
 @router.get("", response_model=Page[SessionTypeRead])

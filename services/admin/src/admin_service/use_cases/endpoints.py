@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 from rally_shared.auth import AdminUser
+from rally_shared.idempotency import Idempotent
 from rally_shared.pagination import Page, Paging, make_page
 from rally_shared.service_app import DbSession
 
@@ -16,8 +17,11 @@ router = APIRouter(prefix="/v1/admin/use-cases", tags=["use cases"])
 
 
 @router.post("", status_code=201, response_model=UseCaseRead)
-async def create_use_case(body: UseCaseCreate, admin: AdminUser, s: DbSession) -> UseCaseRead:
-    return UseCaseRead.model_validate(await service.create(s, admin, body))
+async def create_use_case(body: UseCaseCreate, admin: AdminUser, s: DbSession, idem: Idempotent
+                          ) -> UseCaseRead | Response:
+    if (replayed := await idem.start(s, admin, body)) is not None:
+        return replayed
+    return await idem.finish(201, UseCaseRead.model_validate(await service.create(s, admin, body)))
 
 
 @router.get("", response_model=Page[UseCaseRead])

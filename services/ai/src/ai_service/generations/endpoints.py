@@ -1,4 +1,4 @@
-"""HTTP: rate a generation (any signed-in user), browse the generations log (admins)."""
+"""HTTP: rate a generation (its session's members), browse the generations log (admins)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from rally_shared.auth import AdminUser, CurrentUser
 from rally_shared.contracts.ai import GenerationRated
-from rally_shared.errors import NotFound
+from rally_shared.errors import Forbidden, NotFound
 from rally_shared.pagination import Page, Paging, make_page
 from rally_shared.service_app import DbSession
 
@@ -26,6 +26,7 @@ from ai_service.generations.schemas import (
     RatingRead,
     SpendRead,
 )
+from ai_service.membership import repository as membership
 
 router = APIRouter(tags=["generations"])
 
@@ -40,11 +41,16 @@ def _uuid(value: str) -> uuid.UUID:
 @router.post("/v1/generations/{generation_id}/rating", response_model=RatingRead)
 async def rate_generation(generation_id: str, body: RatingCreate, user: CurrentUser,
                           s: DbSession) -> RatingRead:
-    """Rate an AI output 1-5 (one rating per member and generation; rating again updates it)."""
+    """Rate an AI output 1-5 (one rating per member and generation; rating again updates it).
+    Members of the generation's session and admins only (403 `not_a_member` for anyone else)."""
     gid = _uuid(generation_id)
     gen = await repo.get(s, gid)
     if gen is None:
         raise NotFound("No such generation.")
+    # Membership is known from the session service's events (no call to it on the request path).
+    if not user.is_admin and not await membership.is_member(s, gen.session_id, user.profile_id):
+        raise Forbidden("Only members of this generation's session (or admins) may rate it.",
+                        code="not_a_member")
     row = await repo.upsert_rating(s, gid, user.profile_id, body.score, body.comment)
     out = RatingRead.model_validate(row)
     await audit(s, user.profile_id, "generation.rated", "generation", gid,

@@ -11,16 +11,12 @@ from typing import NamedTuple
 
 from rally_shared.contracts.session import ApproachChoice, CandidateVotes
 
-from notify_service.text import plural, quoted, when
+from notify_service.text import plural, quoted, sentence, when
 
 
 class Message(NamedTuple):
     title: str
     body: str
-
-
-def _sentence(text: str) -> str:
-    return text[:1].upper() + text[1:]
 
 
 def _ready(n: int) -> str:
@@ -62,7 +58,7 @@ def replaced(n: int, topic: str, *, choice: ApproachChoice, carried: int, is_own
     if choice == "vote":
         parts.append(f"Compare them and vote{_closes(closes_at)}.")
     elif choice == "owner":
-        parts.append("Pick one." if is_owner else f"{_sentence(picker)} will pick one.")
+        parts.append("Pick one." if is_owner else f"{sentence(picker)} will pick one.")
     else:
         parts.append("The AI's first choice is taken.")
     return Message(f"New plans are ready in {quoted(topic)}", " ".join(parts))
@@ -71,7 +67,7 @@ def replaced(n: int, topic: str, *, choice: ApproachChoice, carried: int, is_own
 def _how(how: ApproachChoice, reason: str, approach_id: str, votes: list[CandidateVotes],
          picker: str) -> str:
     if how == "owner":
-        return f"{_sentence(picker)} picked it."
+        return f"{sentence(picker)} picked it."
     if reason == "single_candidate":
         return "It was the only plan."
     if how == "auto":
@@ -100,7 +96,7 @@ def chosen(plan: str, topic: str, *, how: ApproachChoice, reason: str, approach_
 
 def answers_missing(topic: str, asker: str | None) -> Message:
     """To each member who has not answered the chosen plan's questions."""
-    why = f"{_sentence(asker)} is waiting for your answers." if asker else \
+    why = f"{sentence(asker)} is waiting for your answers." if asker else \
         "The time to answer ends soon."
     return Message(f"Your answers are missing in {quoted(topic)}",
                    f"{why} Answer the questions of the chosen plan so you get a task that fits you.")

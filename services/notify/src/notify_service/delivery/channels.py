@@ -1,10 +1,8 @@
-"""Out-of-band channels: e-mail over SMTP and signed webhooks."""
+"""Out-of-band channels: e-mail over SMTP and webhooks signed per Standard Webhooks."""
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import json
 import smtplib
 from email.message import EmailMessage
@@ -13,18 +11,12 @@ from typing import Any
 import httpx
 
 from notify_service.config import Settings
+from notify_service.delivery import signing
 from notify_service.delivery.targets import TargetRefused, check_webhook_target
-
-SIGNATURE_HEADER = "X-Rally-Signature"
 
 
 class DeliveryError(Exception):
     """A failed attempt; the message is recorded with the attempt."""
-
-
-def sign(secret: str, body: bytes) -> str:
-    """`sha256=<hex HMAC-SHA256 of the raw request body>`: receivers recompute and compare."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
 def _send_mail_sync(settings: Settings, to: str, subject: str, text: str) -> None:
@@ -54,11 +46,16 @@ async def send_email(settings: Settings, to: str, subject: str, text: str) -> st
 
 
 async def send_webhook(settings: Settings, client: httpx.AsyncClient, url: str,
-                       payload: dict[str, Any]) -> str:
+                       payload: dict[str, Any], *, msg_id: str, timestamp: int,
+                       endpoint_secrets: list[str]) -> str:
+    """POST the payload signed with every secret given; `msg_id` stays the same across retries."""
+    if not endpoint_secrets:
+        # Never unsigned: receivers could not tell it from a forgery.
+        raise DeliveryError("webhook: the endpoint has no signing secret; rotate it "
+                            "(POST /v1/me/notification-preferences/webhook-secret/rotate)")
     body = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
-    headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(settings.webhook_secret, body),
-               "X-Rally-Delivery": str(payload.get("deliveryId", "")),
-               "User-Agent": "rally-notify/0.1"}
+    headers = {"Content-Type": "application/json", "User-Agent": "rally-notify/0.1",
+               **signing.headers(endpoint_secrets, msg_id, timestamp, body)}
     try:
         await check_webhook_target(url, allow_private=settings.webhook_allow_private)
     except TargetRefused as exc:

@@ -20,10 +20,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from notify_service.config import Settings
 from notify_service.delivery.channels import DeliveryError, send_email, send_webhook
-from notify_service.kinds import EMAIL
+from notify_service.kinds import EMAIL, WEBHOOK
 from notify_service.metrics import DELIVERIES
 from notify_service.models import Delivery, DeliveryAttempt, Notification
 from notify_service.notifications.schemas import NotificationRead
+from notify_service.webhooks.service import signing_secrets_of
 
 log = logging.getLogger("rally.notify.delivery")
 
@@ -34,17 +35,24 @@ def backoff(settings: Settings, attempts: int) -> timedelta:
 
 
 async def _send(settings: Settings, client: httpx.AsyncClient, d: Delivery, n: Notification,
-                sent_at: datetime) -> str:
+                sent_at: datetime, endpoint_secrets: list[str]) -> str:
     if d.channel == EMAIL:
         text = f"{n.body}\n\n— Rally" if n.body else "— Rally"
         receipt: str = await send_email(settings, d.target, n.title, text)
         return receipt
+    # The payload shape Standard Webhooks recommends: type, timestamp, data.
     payload = {
-        "deliveryId": str(d.id), "attempt": d.attempts + 1, "sentAt": sent_at.isoformat(),
-        "profileId": n.profile_id,
-        "notification": NotificationRead.model_validate(n).model_dump(mode="json", by_alias=True),
+        "type": "notification.created", "timestamp": sent_at.isoformat(),
+        "data": {
+            "deliveryId": str(d.id), "attempt": d.attempts + 1, "profileId": n.profile_id,
+            "notification": NotificationRead.model_validate(n).model_dump(mode="json", by_alias=True),
+        },
     }
-    answer: str = await send_webhook(settings, client, d.target, payload)
+    # webhook-id is the delivery (data.deliveryId): every retry repeats it, so receivers can drop
+    # what they already have.
+    answer: str = await send_webhook(settings, client, d.target, payload, msg_id=str(d.id),
+                                     timestamp=int(sent_at.timestamp()),
+                                     endpoint_secrets=endpoint_secrets)
     return answer
 
 
@@ -58,8 +66,11 @@ async def deliver_batch(s: AsyncSession, settings: Settings, client: httpx.Async
         .with_for_update(of=Delivery, skip_locked=True))).all()
     if not rows:
         return 0
-    results = await asyncio.gather(*(_send(settings, client, d, n, now) for d, n in rows),
-                                   return_exceptions=True)
+    # Read before the sends: they run concurrently and must not share the database session.
+    secrets = await signing_secrets_of(s, [d.profile_id for d, _ in rows if d.channel == WEBHOOK], now)
+    results = await asyncio.gather(
+        *(_send(settings, client, d, n, now, secrets.get(d.profile_id, [])) for d, n in rows),
+        return_exceptions=True)
     for (d, _), result in zip(rows, results, strict=True):
         d.attempts += 1
         if isinstance(result, str):

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from notify_service import kinds
 from notify_service.membership import repository as members
-from notify_service.notifications import bursts
+from notify_service.notifications import bursts, completion
 from notify_service.notifications.service import notify_many
 from notify_service.reminders import service as reminders
 from notify_service.runtime import runtime
@@ -60,17 +60,20 @@ async def on_phase_changed(s: AsyncSession, event: Event) -> None:
     recipients = list(dict.fromkeys([*d.member_ids, d.owner_id])) if d.member_ids else \
         await members.member_ids(s, d.session_id)
     to = phase_label(d.to_phase)
-    title = (f"{quoted(d.topic)} is completed: goal achieved" if d.to_phase == "completed"
-             else f"{quoted(d.topic)} moved to {to}")
     body = (f"The session moved from {phase_label(d.from_phase)} to {to}." if d.from_phase
             else f"The session is in {to}.")
     if d.deadline_at:
         body += f" This phase ends at {when(d.deadline_at)}."
-    await notify_many(
-        s, recipients, kind=kinds.PHASE_CHANGED, source_key=event.id, session_id=d.session_id,
-        title=title, body=body,
-        data={"from": d.from_phase, "to": d.to_phase, "reason": d.reason,
-              "deadlineAt": d.deadline_at.isoformat() if d.deadline_at else None})
+    if d.to_phase == "completed":
+        # all_completed may say the same first: one notification for both (completion.py).
+        await completion.notify_completed(s, d.session_id, recipients, topic=d.topic,
+                                          reason=d.reason)
+    else:
+        await notify_many(
+            s, recipients, kind=kinds.PHASE_CHANGED, source_key=event.id, session_id=d.session_id,
+            title=f"{quoted(d.topic)} moved to {to}", body=body,
+            data={"from": d.from_phase, "to": d.to_phase, "reason": d.reason,
+                  "deadlineAt": d.deadline_at.isoformat() if d.deadline_at else None})
     await reminders.cancel_phase_deadlines(s, d.session_id)
     if d.deadline_at:
         await reminders.schedule_phase_deadline(
@@ -96,9 +99,9 @@ async def on_task_assigned(s: AsyncSession, event: Event) -> None:
         title=f"Your task: {d.title}", body=body,
         data={"taskId": d.task_id, "roleKey": d.role_key,
               "dueAt": d.due_at.isoformat() if d.due_at else None})
-    if d.due_at:
-        await reminders.schedule_task_due(s, task_id=d.task_id, session_id=d.session_id,
-                                          profile_id=d.profile_id, title=d.title, due_at=d.due_at)
+    await reminders.schedule_task_due(s, task_id=d.task_id, session_id=d.session_id,
+                                      profile_id=d.profile_id, title=d.title, due_at=d.due_at,
+                                      at=event.occurred_at)
 
 
 @consumers.on(PostSubmitted.TYPE, "post_submitted")
@@ -118,7 +121,8 @@ async def on_post_submitted(s: AsyncSession, event: Event) -> None:
 @consumers.on(TaskCompleted.TYPE, "task_completed")
 async def on_task_completed(s: AsyncSession, event: Event) -> None:
     d = parse_data(event, TaskCompleted)
-    await reminders.cancel_task_due(s, d.task_id)
+    await reminders.close_task_due(s, task_id=d.task_id, session_id=d.session_id,
+                                   at=event.occurred_at)
     await notify_many(
         s, [d.profile_id], kind=kinds.TASK_COMPLETED, source_key=event.id, session_id=d.session_id,
         title="Your task is done", body="Your proof was accepted. Thank you!",
@@ -140,13 +144,12 @@ async def on_task_rejected(s: AsyncSession, event: Event) -> None:
 @consumers.on(AllTasksCompleted.TYPE, "all_tasks_completed")
 async def on_all_completed(s: AsyncSession, event: Event) -> None:
     d = parse_data(event, AllTasksCompleted)
-    recipients = d.member_ids or await members.member_ids(s, d.session_id)
-    topic = await _topic(s, d.session_id)
-    await notify_many(
-        s, recipients, kind=kinds.GOAL_ACHIEVED, source_key=event.id, session_id=d.session_id,
-        title="Goal achieved" + _in(topic),
-        body=f"All {d.task_count} tasks are done. Well played, everyone!",
-        data={"taskCount": d.task_count})
+    # The event names the task holders; the members without a task (the owner, often) count too.
+    recipients = list(dict.fromkeys([*d.member_ids, *await members.member_ids(s, d.session_id)]))
+    # phase_changed to completed may say the same first: one notification for both.
+    await completion.notify_completed(s, d.session_id, recipients,
+                                      topic=await _topic(s, d.session_id), reason="auto",
+                                      task_count=d.task_count)
 
 
 @consumers.on(GenerationFailed.TYPE, "generation_failed")

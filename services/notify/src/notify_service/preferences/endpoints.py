@@ -7,7 +7,7 @@ from rally_shared.auth import CurrentUser
 from rally_shared.service_app import DbSession
 
 from notify_service.preferences import service
-from notify_service.preferences.schemas import PreferencesRead, PreferencesUpdate
+from notify_service.preferences.schemas import PreferencesRead, PreferencesSaved, PreferencesUpdate
 
 router = APIRouter(prefix="/v1/me/notification-preferences", tags=["notifications"])
 
@@ -18,8 +18,9 @@ async def get_preferences(db: DbSession, who: CurrentUser) -> PreferencesRead:
     return await service.read(db, who)
 
 
-@router.put("", response_model=PreferencesRead)
+@router.put("", response_model=PreferencesSaved)
 async def put_preferences(body: PreferencesUpdate, db: DbSession, who: CurrentUser
-                          ) -> PreferencesRead:
-    """Save preferences: muted kinds, channels (in_app/email/webhook), email, webhookUrl, digest."""
+                          ) -> PreferencesSaved:
+    """Save preferences: muted kinds, channels (in_app/email/webhook), email, webhookUrl, digest.
+    The response that creates the webhook endpoint carries its signing secret, once."""
     return await service.update(db, who, body)

@@ -23,6 +23,14 @@ async def get(s: AsyncSession, profile_id: str, *, for_update: bool = False) -> 
     return (await s.execute(q)).scalar_one_or_none()
 
 
+async def get_many(s: AsyncSession, profile_ids: list[str]) -> list[Preferences]:
+    """The saved preferences among these members (those who never saved any are absent)."""
+    if not profile_ids:
+        return []
+    q = select(Preferences).where(Preferences.profile_id.in_(profile_ids))
+    return list((await s.execute(q)).scalars())
+
+
 async def get_or_default(s: AsyncSession, profile_id: str) -> Preferences:
     return await get(s, profile_id) or defaults(profile_id)
 

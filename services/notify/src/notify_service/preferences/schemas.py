@@ -43,6 +43,15 @@ class PreferencesRead(CamelModel):
     webhook_url: str | None = None
     digest: str
     next_digest_at: datetime | None = None
+    webhook_secret_created_at: datetime | None = Field(
+        None, description="When the webhook endpoint's signing secret was made (the secret itself "
+                          "is never shown again); null: no secret yet, rotate to get one.")
+
+
+class PreferencesSaved(PreferencesRead):
+    webhook_secret: str | None = Field(
+        None, description="The webhook endpoint's signing secret (`whsec_...`), only in the "
+                          "response that created the endpoint: store it now.")
 
 
 class PreferencesUpdate(CamelModel):

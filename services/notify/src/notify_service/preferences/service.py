@@ -15,8 +15,9 @@ from notify_service.kinds import EMAIL, WEBHOOK
 from notify_service.models import Preferences
 from notify_service.notifications.digest import next_digest_time, send_digest
 from notify_service.preferences import repository as repo
-from notify_service.preferences.schemas import PreferencesRead, PreferencesUpdate
+from notify_service.preferences.schemas import PreferencesRead, PreferencesSaved, PreferencesUpdate
 from notify_service.runtime import settings
+from notify_service.webhooks import service as webhooks
 
 
 def snapshot(p: Preferences) -> dict[str, Any]:
@@ -28,7 +29,7 @@ async def read(s: AsyncSession, who: Principal) -> PreferencesRead:
     return PreferencesRead.model_validate(await repo.get_or_default(s, who.profile_id))
 
 
-async def update(s: AsyncSession, who: Principal, body: PreferencesUpdate) -> PreferencesRead:
+async def update(s: AsyncSession, who: Principal, body: PreferencesUpdate) -> PreferencesSaved:
     prefs = await repo.get(s, who.profile_id, for_update=True)
     created = prefs is None
     if prefs is None:
@@ -50,6 +51,12 @@ async def update(s: AsyncSession, who: Principal, body: PreferencesUpdate) -> Pr
             await check_webhook_target(prefs.webhook_url or "", allow_private=settings.webhook_allow_private)
         except TargetRefused as exc:
             raise Unprocessable(f"webhookUrl {exc}.", code="webhook_url_refused") from exc
+    # A new endpoint gets its own secret, shown in this response only; a changed URL keeps it.
+    secret = None
+    if not prefs.webhook_url:
+        webhooks.forget(prefs)
+    elif prefs.webhook_secret_sealed is None:
+        secret = webhooks.issue(prefs, utcnow())
     if prefs.digest == "daily":
         if prefs.next_digest_at is None:
             prefs.next_digest_at = next_digest_time(utcnow(), settings.digest_hour_utc)
@@ -64,4 +71,4 @@ async def update(s: AsyncSession, who: Principal, body: PreferencesUpdate) -> Pr
     after = snapshot(prefs)
     await audit(s, who.profile_id, "notification_preferences.update", "notification_preferences",
                 who.profile_id, before, after)
-    return PreferencesRead.model_validate(prefs)
+    return PreferencesSaved.model_validate(prefs).model_copy(update={"webhook_secret": secret})

@@ -40,16 +40,66 @@ async def _schedule(s: AsyncSession, *, kind: str, ref_key: str, session_id: str
                       fire_at=fire_at, due_at=due_at, payload=payload, revive=revive)
 
 
+# A task's due reminder follows the task's events by the time they happened (`at`): assigned,
+# edited, handed over, done. Whichever order they are consumed in, the latest one decides.
+
+
+def _task_ref(task_id: str) -> str:
+    return f"task:{task_id}"
+
+
+async def _set_task_due(s: AsyncSession, *, task_id: str, session_id: str, profile_id: str | None,
+                        due_at: datetime | None, payload: dict[str, Any], at: datetime,
+                        fresh: bool) -> None:
+    if await members.is_deleted(s, session_id):
+        return
+    now = utcnow()
+    fire_at = _fire_at(due_at, settings.reminder_lead_seconds, now) if due_at else None
+    if profile_id is None or due_at is None or fire_at is None:
+        # Nobody holds it, it has no due date, or that is past: no reminder. An assignment without
+        # one only closes an existing row; an edit records it ahead (an older event may follow).
+        await repo.close(s, kind=TASK_DUE_SOON, ref_key=_task_ref(task_id), session_id=session_id,
+                         at=at, now=now, ahead=not fresh)
+        return
+    await repo.arm(s, kind=TASK_DUE_SOON, ref_key=_task_ref(task_id), session_id=session_id,
+                   profile_id=profile_id, fire_at=fire_at, due_at=due_at, payload=payload, at=at,
+                   fresh=fresh)
+
+
 async def schedule_task_due(s: AsyncSession, *, task_id: str, session_id: str, profile_id: str,
-                            title: str, due_at: datetime) -> None:
-    await _schedule(s, kind=TASK_DUE_SOON, ref_key=f"task:{task_id}", session_id=session_id,
-                    profile_id=profile_id, due_at=due_at,
-                    fire_at=_fire_at(due_at, settings.reminder_lead_seconds, utcnow()),
-                    payload={"taskId": task_id, "title": title})
+                            title: str, due_at: datetime | None, at: datetime) -> None:
+    """The task was assigned at `at`: its holder is reminded before it is due."""
+    await _set_task_due(s, task_id=task_id, session_id=session_id, profile_id=profile_id,
+                        due_at=due_at, payload={"taskId": task_id, "title": title}, at=at, fresh=True)
 
 
-async def cancel_task_due(s: AsyncSession, task_id: str) -> None:
-    await repo.cancel(s, utcnow(), kind=TASK_DUE_SOON, ref_key=f"task:{task_id}")
+async def reschedule_task_due(s: AsyncSession, *, task_id: str, session_id: str,
+                              profile_id: str | None, due_at: datetime | None, at: datetime) -> None:
+    """The owner changed the due date at `at`: the reminder moves (or goes), also after it fired;
+    a task already done is not reminded again."""
+    await _set_task_due(s, task_id=task_id, session_id=session_id, profile_id=profile_id,
+                        due_at=due_at, payload={"taskId": task_id}, at=at, fresh=False)
+
+
+async def hand_task_due(s: AsyncSession, *, task_id: str, session_id: str, to: str | None,
+                        at: datetime) -> None:
+    """The task changed hands at `at`: the reminder goes to the new holder (their assignment
+    follows and re-arms it), or is dropped while the task is offered to everyone."""
+    if await members.is_deleted(s, session_id):
+        return
+    if to is None:
+        await repo.close(s, kind=TASK_DUE_SOON, ref_key=_task_ref(task_id), session_id=session_id,
+                         at=at, now=utcnow(), ahead=True)
+    else:
+        await repo.move(s, ref_key=_task_ref(task_id), profile_id=to, at=at)
+
+
+async def close_task_due(s: AsyncSession, *, task_id: str, session_id: str, at: datetime) -> None:
+    """The task was done at `at`: no reminder, even if an older assignment is consumed later."""
+    if await members.is_deleted(s, session_id):
+        return
+    await repo.close_done(s, kind=TASK_DUE_SOON, ref_key=_task_ref(task_id), session_id=session_id,
+                          at=at, now=utcnow())
 
 
 async def schedule_phase_deadline(s: AsyncSession, *, session_id: str, phase: str, topic: str,

@@ -205,6 +205,8 @@ async def cast_vote(s: AsyncSession, raw_sid: str, raw_aid: str, who: Principal)
     _check_open(sess, approach, "vote")
     gen = approach.generation_id
     row = await s.get(ApproachVote, (sess.id, gen, who.profile_id), with_for_update=True)
+    if row is not None and row.approach_id == approach.id:
+        return approach  # the same vote again (a retried PUT): nothing changes, nothing to audit
     before = {"approachId": str(row.approach_id)} if row else None
     if row is None:
         row = ApproachVote(session_id=sess.id, generation_id=gen, profile_id=who.profile_id,

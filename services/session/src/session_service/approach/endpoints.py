@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from rally_shared.auth import CurrentUser
 from rally_shared.errors import NotFound
+from rally_shared.idempotency import Idempotent
 from rally_shared.pagination import Page, Paging, make_page
 from rally_shared.service_app import DbSession
 
@@ -72,13 +73,17 @@ async def list_candidates(session_id: str, db: DbSession, who: CurrentUser, pagi
 
 
 @candidates_router.put("/{approach_id}/vote", response_model=CandidateRead)
-async def vote(session_id: str, approach_id: str, db: DbSession, who: CurrentUser,
-               body: VoteIn | None = None) -> CandidateRead:
+async def vote(session_id: str, approach_id: str, db: DbSession, who: CurrentUser, idem: Idempotent,
+               body: VoteIn | None = None) -> CandidateRead | Response:
     """My vote for a candidate (members only; one vote per member, changeable until the choice is
-    made). In `vote` mode the choice closes when every member has voted."""
+    made). In `vote` mode the choice closes when every member has voted. Voting again for the same
+    candidate changes nothing; with an Idempotency-Key a retry replays the first answer even after
+    the vote it completed closed the choice."""
+    if (replayed := await idem.start(db, who, body)) is not None:
+        return replayed
     approach = await choice.cast_vote(db, session_id, approach_id, who)
     sess, _ = await load_visible(db, session_id, who)
-    return (await _read(db, sess, [approach], who.profile_id))[0]
+    return await idem.finish(200, (await _read(db, sess, [approach], who.profile_id))[0])
 
 
 @candidates_router.post("/{approach_id}/choose", response_model=CandidateRead)

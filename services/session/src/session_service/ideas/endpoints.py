@@ -7,6 +7,7 @@ from datetime import datetime
 
 from fastapi import APIRouter, Response
 from rally_shared.auth import CurrentUser
+from rally_shared.idempotency import Idempotent
 from rally_shared.pagination import Page, Paging, make_page
 from rally_shared.service_app import DbSession
 
@@ -19,9 +20,13 @@ router = APIRouter(prefix="/v1/sessions/{session_id}/ideas", tags=["ideas"])
 
 
 @router.post("", status_code=201, response_model=IdeaRead)
-async def post_idea(session_id: str, body: IdeaCreate, db: DbSession, who: CurrentUser) -> IdeaRead:
+async def post_idea(session_id: str, body: IdeaCreate, db: DbSession, who: CurrentUser, idem: Idempotent
+                    ) -> IdeaRead | Response:
     """Members post ideas during ideation."""
-    return IdeaRead.model_validate(await service.post_idea(db, session_id, body.text, who))
+    if (replayed := await idem.start(db, who, body)) is not None:
+        return replayed
+    idea = await service.post_idea(db, session_id, body.text, who)
+    return await idem.finish(201, IdeaRead.model_validate(idea))
 
 
 @router.get("", response_model=Page[IdeaRead])
@@ -48,5 +53,8 @@ async def delete_idea(session_id: str, idea_id: str, db: DbSession, who: Current
 
 @router.post("/{idea_id}/comments", status_code=201, response_model=CommentRead)
 async def post_comment(session_id: str, idea_id: str, body: CommentCreate, db: DbSession,
-                       who: CurrentUser) -> CommentRead:
-    return CommentRead.model_validate(await service.post_comment(db, session_id, idea_id, body.text, who))
+                       who: CurrentUser, idem: Idempotent) -> CommentRead | Response:
+    if (replayed := await idem.start(db, who, body)) is not None:
+        return replayed
+    comment = await service.post_comment(db, session_id, idea_id, body.text, who)
+    return await idem.finish(201, CommentRead.model_validate(comment))

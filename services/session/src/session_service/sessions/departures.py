@@ -3,7 +3,7 @@
 The member row is deleted (the audit record keeps who left, when and why), so every membership
 check refuses the former member from then on. Rejoining is a fresh join: a public session takes
 anyone; an invite-only session takes back a member who left (the invite stays) but not one who was
-removed (the invite is revoked)."""
+removed (the invites naming them are revoked, and links naming nobody refuse them)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from session_service.approach import choice
 from session_service.events import audit, emit
 from session_service.metrics import MEMBERS_LEFT
-from session_service.models import Answer, ApproachVote, Invite, Member, Session
+from session_service.models import Answer, ApproachVote, Member, Session
 from session_service.sessions import repository as repo
 from session_service.sessions.service import load_visible, require_owner
 
@@ -47,8 +47,10 @@ async def remove(s: AsyncSession, raw_id: str, profile_id: str, who: Principal) 
     if member is None:
         raise NotFound(f"No member '{profile_id}' in this session.")
     await _drop(s, sess, member, reason="removed", actor_id=who.profile_id)
-    # A removed member must not walk back in through the invite that let them in.
-    await s.execute(delete(Invite).where(Invite.session_id == sess.id, Invite.profile_id == profile_id))
+    # A removed member must not walk back in through the invite that let them in, nor through a
+    # link that names nobody (see invites.py); an invite naming them again lifts this.
+    await repo.revoke_named(s, sess.id, profile_id)
+    await repo.mark_removed(s, sess.id, profile_id)
 
 
 async def _drop(s: AsyncSession, sess: Session, member: Member, *, reason: Literal["left", "removed"],

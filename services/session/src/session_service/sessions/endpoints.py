@@ -8,14 +8,17 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 from rally_shared.auth import CurrentUser
+from rally_shared.idempotency import Idempotent
 from rally_shared.pagination import Page, Paging, make_page
 from rally_shared.service_app import DbSession
 
 from session_service.approach import choice
-from session_service.sessions import departures, service
+from session_service.sessions import departures, invites, service
 from session_service.sessions import repository as repo
 from session_service.sessions.schemas import (
     InviteCreate,
+    InviteRead,
+    MemberJoin,
     MemberRead,
     SessionCreate,
     SessionRead,
@@ -32,10 +35,13 @@ def _read(sess: object, role: str | None) -> SessionRead:
 
 
 @router.post("", status_code=201, response_model=SessionRead)
-async def create_session(body: SessionCreate, db: DbSession, who: CurrentUser) -> SessionRead:
+async def create_session(body: SessionCreate, db: DbSession, who: CurrentUser, idem: Idempotent
+                         ) -> SessionRead | Response:
     """Create a session; the creator becomes its owner and first member."""
+    if (replayed := await idem.start(db, who, body)) is not None:
+        return replayed
     sess = await service.create_session(db, body, who)
-    return _read(sess, "owner")
+    return await idem.finish(201, _read(sess, "owner"))
 
 
 @router.get("", response_model=Page[SessionRead])
@@ -77,10 +83,14 @@ async def delete_session(session_id: str, db: DbSession, who: CurrentUser) -> Re
 
 
 @router.post("/{session_id}/members", response_model=MemberRead)
-async def join_session(session_id: str, db: DbSession, who: CurrentUser, response: Response
-                       ) -> MemberRead:
-    """Join a public session or one you are invited to (idempotent: 200 if already a member)."""
-    member, created = await service.join(db, session_id, who)
+async def join_session(session_id: str, db: DbSession, who: CurrentUser, response: Response,
+                       body: MemberJoin | None = None) -> MemberRead:
+    """Join (idempotent: 200 if already a member): a `public` session, a `members` session you are
+    invited to by name or with an invite token, a `private` session with an invite token
+    (`{"inviteToken": ...}`). A refused token is 403 naming why: `invite_invalid`, `invite_revoked`,
+    `invite_expired`, `invite_used_up`, `invite_not_for_you`, `removed_from_session`; a private
+    session without one is 403 `invite_required`."""
+    member, created = await invites.join(db, session_id, who, body.invite_token if body else None)
     response.status_code = 201 if created else 200
     return MemberRead.model_validate(member)
 
@@ -119,8 +129,30 @@ async def remove_member(session_id: str, profile_id: str, db: DbSession, who: Cu
     return Response(status_code=204)
 
 
-@router.post("/{session_id}/invites", status_code=204)
-async def invite(session_id: str, body: InviteCreate, db: DbSession, who: CurrentUser) -> Response:
-    """The owner invites a profile to an invite-only (members/private) session."""
-    await service.invite(db, session_id, body.profile_id, who)
+@router.post("/{session_id}/invites", status_code=201, response_model=InviteRead)
+async def create_invite(session_id: str, body: InviteCreate, db: DbSession, who: CurrentUser) -> InviteRead:
+    """The owner (or an admin) invites: by name (`profileId`), with a link token, or both; optionally
+    expiring (`expiresAt`) and limited (`maxUses`). The response carries the token, shown only this once.
+    No Idempotency-Key here: replaying would mean storing the token in clear."""
+    inv, token = await invites.create(db, session_id, body, who)
+    return invites.to_read(inv, token)
+
+
+@router.get("/{session_id}/invites", response_model=Page[InviteRead])
+async def list_invites(session_id: str, db: DbSession, who: CurrentUser, paging: Paging) -> Page[InviteRead]:
+    """The session's invites, newest first, with their status and uses (never their tokens); owner
+    or admin."""
+    sess, _ = await service.load_visible(db, session_id, who)
+    service.require_owner(sess, who)
+    pos = paging.keyset(datetime, uuid.UUID)
+    rows = await repo.list_invites(db, sess.id, paging.limit, (pos[0], pos[1]) if pos else None)
+    page = make_page(rows, paging.limit, lambda i: (i.created_at, i.id))
+    return Page[InviteRead](items=[invites.to_read(i) for i in page.items], next_cursor=page.next_cursor)
+
+
+@router.delete("/{session_id}/invites/{invite_id}", status_code=204)
+async def revoke_invite(session_id: str, invite_id: str, db: DbSession, who: CurrentUser) -> Response:
+    """Revoke an invite (owner or admin; 204 again when already revoked): its token stops working and
+    a profile it names no longer sees the session. Members who joined with it stay."""
+    await invites.revoke(db, session_id, invite_id, who)
     return Response(status_code=204)

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import AwareDatetime, Field, field_validator
 from rally_shared.contracts.envelope import CamelModel
 from rally_shared.contracts.session import ApproachChoice
 
@@ -80,5 +80,38 @@ class MemberRead(CamelModel):
     answered: bool = False
 
 
+InviteStatus = Literal["active", "revoked", "expired", "used_up"]
+
+
 class InviteCreate(CamelModel):
-    profile_id: str = Field(min_length=1, max_length=64)
+    profile_id: str | None = Field(
+        None, min_length=1, max_length=64,
+        description="Invite this profile by name: they may see the session and, if it is `members`, join "
+        "without the token; the token then works for them only. Omit for a link anyone holding it may use.")
+    expires_at: AwareDatetime | None = Field(
+        None, description="When the token stops working (with a time zone, in the future); never when "
+        "omitted.")
+    max_uses: int | None = Field(None, ge=1, le=10_000,
+                                 description="How many joins the token admits; unlimited when omitted.")
+
+
+class InviteRead(CamelModel):
+    id: uuid.UUID
+    session_id: uuid.UUID
+    profile_id: str | None
+    invited_by: str
+    expires_at: datetime | None
+    max_uses: int | None
+    uses: int
+    revoked_at: datetime | None
+    created_at: datetime
+    status: InviteStatus = "active"
+    token: str | None = Field(
+        None, description="The invite token: returned once, by the request that creates the invite (only "
+        "its hash is stored). Join with `POST /v1/sessions/{id}/members {\"inviteToken\": ...}`.")
+
+
+class MemberJoin(CamelModel):
+    invite_token: str | None = Field(
+        None, min_length=1, max_length=200,
+        description="A token from the owner's invite; required to join a `private` session.")

@@ -1,4 +1,5 @@
-"""Session rules: creation, visibility, membership. Flushes, never commits."""
+"""Session rules: creation, visibility, changes, deletion. Flushes, never commits (joining and
+invites: `invites.py`; leaving and removal: `departures.py`)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,9 @@ from rally_shared.db import utcnow
 from rally_shared.errors import Conflict, Forbidden, NotFound, Unprocessable
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from session_service.config import get_settings
 from session_service.events import audit, emit
-from session_service.metrics import MEMBERS_JOINED, SESSIONS_CREATED
-from session_service.models import Invite, Member, Session
+from session_service.metrics import SESSIONS_CREATED
+from session_service.models import Member, Session
 from session_service.phases.announce import announce
 from session_service.phases.engine import AI_PHASES, DEFAULT_FLOW, validate_flow
 from session_service.session_types import service as session_types
@@ -42,7 +42,7 @@ async def load_visible(s: AsyncSession, raw_id: str, who: Principal, *, for_upda
     member = await repo.get_member(s, sess.id, who.profile_id)
     if member is None and not who.is_admin and sess.visibility != "public":
         # Invited people may see what they are invited to; others must not learn it exists.
-        if await repo.get_invite(s, sess.id, who.profile_id) is None:
+        if await repo.named_invite(s, sess.id, who.profile_id) is None:
             raise NotFound(f"No session with id '{raw_id}'.")
     return sess, member
 
@@ -134,35 +134,3 @@ async def delete_session(s: AsyncSession, raw_id: str, who: Principal) -> None:
     await emit(s, SessionDeleted(session_id=str(sess.id), owner_id=sess.owner_id, actor_id=who.profile_id,
                                  member_ids=[m.profile_id for m in members]))
     await audit(s, who.profile_id, "session.delete", "session", sess.id, before, None)
-
-
-async def join(s: AsyncSession, raw_id: str, who: Principal) -> tuple[Member, bool]:
-    """Join a public session, or one you are invited to; joining twice is a no-op."""
-    sess, member = await load_visible(s, raw_id, who, for_update=True)
-    if member is not None:
-        return member, False
-    if sess.phase == "completed":
-        raise Conflict("The session is completed; it takes no new members.")
-    if sess.visibility != "public" and await repo.get_invite(s, sess.id, who.profile_id) is None:
-        raise Forbidden("This session is invite-only.")
-    if await repo.count_members(s, sess.id) >= get_settings().max_members:
-        raise Conflict("The session is full.")
-    member = Member(session_id=sess.id, profile_id=who.profile_id, name=who.name, role="member",
-                    joined_at=utcnow())
-    s.add(member)
-    await s.flush()
-    await emit(s, MemberJoined(session_id=str(sess.id), profile_id=who.profile_id, name=who.name))
-    await audit(s, who.profile_id, "member.join", "member", f"{sess.id}:{who.profile_id}",
-                after={"sessionId": str(sess.id), "profileId": who.profile_id})
-    MEMBERS_JOINED.inc()
-    return member, True
-
-
-async def invite(s: AsyncSession, raw_id: str, profile_id: str, who: Principal) -> None:
-    sess, _ = await load_visible(s, raw_id, who)
-    require_owner(sess, who)
-    if await repo.get_invite(s, sess.id, profile_id) is None:
-        s.add(Invite(session_id=sess.id, profile_id=profile_id, invited_by=who.profile_id))
-        await s.flush()
-        await audit(s, who.profile_id, "invite.create", "invite", f"{sess.id}:{profile_id}",
-                    after={"sessionId": str(sess.id), "profileId": profile_id})

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import hashlib
+from typing import Any
 
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import APIRouter, Request, Response
 from rally_shared.auth import CurrentUser
-from rally_shared.errors import Unprocessable
+from rally_shared.idempotency import Idempotent
 from rally_shared.pagination import Page, Paging, make_page
 from rally_shared.service_app import DbSession
 
@@ -38,34 +39,28 @@ _SUBMIT_BODY: dict[str, Any] = {
     }
 }
 
-IdempotencyKey = Annotated[
-    str | None,
-    Header(alias="Idempotency-Key", description="A retry with the same key returns the first result"),
-]
-
-
 @router.post("/tasks/{task_id}/posts", response_model=PostRead, status_code=201,
              openapi_extra=_SUBMIT_BODY,
              responses={403: {"description": "Not the assignee"}, 409: {"description": "Task done"},
                         413: {"description": "File too large"}, 415: {"description": "Not an image"},
                         422: {"description": "Proof does not match the task's proof types"}})
-async def submit_post(task_id: str, request: Request, response: Response, user: CurrentUser,
-                      s: DbSession, idempotency_key: IdempotencyKey = None) -> PostRead:
+async def submit_post(task_id: str, request: Request, user: CurrentUser, s: DbSession,
+                      idem: Idempotent) -> PostRead | Response:
     """Submit proof: JSON `{text?, rating?}` or multipart with the file in `file`.
 
     Only the assignee (or an admin). With auto-accept (default) a valid post completes the task.
     """
-    if idempotency_key is not None and not 1 <= len(idempotency_key) <= 200:
-        raise Unprocessable("Idempotency-Key: 1 to 200 characters.", code="invalid_idempotency_key")
     settings = get_settings()
     task = await tasks.visible_task(s, task_id, user)
     # Refuse strangers before reading a possibly large body.
     service.ensure_may_post(task, user)
     sub = await read_submission(request, settings.max_upload_bytes, settings.max_text_length)
-    post, replayed = await service.submit(s, task, user, sub, idempotency_key)
-    if replayed:
-        response.headers["Idempotent-Replayed"] = "true"
-    return post
+    # The file counts by its content: a multipart retry has a new boundary but asks the same.
+    asked = {"text": sub.text, "rating": sub.rating,
+             "file": hashlib.sha256(sub.file.data).hexdigest() if sub.file else None}
+    if (replayed := await idem.start(s, user, asked)) is not None:
+        return replayed
+    return await idem.finish(201, await service.submit(s, task, user, sub))
 
 
 @router.get("/tasks/{task_id}/posts", response_model=Page[PostRead])

@@ -12,12 +12,6 @@ from tasks_service.models import Media, Post
 from tasks_service.paging import Position, after
 
 
-async def by_idempotency_key(s: AsyncSession, profile_id: str, key: str) -> Post | None:
-    res = await s.execute(
-        select(Post).where(Post.profile_id == profile_id, Post.idempotency_key == key))
-    return res.scalar_one_or_none()
-
-
 async def get(s: AsyncSession, post_id: uuid.UUID) -> Post | None:
     res = await s.execute(select(Post).where(Post.id == post_id, Post.deleted_at.is_(None)))
     return res.scalar_one_or_none()

@@ -1,4 +1,4 @@
-"""Post rules: who may post, what proof a task accepts, idempotent retries, moderation."""
+"""Post rules: who may post, what proof a task accepts, moderation."""
 
 from __future__ import annotations
 
@@ -63,27 +63,12 @@ def ensure_may_post(task: Task, p: Principal) -> None:
                         code="not_assignee")
 
 
-async def replay(s: AsyncSession, task: Task, p: Principal, key: str) -> PostRead | None:
-    """The first result of an earlier request with this Idempotency-Key, if there was one."""
-    existing = await repo.by_idempotency_key(s, p.profile_id, key)
-    if existing is None:
-        return None
-    if existing.task_id != task.id:
-        raise Conflict("This Idempotency-Key was already used for another task.",
-                       code="idempotency_key_reused")
-    return (await read_many(s, [existing]))[0]
-
-
-async def submit(s: AsyncSession, task: Task, p: Principal, sub: Submission,
-                 idempotency_key: str | None) -> tuple[PostRead, bool]:
-    """Store a proof post; returns (post, replayed). A valid post submits the task and, with
-    auto-accept (the default), completes it."""
+async def submit(s: AsyncSession, task: Task, p: Principal, sub: Submission) -> PostRead:
+    """Store a proof post. A valid post submits the task and, with auto-accept (the default),
+    completes it."""
     settings = get_settings()
     ensure_may_post(task, p)
     ref, task = await tasks.lock_for_change(s, task)
-    # Under the session lock: a concurrent retry waits here and then finds the first post.
-    if idempotency_key and (first := await replay(s, task, p, idempotency_key)):
-        return first, True
     # Again under the lock: the task may have been reassigned or cancelled since it was read.
     ensure_may_post(task, p)
     if task.status == "done":
@@ -109,7 +94,7 @@ async def submit(s: AsyncSession, task: Task, p: Principal, sub: Submission,
     post = Post(id=uuid.uuid4(), task_id=task.id, session_id=task.session_id,
                 profile_id=p.profile_id, text=proof.text, rating=proof.rating,
                 media_id=media.id if media else None, proof_types=proof.types,
-                visibility="visible", idempotency_key=idempotency_key, created_at=utcnow())
+                visibility="visible", created_at=utcnow())
     s.add(post)
     await s.flush()
     for kind in proof.types:
@@ -125,7 +110,7 @@ async def submit(s: AsyncSession, task: Task, p: Principal, sub: Submission,
     await audit(s, p.profile_id, "task.submitted", "task", task.id, before, tasks.snapshot(task))
     if settings.tasks_auto_accept:
         await tasks.complete(s, ref, task, p.profile_id)
-    return to_read(post, media), False
+    return to_read(post, media)
 
 
 async def visible_post(s: AsyncSession, post: Post | None, p: Principal) -> Post:

@@ -170,7 +170,7 @@ async function sessionsPage() {
     for (const it of page.items) {
       body.append(h("tr", { class: "click", "data-session": it.id, onclick: () => { location.hash = `#/sessions/${it.id}`; } },
         h("td", {}, h("a", { href: `#/sessions/${it.id}` }, it.topic)),
-        h("td", {}, badge(it.phase)),
+        h("td", {}, badge(it.phase), it.deletedAt ? [" ", badge("deleted")] : null),
         h("td", { class: "hide-sm" }, it.useCase.title ? `${it.useCase.title}` : h("span", { class: "muted" }, "—"),
           it.useCase.score != null ? h("div", { class: "muted small" }, `${it.useCase.matchedBy} · ${it.useCase.score.toFixed(2)}`) : null),
         h("td", { class: "hide-sm" }, it.members),
@@ -197,7 +197,8 @@ async function sessionPage(id) {
   const d = await api("GET", `/v1/admin/sessions/${encodeURIComponent(id)}`);
   render(
     h("p", {}, h("a", { href: "#/sessions" }, "← Sessions")),
-    h("div", { class: "head" }, h("div", {}, h("h1", {}, d.topic), h("p", { class: "muted" }, `Session ${d.id}`)), badge(d.phase)),
+    h("div", { class: "head" }, h("div", {}, h("h1", {}, d.topic), h("p", { class: "muted" }, `Session ${d.id}`)),
+      h("div", {}, badge(d.phase), d.deletedAt ? [" ", badge("deleted")] : null)),
     h("div", { class: "kpis" },
       kpi(`${Math.round(d.completionPct)} %`, "completion"), kpi(`${d.tasks.done}/${d.tasks.total}`, "tasks done"),
       kpi(d.members, "members"), kpi(d.ideas, "ideas"), kpi(fmtPct(d.answerRate), "answer rate"), kpi(d.regenerations, "regenerations")),
@@ -211,7 +212,7 @@ async function sessionPage(id) {
     h("div", { class: "grid-2" },
       h("div", { class: "panel table-wrap" }, h("h2", {}, "Members"), h("table", {},
         h("thead", {}, h("tr", {}, h("th", {}, "Name"), h("th", {}, "Ideas"), h("th", {}, "Answered"))),
-        h("tbody", {}, d.memberList.map((m) => h("tr", {}, h("td", {}, m.name || m.profileId.slice(0, 8)), h("td", {}, m.ideas), h("td", {}, m.answered ? "yes" : "no")))))),
+        h("tbody", {}, d.memberList.map((m) => h("tr", {}, h("td", {}, m.name || m.profileId.slice(0, 8), m.leftAt ? h("span", { class: "muted small" }, " (left)") : null), h("td", {}, m.ideas), h("td", {}, m.answered ? "yes" : "no")))))),
       h("div", { class: "panel table-wrap" }, h("h2", {}, "AI generations"), h("table", {},
         h("thead", {}, h("tr", {}, h("th", {}, "Kind"), h("th", {}, "Status"), h("th", {}, "Latency"))),
         h("tbody", {}, d.generations.map((g) => h("tr", {},
@@ -257,7 +258,7 @@ async function analyticsPage() {
     h("div", { class: "head" }, h("div", {}, h("h1", {}, "Analytics"), h("p", { class: "muted" }, `Built from events · ${fmtDate(a.generatedAt)}`)),
       h("button", { class: "secondary", onclick: () => analyticsPage().catch(failed) }, "Refresh")),
     h("div", { class: "kpis", id: "kpis" },
-      kpi(a.totals.sessions, "sessions"), kpi(a.totals.completedSessions, "completed"), kpi(a.totals.members, "members"),
+      kpi(a.totals.sessions, "sessions"), kpi(a.totals.completedSessions, "completed"), kpi(a.totals.deletedSessions, "deleted"), kpi(a.totals.members, "members"),
       kpi(a.ideasPerMember ?? "—", "ideas per member"), kpi(fmtPct(a.answerRate), "answer rate"),
       kpi(fmtPct(a.taskCompletionRate), "task completion"), kpi(fmtSecs(a.ai.avgLatencySeconds), "AI latency (avg)"),
       kpi(fmtPct(a.ai.failureRate), "AI failures")),
