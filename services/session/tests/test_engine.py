@@ -3,6 +3,7 @@ from rally_shared.errors import Conflict, Forbidden, Unprocessable
 from session_service.phases.engine import (
     DEFAULT_FLOW,
     SessionState,
+    as_phase,
     auto_move_target,
     check_manual_move,
     validate_flow,
@@ -36,8 +37,10 @@ def test_tasks_need_a_ready_approach_and_submission_is_automatic():
     check_manual_move(state("submission", ready=True), "completed", is_owner=True, is_admin=False)
     with pytest.raises(Conflict, match="completed"):
         check_manual_move(state("completed"), "ideation", is_owner=True, is_admin=True)
-    with pytest.raises(Unprocessable):
-        check_manual_move(state("ideation"), "party", is_owner=True, is_admin=True)
+    # An unknown phase is refused where the client's text becomes a Phase.
+    with pytest.raises(Unprocessable, match="Unknown phase 'party'"):
+        as_phase("party")
+    assert as_phase("tasks") == "tasks"
 
 
 def test_flows_may_leave_phases_out():

@@ -6,6 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from rally_shared.contracts.session import Phase
 from rally_shared.db import schema_metadata
 from rally_shared.idempotency import define_idempotency_table
 from rally_shared.messaging.tables import define_messaging_tables
@@ -40,8 +41,8 @@ class Session(Timestamps, Base):
     description: Mapped[str] = mapped_column(Text, default="")
     use_case_id: Mapped[str | None] = mapped_column(String(64))
     session_type: Mapped[str] = mapped_column(String(60), default="default")
-    phase: Mapped[str] = mapped_column(String(20))
-    phase_flow: Mapped[list[str]] = mapped_column(JSONB)
+    phase: Mapped[Phase] = mapped_column(String(20))  # typed: mypy checks every comparison
+    phase_flow: Mapped[list[Phase]] = mapped_column(JSONB)
     phase_deadlines: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     phase_deadline_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     current_approach_id: Mapped[uuid.UUID | None] = mapped_column()

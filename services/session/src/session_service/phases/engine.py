@@ -2,43 +2,50 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
-from rally_shared.contracts.session import PHASES, flow_problem
+from rally_shared.contracts.session import PHASES, Phase, flow_problem
 from rally_shared.errors import Conflict, Forbidden, Unprocessable
 
-DEFAULT_FLOW: list[str] = list(PHASES)
-AI_PHASES = ("approaches", "tasks")  # entering these starts a generation
+DEFAULT_FLOW: list[Phase] = cast(list[Phase], list(PHASES))
+AI_PHASES: tuple[Phase, ...] = ("approaches", "tasks")  # entering these starts a generation
 
 
-def validate_flow(flow: list[str]) -> list[str]:
+def as_phase(value: str) -> Phase:
+    """A phase named by a client, checked: every comparison after this one is type-checked."""
+    if value not in PHASES:
+        raise Unprocessable(f"Unknown phase '{value}'; phases are {list(PHASES)}.")
+    return cast(Phase, value)
+
+
+def validate_flow(flow: Sequence[str]) -> list[Phase]:
     """A flow is an ordered subsequence of the canonical phases that ends with `completed`."""
     problem = flow_problem(flow)
     if problem:
         raise Unprocessable(problem)
-    return flow
+    return [as_phase(p) for p in flow]
 
 
-def next_phase(flow: list[str], current: str) -> str | None:
-    i = flow.index(current)
+def next_phase(flow: Sequence[Phase], current: Phase) -> Phase | None:
+    i = list(flow).index(current)
     return flow[i + 1] if i + 1 < len(flow) else None
 
 
 @dataclass(frozen=True)
 class SessionState:
-    phase: str
-    flow: list[str]
+    phase: Phase
+    flow: list[Phase]
     approach_ready: bool  # an approach is chosen (currentApproachId)
     candidates_ready: bool = False  # the AI's candidates are on the table
     approach_choice: str = "vote"
 
 
-def check_manual_move(state: SessionState, to: str, *, is_owner: bool, is_admin: bool) -> None:
+def check_manual_move(state: SessionState, to: Phase, *, is_owner: bool, is_admin: bool) -> None:
     """Raise unless the owner/admin may move the session to `to` now."""
     if not (is_owner or is_admin):
         raise Forbidden("Only the session owner or an admin may change the phase.")
-    if to not in PHASES:
-        raise Unprocessable(f"Unknown phase '{to}'; phases are {list(PHASES)}.")
     allowed = next_phase(state.flow, state.phase)
     if state.phase == "completed":
         raise Conflict("The session is completed; no further phase changes.",
@@ -63,7 +70,7 @@ def check_manual_move(state: SessionState, to: str, *, is_owner: bool, is_admin:
                        details={"phase": state.phase, "allowedNext": allowed})
 
 
-def auto_move_target(state: SessionState) -> str | None:
+def auto_move_target(state: SessionState) -> Phase | None:
     """Where a passed deadline takes the session, or None when it cannot move by itself."""
     nxt = next_phase(state.flow, state.phase)
     if nxt is None:

@@ -5,16 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 
 from rally_shared.auth import Principal
-from rally_shared.contracts.session import GenerationRequested
+from rally_shared.contracts.session import GenerationRequested, Phase
 from rally_shared.db import utcnow
-from rally_shared.errors import Conflict
+from rally_shared.errors import Conflict, Forbidden
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from session_service.events import audit, emit
 from session_service.models import Session
 from session_service.phases.announce import announce, set_ai_status
 from session_service.phases.context import build_context
-from session_service.phases.engine import SessionState, check_manual_move
+from session_service.phases.engine import SessionState, as_phase, check_manual_move
 from session_service.sessions.service import load_visible, require_owner
 
 
@@ -25,7 +25,7 @@ def state_of(sess: Session) -> SessionState:
                         approach_choice=sess.approach_choice)
 
 
-async def move(s: AsyncSession, sess: Session, to: str, *, actor_id: str | None, reason: str) -> None:
+async def move(s: AsyncSession, sess: Session, to: Phase, *, actor_id: str | None, reason: str) -> None:
     """Move the (row-locked) session to `to` and publish `phase_changed` through the outbox."""
     before = sess.phase
     sess.phase = to
@@ -40,9 +40,12 @@ async def move(s: AsyncSession, sess: Session, to: str, *, actor_id: str | None,
 
 async def request_move(s: AsyncSession, raw_id: str, to: str, who: Principal) -> Session:
     sess, _ = await load_visible(s, raw_id, who, for_update=True)
-    check_manual_move(state_of(sess), to, is_owner=sess.owner_id == who.profile_id,
+    if not (sess.owner_id == who.profile_id or who.is_admin):
+        raise Forbidden("Only the session owner or an admin may change the phase.")
+    target = as_phase(to)
+    check_manual_move(state_of(sess), target, is_owner=sess.owner_id == who.profile_id,
                       is_admin=who.is_admin)
-    await move(s, sess, to, actor_id=who.profile_id, reason="manual")
+    await move(s, sess, target, actor_id=who.profile_id, reason="manual")
     return sess
 
 

@@ -4,6 +4,7 @@ invites: `invites.py`; leaving and removal: `departures.py`)."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from rally_shared.auth import Principal
@@ -90,7 +91,7 @@ async def create_session(s: AsyncSession, data: SessionCreate, who: Principal) -
     return sess
 
 
-def _deadlines(raw: dict[str, Any], flow: list[str]) -> dict[str, str]:
+def _deadlines(raw: dict[str, Any], flow: Sequence[str]) -> dict[str, str]:
     bad = [p for p in raw if p not in flow or p == "completed"]
     if bad:
         raise Unprocessable(f"phaseDeadlines names phases not in this flow: {bad}.")
