@@ -35,7 +35,7 @@ from rally_shared.service_app import RequestContextMiddleware
 from starlette.types import Scope
 from swagger_ui_bundle import swagger_ui_path
 
-from gateway_service import devauth, openapi, proxy, streams
+from gateway_service import devauth, openapi, proxy, streams, web
 from gateway_service.config import get_settings
 from gateway_service.cors import install_cors
 from gateway_service.live import LiveHub
@@ -237,6 +237,10 @@ async def docs() -> HTMLResponse:
                                swagger_js_url="/_docs/swagger-ui-bundle.js",
                                swagger_css_url="/_docs/swagger-ui.css",
                                swagger_favicon_url="/_docs/favicon-32x32.png")
+
+
+# The member app at `/` (its files need no token), before the catch-all below.
+app.include_router(web.router)
 
 
 @app.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
