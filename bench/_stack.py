@@ -8,6 +8,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
@@ -16,8 +17,15 @@ sys.path.insert(0, str(ROOT / "shared" / "src"))
 
 @contextlib.contextmanager
 def gateway(env: dict[str, str] | None = None, only: list[str] | None = None) -> Iterator[str]:
+    with stack(env, only) as st:
+        yield os.environ["RALLY_URL"] if st is None else st.url("gateway")
+
+
+@contextlib.contextmanager
+def stack(env: dict[str, str] | None = None, only: list[str] | None = None) -> Iterator[Any]:
+    """The private stack started for the run (a rally_stack.Stack), or None when RALLY_URL is set."""
     if os.environ.get("RALLY_URL"):
-        yield os.environ["RALLY_URL"]
+        yield None
         return
     from rally_stack import Stack
 
@@ -25,7 +33,7 @@ def gateway(env: dict[str, str] | None = None, only: list[str] | None = None) ->
     st = Stack(tmp, free_ports=True, use_env=False, env=env, only=only)
     try:
         st.start()
-        yield st.url("gateway")
+        yield st
     finally:
         st.stop()
 

@@ -17,6 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "shared" / "src"))
+
+from rally_shared.logs import CHILD_LOG_BACKUPS, CHILD_LOG_MAX_BYTES, rotate_file  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -47,7 +50,6 @@ SERVICES = [
 
 
 def _free_port() -> int:
-    sys.path.insert(0, str(ROOT / "shared" / "src"))
     from rally_shared.embedded import free_port
 
     return free_port()
@@ -106,6 +108,7 @@ class Stack:
         if self.llm_gguf and not self._llama:
             from rally_shared.embedded import start_llama
 
+            rotate_file(self.data_dir / "logs" / "llama.log", CHILD_LOG_MAX_BYTES, CHILD_LOG_BACKUPS)
             self.llm_url, self._llama = start_llama(Path(self.llm_gguf), self.data_dir / "logs",
                                                     alias=Path(self.llm_gguf).stem.lower())
 
@@ -189,26 +192,39 @@ class Stack:
         })
         for s in self.specs:
             env[f"RALLY_{s.name.upper()}_URL"] = self.url(s.name)
+        # RALLY_LOG_FILE names one process's file: a replica started with this environment must
+        # not rotate the file another process writes.
+        env.pop("RALLY_LOG_FILE", None)
         env.update(self.env)
         env.update(extra or {})
         return env
+
+    def log_files(self, name: str) -> tuple[Path, Path]:
+        """(the service's JSON log, rotated by the service; what it writes outside logging)."""
+        logs = self.data_dir / "logs"
+        return logs / f"{name}.log", logs / f"{name}.stderr.log"
 
     def start_service(self, name: str, extra_env: dict[str, str] | None = None) -> None:
         spec = next(s for s in self.specs if s.name == name)
         if not _port_free(self.ports[name]):
             raise RuntimeError(f"port {self.ports[name]} for {name} is taken: is Rally already running? "
                                f"(set RALLY_GATEWAY_PORT to use another gateway port)")
-        logs = self.data_dir / "logs"
-        logs.mkdir(parents=True, exist_ok=True)
-        out = open(logs / f"{name}.log", "ab")  # noqa: SIM115 - handed to the child process
+        log_file, stderr_file = self.log_files(name)
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        # The service rotates its own log (RALLY_LOG_FILE); what it writes past logging (a crash
+        # before logging is set up) goes to a second file, rotated here at each (re)start.
+        rotate_file(stderr_file, CHILD_LOG_MAX_BYTES, CHILD_LOG_BACKUPS)
+        out = open(stderr_file, "ab")  # noqa: SIM115 - handed to the child process
         if name == "ai":
             extra_env = {**self.llm_env(), **(extra_env or {})}
+        env = self.service_env({"RALLY_LOG_FILE": str(log_file), **(extra_env or {})})
         self.procs[name] = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", spec.app, "--host", "127.0.0.1",
              "--port", str(self.ports[name]), "--no-access-log", "--timeout-graceful-shutdown", "5",
              "--timeout-keep-alive", "65"],
-            env=self.service_env(extra_env), stdout=out, stderr=subprocess.STDOUT,
+            env=env, stdout=out, stderr=subprocess.STDOUT,
         )
+        out.close()  # the child holds its own copy
         self.wait_healthy(name)
 
     def wait_healthy(self, name: str, timeout: float = 60) -> None:
@@ -217,7 +233,7 @@ class Stack:
             proc = self.procs[name]
             if proc.poll() is not None:
                 raise RuntimeError(f"{name} exited with {proc.returncode}; see "
-                                   f"{self.data_dir / 'logs' / (name + '.log')}")
+                                   f"{' and '.join(str(f) for f in self.log_files(name))}")
             try:
                 with urllib.request.urlopen(self.url(name) + "/readyz", timeout=2) as r:
                     if r.status == 200:

@@ -30,9 +30,11 @@ def schema_metadata(schema: str) -> MetaData:
     return MetaData(schema=schema, naming_convention=NAMING)
 
 
-def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10,
+                pool_timeout: float = 10.0) -> AsyncEngine:
     return create_async_engine(
-        url, pool_size=pool_size, max_overflow=10, pool_pre_ping=True, pool_timeout=10
+        url, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True,
+        pool_timeout=pool_timeout,
     )
 
 

@@ -12,6 +12,7 @@ import argparse
 import importlib.util
 import logging
 import os
+import re
 import shutil
 import signal
 import socket
@@ -23,6 +24,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 PG_MAJOR = "16"  # the server the `pgserver` wheel ships
 
@@ -51,10 +53,28 @@ def start_postgres(data_dir: Path, database: str = "rally") -> str:
     # pgserver caches one handle per directory; drop it so a stopped server is started again.
     pgserver.PostgresServer._instances.pop(data_dir.expanduser().resolve(), None)  # type: ignore[attr-defined]
     srv = pgserver.get_server(data_dir, cleanup_mode=None)  # type: ignore[attr-defined]
+    _ensure_max_connections(srv, data_dir)
     exists = srv.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")
     if "1 row" not in exists:
         srv.psql(f'CREATE DATABASE "{database}";')
     return str(srv.get_uri(database))
+
+
+# Every service process may hold a pool of up to 20 connections (10 + 10 overflow) and the stack runs
+# five of them (more with replicas): the server's default 100 runs out under load ("too many
+# clients"), so the embedded cluster allows more, set once and kept in its data directory.
+EMBEDDED_MAX_CONNECTIONS = 400
+
+
+def _ensure_max_connections(srv: Any, data_dir: Path) -> None:
+    from pgserver._commands import pg_ctl  # type: ignore[attr-defined]
+
+    found = re.search(r"^\s*(\d+)\s*$", str(srv.psql("SHOW max_connections;")), re.MULTILINE)
+    if found and int(found.group(1)) >= EMBEDDED_MAX_CONNECTIONS:
+        return
+    srv.psql(f"ALTER SYSTEM SET max_connections = {EMBEDDED_MAX_CONNECTIONS};")
+    user = "pgserver" if os.geteuid() == 0 else None
+    pg_ctl(["-m", "fast", "-w", "restart"], pgdata=data_dir, user=user, timeout=60)
 
 
 def stop_postgres(data_dir: Path) -> None:
@@ -91,7 +111,10 @@ class EmbeddedNats:
         return f"nats://127.0.0.1:{self.port}"
 
     def start(self) -> str:
+        from rally_shared.logs import CHILD_LOG_BACKUPS, CHILD_LOG_MAX_BYTES, rotate_file
+
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        rotate_file(self.data_dir / "nats.log", CHILD_LOG_MAX_BYTES, CHILD_LOG_BACKUPS)
         log = open(self.data_dir / "nats.log", "ab")  # noqa: SIM115 - lives as long as the server
         self.proc = subprocess.Popen(
             [nats_binary(), "-js", "-sd", str(self.data_dir), "-a", "127.0.0.1",

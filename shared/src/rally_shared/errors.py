@@ -106,6 +106,10 @@ def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
 
 def error_response(status: int, code: str, message: str, details: Any = None,
                    headers: dict[str, str] | None = None) -> JSONResponse:
+    if status == 503 and not any(k.lower() == "retry-after" for k in headers or {}):
+        # Every 503 is temporary (busy, or a dependency down): say when to come back, so clients
+        # back off instead of retrying at once.
+        headers = {**(headers or {}), "Retry-After": "1"}
     return JSONResponse(error_body(code, message, details), status_code=status, headers=headers)
 
 
@@ -172,9 +176,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(PoolTimeout)
     async def _busy(_: Request, exc: PoolTimeout) -> JSONResponse:
+        # Every pooled connection stayed busy for the pool timeout: the process is at capacity,
+        # the same answer as a request shed at the door (overload.py).
         log.warning("database pool exhausted")
-        return error_response(503, "unavailable", "The service is busy; try again shortly.",
-                              headers={"Retry-After": "1"})
+        return error_response(503, "overloaded", "The service is busy; try again shortly.",
+                              {"retryAfterSeconds": 1}, headers={"Retry-After": "1"})
 
     @app.exception_handler(DBAPIError)
     async def _db_error(_: Request, exc: DBAPIError) -> JSONResponse:

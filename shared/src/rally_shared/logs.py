@@ -7,6 +7,10 @@ import logging
 import sys
 from contextvars import ContextVar
 from datetime import UTC, datetime
+from logging.handlers import RotatingFileHandler
+from pathlib import Path
+
+from rally_shared.settings import SharedSettings
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 event_id_var: ContextVar[str | None] = ContextVar("event_id", default=None)
@@ -34,12 +38,54 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
-def configure_logging(service: str, level: str = "INFO") -> None:
-    handler = logging.StreamHandler(sys.stderr)
+def log_handler(settings: SharedSettings) -> logging.Handler:
+    """A file rotated by size when `log_file` is set (`make run`), else stderr (containers, whose
+    runtime keeps and rotates what a process writes)."""
+    if not settings.log_file:
+        return logging.StreamHandler(sys.stderr)
+    Path(settings.log_file).parent.mkdir(parents=True, exist_ok=True)
+    return RotatingFileHandler(settings.log_file, maxBytes=settings.log_max_bytes,
+                               backupCount=settings.log_backups, encoding="utf-8")
+
+
+def configure_logging(service: str, level: str = "INFO", settings: SharedSettings | None = None) -> None:
+    """JSON lines for the whole process, uvicorn's own lines included, to one handler."""
+    handler = log_handler(settings or SharedSettings())
     handler.setFormatter(JsonFormatter(service))
     root = logging.getLogger()
+    for old in root.handlers:
+        if isinstance(old, RotatingFileHandler):
+            old.close()  # an earlier call's file (tests build several apps in one process)
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # uvicorn configures its loggers with their own stderr handlers before it imports the app;
+    # sent to the root handler instead, its lines are JSON and rotate with the rest.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        uv = logging.getLogger(name)
+        uv.handlers.clear()
+        uv.propagate = True
     # Per-request access lines and per-message broker lines add noise, not information.
     for noisy in ("uvicorn.access", "rally.broker", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+# Files a child process writes through its stdout (a service's stderr, NATS, llama.cpp) roll over
+# when the child is started once they have reached this size.
+CHILD_LOG_MAX_BYTES = 10 * 1024 * 1024
+CHILD_LOG_BACKUPS = 3
+
+
+def rotate_file(path: Path, max_bytes: int, backups: int) -> None:
+    """Roll `path` over to `path.1` (and `.1` to `.2` ...) when it has reached `max_bytes`, as a
+    RotatingFileHandler would: for files a child process writes through its stdout, rotated each
+    time the child is started."""
+    if not path.exists() or path.stat().st_size < max_bytes:
+        return
+    if backups <= 0:
+        path.unlink()
+        return
+    for i in range(backups - 1, 0, -1):
+        older = path.with_name(f"{path.name}.{i}")
+        if older.exists():
+            older.replace(path.with_name(f"{path.name}.{i + 1}"))
+    path.replace(path.with_name(f"{path.name}.1"))

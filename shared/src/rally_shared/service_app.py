@@ -12,6 +12,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
@@ -27,12 +28,15 @@ from rally_shared.contracts.envelope import unsafe_text
 from rally_shared.db import make_engine, make_sessionmaker, unit_of_work
 from rally_shared.errors import error_response, install_error_handlers
 from rally_shared.logs import configure_logging, request_id_var
-from rally_shared.messaging.broker import EventConsumers, ensure_streams, make_broker
+from rally_shared.messaging.broker import EventConsumers, make_broker
 from rally_shared.messaging.outbox import OutboxRelay
+from rally_shared.messaging.retention import Retention, RetentionPruner
 from rally_shared.messaging.signal import outbox_signal
+from rally_shared.messaging.streams import ensure_streams
 from rally_shared.messaging.tables import MessagingTables
 from rally_shared.metrics import HTTP_LATENCY
 from rally_shared.openapi import install_openapi, operation_id
+from rally_shared.overload import ConcurrencyLimit, inflight_limit
 from rally_shared.settings import SharedSettings
 
 log = logging.getLogger("rally.service")
@@ -52,6 +56,7 @@ class ServiceRuntime:
     engine: AsyncEngine | None = None
     _sm: async_sessionmaker[AsyncSession] | None = None
     relay: OutboxRelay | None = None
+    pruner: RetentionPruner | None = None
     on_start: list[Hook] = field(default_factory=list)
     on_stop: list[Hook] = field(default_factory=list)
 
@@ -71,15 +76,23 @@ class ServiceRuntime:
 
     async def start(self) -> None:
         outbox_signal.reset()
-        self.engine = make_engine(self.settings.async_database_url)
+        cfg = self.settings
+        self.engine = make_engine(cfg.async_database_url, pool_size=cfg.db_pool_size,
+                                  max_overflow=cfg.db_max_overflow, pool_timeout=cfg.db_pool_timeout_seconds)
         self._sm = make_sessionmaker(self.engine)
         await self.broker.connect()
-        await ensure_streams(self.broker)
+        await ensure_streams(self.broker.connection.jetstream(), cfg)
         await self.broker.start()
         if self.settings.outbox_relay_enabled:
             self.relay = OutboxRelay(self._sm, self.tables.outbox, self.broker, service=self.name,
                                      poll_seconds=self.settings.outbox_poll_seconds)
             self.relay.start()
+        if cfg.retention_interval_seconds > 0:
+            retention = Retention(outbox=timedelta(hours=cfg.outbox_retention_hours),
+                                  inbox=timedelta(hours=cfg.inbox_retention_hours))
+            self.pruner = RetentionPruner(self._sm, self.tables, retention, service=self.name,
+                                          interval=cfg.retention_interval_seconds)
+            self.pruner.start()
         for hook in self.on_start:
             await hook(self)
 
@@ -91,6 +104,8 @@ class ServiceRuntime:
                 log.warning("stop hook failed", exc_info=True)
         if self.relay:
             await self.relay.stop()
+        if self.pruner:
+            await self.pruner.stop()
         await self.broker.stop()
         if self.engine:
             await self.engine.dispose()
@@ -166,7 +181,7 @@ def create_service_app(
     description: str = "",
     version: str = "0.1.0",
 ) -> FastAPI:
-    configure_logging(runtime.name, runtime.settings.log_level)
+    configure_logging(runtime.name, runtime.settings.log_level, runtime.settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -183,6 +198,8 @@ def create_service_app(
     app.state.runtime = runtime
     app.state.settings = runtime.settings
     install_error_handlers(app)
+    # Inside the request context: a shed request still gets its request id and latency metric.
+    app.add_middleware(ConcurrencyLimit, limit=inflight_limit(runtime.settings), service=runtime.name)
     app.add_middleware(RequestContextMiddleware, service=runtime.name)
 
     @app.get("/healthz", include_in_schema=False)

@@ -36,7 +36,10 @@ def pytest_configure(config: pytest.Config) -> None:
     root = Path(str(config.rootpath))
     db_url = os.environ.get("RALLY_TEST_DATABASE_URL", "")
     if not db_url:
-        admin_url = start_postgres(root / ".rally" / "test-pg", database="postgres")
+        # `make test` gives each run a data directory of its own, and stops that server at the end
+        # (tools/run_tests.py); a bare pytest run shares .rally/test-pg, left running for the next.
+        pg_dir = Path(os.environ.get("RALLY_TEST_PG_DIR") or root / ".rally" / "test-pg")
+        admin_url = start_postgres(pg_dir, database="postgres")
         name = f"rally_test_{uuid.uuid4().hex[:8]}"
         import psycopg
 

@@ -14,22 +14,18 @@ from sqlalchemy import Table
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from rally_shared.contracts.envelope import (
-    DLQ_STREAM_NAME,
-    DLQ_SUBJECTS,
-    STREAM_NAME,
-    STREAM_SUBJECTS,
-    Event,
-)
+from rally_shared.contracts.envelope import DLQ_STREAM_NAME, STREAM_NAME, STREAM_SUBJECTS, Event
 from rally_shared.db import unit_of_work
 from rally_shared.logs import event_id_var, request_id_var
+from rally_shared.messaging.streams import DUPLICATE_WINDOW_SECONDS
 from rally_shared.metrics import EVENTS_CONSUMED, EVENTS_DEAD_LETTERED, EVENTS_DUPLICATE
 
 log = logging.getLogger("rally.consumer")
 
-# Two minutes of dedup: a relay that crashed after publishing and before marking rows re-sends
-# within seconds of restarting.
-RALLY_STREAM = JStream(STREAM_NAME, subjects=STREAM_SUBJECTS, duplicate_window=120.0)
+# Never declared by the broker: it would replace the limits that `streams.ensure_streams` set
+# (max age, max bytes) with its own unbounded configuration.
+RALLY_STREAM = JStream(STREAM_NAME, subjects=STREAM_SUBJECTS, duplicate_window=DUPLICATE_WINDOW_SECONDS,
+                       declare=False)
 
 Handler = Callable[[AsyncSession, Event], Awaitable[None]]
 
@@ -38,16 +34,6 @@ def make_broker(nats_url: str, **kwargs: Any) -> NatsBroker:
     # FastStream's own per-message logging is noisy at INFO; our consumer logs what matters.
     return NatsBroker(nats_url, logger=logging.getLogger("rally.broker"),
                       max_reconnect_attempts=-1, **kwargs)
-
-
-async def ensure_streams(broker: NatsBroker) -> None:
-    """Create the `rally` and dead-letter streams if missing (publish-only services need them too)."""
-    js = broker.connection.jetstream()
-    for name, subjects in ((STREAM_NAME, STREAM_SUBJECTS), (DLQ_STREAM_NAME, DLQ_SUBJECTS)):
-        try:
-            await js.stream_info(name)
-        except Exception:
-            await js.add_stream(name=name, subjects=subjects, duplicate_window=120.0)
 
 
 class EventConsumers:
