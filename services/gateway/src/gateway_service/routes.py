@@ -13,6 +13,7 @@ ROUTES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^/v1/tasks(/.*)?$"), "tasks"),
     (re.compile(r"^/v1/media(/.*)?$"), "tasks"),
     (re.compile(r"^/v1/me/notification"), "notify"),
+    (re.compile(r"^/v1/me/push(/.*)?$"), "notify"),
     (re.compile(r"^/v1/generations(/.*)?$"), "ai"),
     (re.compile(r"^/v1/admin/generations(/.*)?$"), "ai"),
     (re.compile(r"^/v1/admin/ai(/.*)?$"), "ai"),

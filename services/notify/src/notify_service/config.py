@@ -44,12 +44,28 @@ class Settings(SharedSettings):
     delivery_backoff_seconds: float = 5.0
     delivery_backoff_max_seconds: float = 900.0
     delivery_poll_seconds: float = 1.0
+    # Web Push (VAPID, RFC 8292): the application server's key pair, both base64url (the public
+    # key an uncompressed P-256 point, the private key its 32-byte scalar). Unset in dev mode: a
+    # pair is made once and kept in the database (push/keys.py); unset otherwise: push is off.
+    vapid_public_key: str = ""
+    vapid_private_key: str = ""
+    # Push services contact the operator here when a sender misbehaves (a mailto: or https: URL).
+    vapid_subject: str = "mailto:admin@localhost"
+    # How long a push service keeps an undelivered message for an offline phone.
+    push_ttl_seconds: int = 24 * 3600
 
     @model_validator(mode="after")
     def _refuse_default_webhook_secret(self) -> Settings:
         # It seals every endpoint's secret: with a public key a database copy would sign as Rally.
         if self.auth_mode != "dev" and self.webhook_secret == DEV_WEBHOOK_SECRET:
             raise ValueError("RALLY_WEBHOOK_SECRET must be set when RALLY_AUTH_MODE is not 'dev'")
+        return self
+
+    @model_validator(mode="after")
+    def _vapid_pair(self) -> Settings:
+        # Half a pair signs nothing a browser would accept: say so at start-up, not at first send.
+        if bool(self.vapid_public_key) != bool(self.vapid_private_key):
+            raise ValueError("RALLY_VAPID_PUBLIC_KEY and RALLY_VAPID_PRIVATE_KEY go together")
         return self
 
 

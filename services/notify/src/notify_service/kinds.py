@@ -28,8 +28,8 @@ KINDS = (PHASE_CHANGED, IDEAS_POSTED, TASK_ASSIGNED, TASK_DUE_SOON, PHASE_DEADLI
          APPROACHES_READY, VOTE_CLOSES_SOON, APPROACH_CHOSEN, ANSWERS_MISSING, APPROACH_REPLACED,
          TASK_REASSIGNED, TASK_UPDATED, DIGEST)
 
-IN_APP, EMAIL, WEBHOOK = "in_app", "email", "webhook"
-Channel = Literal["in_app", "email", "webhook"]
+IN_APP, EMAIL, WEBHOOK, PUSH = "in_app", "email", "webhook", "push"
+Channel = Literal["in_app", "email", "webhook", "push"]
 Kind = Literal["phase_changed", "ideas_posted", "task_assigned", "task_due_soon",
                "phase_deadline_near", "post_submitted", "task_completed", "task_rejected",
                "goal_achieved", "generation_failed", "approaches_ready", "vote_closes_soon",

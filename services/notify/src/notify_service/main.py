@@ -8,6 +8,7 @@ from notify_service.membership import handlers as _membership_handlers  # noqa: 
 from notify_service.notifications import handlers as _notification_handlers  # noqa: F401
 from notify_service.notifications.endpoints import router as notifications_router
 from notify_service.preferences.endpoints import router as preferences_router
+from notify_service.push.endpoints import router as push_router
 from notify_service.runtime import runtime, settings
 from notify_service.scheduler import Scheduler
 from notify_service.task_changes import handlers as _task_change_handlers  # noqa: F401
@@ -33,6 +34,7 @@ runtime.on_start.append(_start_workers)
 runtime.on_stop.append(_stop_workers)
 
 app = create_service_app(
-    runtime, [notifications_router, preferences_router, webhooks_router], title="Rally notify service",
+    runtime, [notifications_router, preferences_router, webhooks_router, push_router],
+    title="Rally notify service",
     description="In-app notifications (unread first), preferences, durable reminders, idea-burst "
-                "grouping, daily digests, and optional e-mail / Standard Webhooks delivery.")
+                "grouping, daily digests, and optional e-mail / Standard Webhooks / Web Push delivery.")

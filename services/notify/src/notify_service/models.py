@@ -194,7 +194,8 @@ class Delivery(Base):
     notification_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("notifications.id", ondelete="CASCADE"))
     profile_id: Mapped[str] = mapped_column(String(64))
-    channel: Mapped[str] = mapped_column(String(10))  # email | webhook
+    channel: Mapped[str] = mapped_column(String(10))  # email | webhook | push
+    # The address, URL, or (push) the PushSubscription id: one delivery per device.
     target: Mapped[str] = mapped_column(String(2000))
     status: Mapped[str] = mapped_column(String(10), default="pending")  # pending|sent|failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -203,7 +204,8 @@ class Delivery(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     __table_args__ = (
-        UniqueConstraint("notification_id", "channel", name="uq_deliveries_notification_channel"),
+        UniqueConstraint("notification_id", "channel", "target",
+                         name="uq_deliveries_notification_channel_target"),
         Index("ix_deliveries_due", "next_attempt_at", postgresql_where=text("status = 'pending'")),
     )
 
@@ -219,3 +221,30 @@ class DeliveryAttempt(Base):
     detail: Mapped[str | None] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     __table_args__ = (Index("ix_delivery_attempts_delivery", "delivery_id", "attempt"),)
+
+
+class PushSubscription(Base):
+    """A browser's Web Push subscription (one per device): where to POST and how to encrypt.
+
+    The endpoint is unique: it names one browser profile, so a second member signing in on the
+    same phone takes it over rather than both getting each other's notifications."""
+
+    __tablename__ = "push_subscriptions"
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=_uuid)
+    profile_id: Mapped[str] = mapped_column(String(64))
+    endpoint: Mapped[str] = mapped_column(String(2000), unique=True)
+    p256dh: Mapped[str] = mapped_column(String(200))  # the browser's ECDH public key, base64url
+    auth: Mapped[str] = mapped_column(String(100))  # its 16-byte auth secret, base64url
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    __table_args__ = (Index("ix_push_subscriptions_profile", "profile_id"),)
+
+
+class VapidKeys(Base):
+    """The dev-mode VAPID key pair, made once (a single row): browsers bind their subscriptions to
+    the key, so a new one at every restart would silently end them all."""
+
+    __tablename__ = "vapid_keys"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_key: Mapped[str] = mapped_column(String(200))
+    private_key: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

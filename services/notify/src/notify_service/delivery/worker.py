@@ -1,4 +1,4 @@
-"""Delivers queued e-mails and webhooks with retries and backoff, recording every attempt.
+"""Delivers queued e-mails, webhooks and Web Push with retries and backoff, recording every attempt.
 
 Rows are claimed with FOR UPDATE SKIP LOCKED (replicas share the work) and updated in the same
 transaction as the attempt record. Out-of-band delivery is at least once: a crash between the
@@ -20,10 +20,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from notify_service.config import Settings
 from notify_service.delivery.channels import DeliveryError, send_email, send_webhook
-from notify_service.kinds import EMAIL, WEBHOOK
+from notify_service.kinds import EMAIL, PUSH, WEBHOOK
 from notify_service.metrics import DELIVERIES
-from notify_service.models import Delivery, DeliveryAttempt, Notification
+from notify_service.models import Delivery, DeliveryAttempt, Notification, PushSubscription
 from notify_service.notifications.schemas import NotificationRead
+from notify_service.push import keys as push_keys
+from notify_service.push import repository as push_repo
+from notify_service.push.keys import KeyPair
+from notify_service.push.sender import SubscriptionGone, payload_of, send_push
 from notify_service.webhooks.service import signing_secrets_of
 
 log = logging.getLogger("rally.notify.delivery")
@@ -34,8 +38,35 @@ def backoff(settings: Settings, attempts: int) -> timedelta:
     return timedelta(seconds=min(seconds, settings.delivery_backoff_max_seconds))
 
 
+class _PushContext:
+    """What push sends need, read before the concurrent sends: the key pair and the devices."""
+
+    def __init__(self, pair: KeyPair | None, subs: dict[uuid.UUID, PushSubscription]) -> None:
+        self.pair, self.subs = pair, subs
+
+    async def send(self, settings: Settings, client: httpx.AsyncClient, d: Delivery,
+                   n: Notification) -> str:
+        if self.pair is None:
+            raise DeliveryError("push: no VAPID keys are configured")
+        sub = self.subs.get(uuid.UUID(d.target))
+        if sub is None:
+            raise SubscriptionGone("push: the device unsubscribed")
+        return await send_push(settings, client, self.pair, sub,
+                               payload_of(n.title, n.body, n.session_id))
+
+
+async def _push_context(s: AsyncSession, settings: Settings, deliveries: list[Delivery]
+                        ) -> _PushContext:
+    targets = [uuid.UUID(d.target) for d in deliveries if d.channel == PUSH]
+    if not targets:
+        return _PushContext(None, {})
+    return _PushContext(await push_keys.current(s, settings), await push_repo.by_ids(s, targets))
+
+
 async def _send(settings: Settings, client: httpx.AsyncClient, d: Delivery, n: Notification,
-                sent_at: datetime, endpoint_secrets: list[str]) -> str:
+                sent_at: datetime, endpoint_secrets: list[str], push: _PushContext) -> str:
+    if d.channel == PUSH:
+        return await push.send(settings, client, d, n)
     if d.channel == EMAIL:
         text = f"{n.body}\n\n— Rally" if n.body else "— Rally"
         receipt: str = await send_email(settings, d.target, n.title, text)
@@ -68,8 +99,9 @@ async def deliver_batch(s: AsyncSession, settings: Settings, client: httpx.Async
         return 0
     # Read before the sends: they run concurrently and must not share the database session.
     secrets = await signing_secrets_of(s, [d.profile_id for d, _ in rows if d.channel == WEBHOOK], now)
+    push = await _push_context(s, settings, [d for d, _ in rows])
     results = await asyncio.gather(
-        *(_send(settings, client, d, n, now, secrets.get(d.profile_id, [])) for d, n in rows),
+        *(_send(settings, client, d, n, now, secrets.get(d.profile_id, []), push) for d, n in rows),
         return_exceptions=True)
     for (d, _), result in zip(rows, results, strict=True):
         d.attempts += 1
@@ -79,7 +111,12 @@ async def deliver_batch(s: AsyncSession, settings: Settings, client: httpx.Async
         else:
             detail = str(result) if isinstance(result, DeliveryError) else repr(result)[:500]
             d.last_error = detail
-            if d.attempts >= settings.delivery_max_attempts:
+            if isinstance(result, SubscriptionGone):
+                # The browser dropped it (or the member did): retrying cannot help, and the
+                # subscription must not be pushed to again.
+                d.status, outcome = "failed", "failed"
+                await push_repo.remove_by_id(s, uuid.UUID(d.target))
+            elif d.attempts >= settings.delivery_max_attempts:
                 d.status, outcome = "failed", "failed"
             else:
                 d.next_attempt_at = utcnow() + backoff(settings, d.attempts)

@@ -44,7 +44,7 @@ async def add_delivery(s: AsyncSession, notification_id: uuid.UUID, profile_id: 
     await s.execute(pg_insert(Delivery).values(
         id=uuid.uuid4(), notification_id=notification_id, profile_id=profile_id, channel=channel,
         target=target, status="pending", attempts=0, next_attempt_at=func.now(),
-    ).on_conflict_do_nothing(constraint="uq_deliveries_notification_channel"))
+    ).on_conflict_do_nothing(constraint="uq_deliveries_notification_channel_target"))
 
 
 async def feed(s: AsyncSession, profile_id: str, limit: int,

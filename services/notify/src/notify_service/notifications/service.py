@@ -3,8 +3,8 @@
 `notify()` is the single place a notification is born. It drops what concerns a deleted session
 or one the member left, honours the member's preferences, holds digest-able kinds back for a
 daily digest, writes the feed row exactly once per (profile, source, kind), publishes
-`rally.notify.delivered` for the live push through the outbox, and queues e-mail / webhook
-deliveries. It only flushes: the caller owns the transaction.
+`rally.notify.delivered` for the live push through the outbox, and queues e-mail / webhook /
+Web Push deliveries. It only flushes: the caller owns the transaction.
 """
 
 from __future__ import annotations
@@ -23,13 +23,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notify_service.events import audit, emit
-from notify_service.kinds import DIGEST, EMAIL, IN_APP, WEBHOOK
+from notify_service.kinds import DIGEST, EMAIL, IN_APP, PUSH, WEBHOOK
 from notify_service.membership import repository as members
 from notify_service.metrics import NOTIFICATIONS
 from notify_service.models import Notification, Preferences
 from notify_service.notifications import repository as repo
 from notify_service.notifications.schemas import NotificationRead, ReadAllResult
 from notify_service.preferences.repository import defaults
+from notify_service.push import service as push
 from notify_service.runtime import settings
 
 
@@ -79,6 +80,8 @@ async def notify(
     if WEBHOOK in prefs.channels and prefs.webhook_url:
         await repo.add_delivery(s, n.id, profile_id, WEBHOOK, prefs.webhook_url)
         NOTIFICATIONS.labels(kind, WEBHOOK).inc()
+    if await push.queue(s, n, prefs):
+        NOTIFICATIONS.labels(kind, PUSH).inc()
     return n
 
 

@@ -59,7 +59,7 @@ class PreferencesUpdate(CamelModel):
     `in_app` in channels controls the live push."""
 
     muted_kinds: list[Kind] | None = Field(None, max_length=20)
-    channels: list[Channel] | None = Field(None, max_length=3)
+    channels: list[Channel] | None = Field(None, max_length=4)
     email: str | None = Field(None, max_length=320)
     webhook_url: str | None = Field(None, max_length=2000)
     digest: Digest | None = None

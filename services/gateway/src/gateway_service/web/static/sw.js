@@ -25,3 +25,24 @@ self.addEventListener('fetch', (event) => {
     event.respondWith(caches.match(req, { cacheName: SHELL, ignoreSearch: true }).then((hit) => hit || fetch(req)));
   }
 });
+
+// Web Push: the server sends {title, body, url} (encrypted for this browser; it arrives decrypted).
+self.addEventListener('push', (event) => {
+  let note = {};
+  try { note = event.data ? event.data.json() : {}; } catch { /* not JSON: show the defaults */ }
+  event.waitUntil(self.registration.showNotification(note.title || 'Rally', {
+    body: note.body || '', icon: '/app/icon-192.png', badge: '/app/icon-192.png',
+    data: { url: note.url || '/' },
+  }));
+});
+
+// Opening a notification focuses a tab of the app already showing that page, else opens one.
+self.addEventListener('notificationclick', (event) => {
+  event.notification.close();
+  const url = new URL((event.notification.data && event.notification.data.url) || '/', self.location.origin);
+  if (url.origin !== self.location.origin) return;  // only ever this app's own pages
+  event.waitUntil(self.clients.matchAll({ type: 'window', includeUncontrolled: true }).then((wins) => {
+    const open = wins.find((w) => new URL(w.url).pathname === url.pathname);
+    return open ? open.focus() : self.clients.openWindow(url.href);
+  }));
+});

@@ -2,6 +2,7 @@
 import { get, post } from './api.js';
 import { busy, fill, h, syncList, toast } from './dom.js';
 import { formatDate, has, t } from './i18n.js';
+import { pushControl } from './push.js';
 
 export function notificationsView(main, app) {
   const list = h('ul.list.notes', { 'aria-live': 'polite' });
@@ -10,9 +11,12 @@ export function notificationsView(main, app) {
   let items = [];
   let cursor = null;
 
+  const push = h('div');
   fill(main, h('section', null,
     h('div.row', null, h('h1', null, t('notifications.title')), allRead),
-    list, more));
+    push, list, more));
+  // Added when ready: the key request must not hold up the list.
+  pushControl().then((c) => fill(push, c)).catch(() => {});
 
   function item(n) {
     const read = h('button.link', { type: 'button' }, t('notifications.markRead'));
