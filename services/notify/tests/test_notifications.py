@@ -97,7 +97,7 @@ async def test_tasks_and_ai_events_reach_the_right_members(client, publish, user
     await h.wait_for(lambda: _known_members(client, sid, 3))
     task_id = str(uuid.uuid4())
     await publish(TaskAssigned(task_id=task_id, session_id=sid, profile_id=ben.id,
-                               role_key="driver", title="Drive the group"))
+                               role_key="lift_driver", title="Drive the group"))
     await publish(PostSubmitted(post_id=str(uuid.uuid4()), task_id=task_id, session_id=sid,
                                 profile_id=ben.id, proof_types=["image"]))
     await publish(GenerationFailed(session_id=sid, kind="tasks", error="timeout"))
@@ -111,6 +111,7 @@ async def test_tasks_and_ai_events_reach_the_right_members(client, publish, user
     assigned = h.of_kind(ben_feed, "task_assigned")
     assert len(assigned) == 1
     assert assigned[0]["title"] == "Your task: Drive the group"
+    assert assigned[0]["body"].startswith("Your role: Lift driver")  # a name, not the key
     assert assigned[0]["data"]["taskId"] == task_id
     assert not h.of_kind(ben_feed, "post_submitted")  # the owner is told, not the author
     assert not h.of_kind(ben_feed, "generation_failed")  # only the owner

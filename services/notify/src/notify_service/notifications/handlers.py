@@ -91,7 +91,9 @@ async def on_idea_posted(s: AsyncSession, event: Event) -> None:
 @consumers.on(TaskAssigned.TYPE, "task_assigned")
 async def on_task_assigned(s: AsyncSession, event: Event) -> None:
     d = parse_data(event, TaskAssigned)
-    body = f"You are {quoted(d.role_key)}{_in(await _topic(s, d.session_id))}."
+    # The event names the role by its key ("ticket_booker"); people read "Ticket booker".
+    role = d.role_key.replace("_", " ").strip().capitalize() or "a member"
+    body = f"Your role: {role}{_in(await _topic(s, d.session_id))}."
     if d.due_at:
         body += f" Due {when(d.due_at)}."
     await notify_many(
