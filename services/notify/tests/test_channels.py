@@ -47,7 +47,7 @@ async def test_email_is_sent_through_a_real_smtp_server(
     assert len(mails) == 1
     assert mails[0]["Subject"] == "Your task: Buy popcorn"
     assert mails[0]["From"] == settings.smtp_from
-    assert "popcorn" in mails[0].get_payload()
+    assert "Your role: Popcorn" in mails[0].get_payload()
     assert d.attempts == 1
     assert [a.status for a in attempts] == ["sent"]
     # The feed has it as well.
