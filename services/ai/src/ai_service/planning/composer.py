@@ -39,13 +39,12 @@ from ai_service.planning.text import (
 )
 from ai_service.planning.tone import Tone
 
-ACTIVITY_MARGIN = 0.015  # kinds of activity this close to the first count as equally fitting (0.03 let a
-# dinner party's kitchen roles into a restaurant dinner: 4 + 10 unrelated roles on the two evaluation sets)
-# Kinds further behind the first offer no roles. Measured on both evaluation sets: a wider window
-# with a penalty (0.08, 1.5 per unit of gap) gained 0.01 coverage but tripled unrelated roles.
-MIX_WINDOW = 0.015
-MIX_KINDS = 3
-MIX_PENALTY = 1.5  # a trailing kind's role pays this much per unit of its gap beyond ACTIVITY_MARGIN
+# Kinds of activity this close to the first (at most MAX_KINDS) offer roles too; the rest offer none.
+# Measured on both evaluation sets: 0.03 let a dinner party's kitchen roles into a restaurant dinner
+# (4 + 10 unrelated roles); a wider window with a penalty per unit of gap (0.08, 1.5) gained 0.01
+# coverage but tripled unrelated roles.
+ACTIVITY_MARGIN = 0.015
+MAX_KINDS = 3
 # A common role must fit this much better than the kind's own roles to win a seat. Measured: 0.06
 # kept both evaluation sets' coverage (0.74 and 0.68) best; 0.0 and 0.03 crowded out specific roles.
 COMMON_LAG = 0.06
@@ -148,13 +147,11 @@ def topic_has_domain(index: CatalogueIndex, topic: str, description: str) -> boo
     return float(scores[0]) >= DOMAIN_WORDS and float(scores[0] - scores[1]) >= DOMAIN_GAP
 
 
-def activities_for(index: CatalogueIndex, q: Vec, stems: list[str]) -> list[tuple[str, float]]:
-    """The closest kinds of activity, each with how far it trails the closest (0 for the first).
+def activities_for(index: CatalogueIndex, q: Vec, stems: list[str]) -> list[str]:
+    """The closest kind of activity first, then any about as close (within ACTIVITY_MARGIN).
 
     Closeness mixes meaning (the activity's own text, and its three closest roles) with the
-    group's words that the activity's texts also use. Up to MIX_KINDS kinds within MIX_WINDOW
-    are offered: a plan often spans two (a choir singing at care homes), and a role from a
-    trailing kind must make up for its kind's distance by fitting the plan itself.
+    group's words that the activity's texts also use. The common roles are never a kind.
     """
     role_sims = np.append(index.role_vecs @ q, -np.inf)  # the padding row of `role_grid` reads -inf
     top3 = np.sort(role_sims[index.role_grid], axis=1)[:, -3:].mean(axis=1)
@@ -162,14 +159,13 @@ def activities_for(index: CatalogueIndex, q: Vec, stems: list[str]) -> list[tupl
     scores = np.where(index.selectable, scores, -np.inf)
     order = np.argsort(scores)[::-1]
     best = float(scores[order[0]])
-    return [(index.activity_keys[i], best - float(scores[i])) for i in order[:MIX_KINDS]
-            if best - float(scores[i]) <= MIX_WINDOW]
+    return [index.activity_keys[i] for i in order[:MAX_KINDS] if best - float(scores[i]) <= ACTIVITY_MARGIN]
 
 
 def roles_offered(plan: Plan, cand: Candidate | None) -> int:
     q = query(plan, cand)
     acts = activities_for(plan.index, q, query_words(plan, cand))
-    rows = [r for k, gap in acts if gap <= ACTIVITY_MARGIN for r in plan.index.role_rows[k]]
+    rows = [r for k in acts for r in plan.index.role_rows[k]]
     return len(plan.playbook) + len(plan.components) + int(np.sum(plan.index.role_vecs[rows] @ q >= 0.3))
 
 
@@ -259,7 +255,7 @@ def compose(plan: Plan, cand: Candidate | None, rank: int) -> Approach:
     q = query(plan, cand)
     words = query_words(plan, cand)
     acts = activities_for(index, q, words)
-    primary_key = acts[0][0]
+    primary_key = acts[0]
     primary = index.catalogue.activities[primary_key]
     title = cand.title if cand else _topic_title(plan, primary.spec.name)
     slots = _slots(plan, cand, title, primary_key)
@@ -268,13 +264,11 @@ def compose(plan: Plan, cand: Candidate | None, rank: int) -> Approach:
     vecs: list[Vec] = []
     priority: list[float] = []
     used_rows: set[int] = set()
-    # A trailing kind's roles pay for its distance (none for kinds about as close as the first).
-    lag = {r: MIX_PENALTY * max(gap - ACTIVITY_MARGIN, 0.0) for a, gap in acts for r in index.role_rows[a]}
-    own = list(lag)
+    own = [r for a in acts for r in index.role_rows[a]]
     # Roles many plans need (spreading the word, lifts, money, safety) compete with the kind's own
-    # roles, a little behind them, and never crowd them out.
+    # roles, a little behind them (`lag`), and never crowd them out.
     common = set(index.role_rows.get(COMMON, []))
-    lag |= dict.fromkeys(common, COMMON_LAG)
+    lag = dict.fromkeys(own, 0.0) | dict.fromkeys(common, COMMON_LAG)
     allowed = list(lag)
     # 1. The use case's playbook, closest first.
     for spec, vec in sorted(plan.playbook, key=lambda sv: -float(sv[1] @ q))[:k]:
