@@ -31,7 +31,10 @@ def stack() -> Iterator[Stack]:
         yield st
     finally:
         st.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
+        if os.environ.get("RALLY_IT_KEEP"):  # the services' logs, for reading after a failure
+            print(f"\nintegration data and logs kept in {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 class Api:

@@ -239,14 +239,17 @@ REFERENCE_MEMBERS = {
 
 
 def notifications_after_completion(api: Any, member: Member) -> list[dict[str, Any]]:
-    """A member's notifications once all phase changes of a completed session have arrived: three
-    `phase_changed` and the one `goal_achieved` that announces `completed`."""
+    """A member's notifications once all of a completed session have arrived: three
+    `phase_changed`, their `task_assigned` and the one `goal_achieved` that announces `completed`.
+    Each event type has its own consumer, so an assignment retried under load may land after the
+    completion."""
     def ready() -> list[dict[str, Any]] | None:
         items: list[dict[str, Any]] = api.call("GET", "/v1/me/notifications?limit=200", member.h)["items"]
         kinds = [n["kind"] for n in items]
-        return items if kinds.count("phase_changed") >= 3 and "goal_achieved" in kinds else None
+        return items if kinds.count("phase_changed") >= 3 and "goal_achieved" in kinds \
+            and "task_assigned" in kinds else None
 
-    result: list[dict[str, Any]] = wait(ready, timeout=30, what=f"notifications of {member.name}")
+    result: list[dict[str, Any]] = wait(ready, timeout=60, what=f"notifications of {member.name}")
     return result
 
 
