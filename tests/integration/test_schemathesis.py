@@ -25,6 +25,9 @@ def test_no_server_errors_and_responses_match_the_schema(stack, api):
             [str(ST), "run", f"{stack.url('gateway')}/openapi.json",
              "-H", f"Authorization: {admin['Authorization']}",
              "--checks", "not_a_server_error,response_schema_conformance",
+             # The coverage phase's boundary values took 150 of 290 s here; bad input at the
+             # edges is tested per endpoint (validation, cursors, the authorization matrix).
+             "--phases", "examples,fuzzing,stateful",
              "--max-examples", "8", "--request-timeout", "15", "--generation-deterministic"],
             capture_output=True, text=True, timeout=900, cwd=tempfile.gettempdir())
         summary = "\n".join(r.stdout.splitlines()[-60:])

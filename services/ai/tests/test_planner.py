@@ -192,6 +192,20 @@ async def test_questions_come_from_the_chosen_roles(provider: BuiltinProvider) -
     assert "has_car" not in by_key, "no role of a translation needs a car"
 
 
+async def test_the_goals_verb_brings_the_work_it_names(provider: BuiltinProvider) -> None:
+    """The nouns say whose plan it is (tenants), the verb what work it takes (translating)."""
+    topic = "Translate the tenants' association flyer into Arabic and Ukrainian"
+    out = await generate(approach_input(topic, [], 4), provider)
+    a = out.approach
+    assert a is not None
+    sources = {r.source for r in a.roles}
+    assert "catalogue:translation_writing" in sources, sources
+    # Without the verb the same nouns plan no translating at all.
+    out = await generate(approach_input("The tenants' association flyer in Arabic and Ukrainian", [], 4), provider)
+    assert out.approach is not None
+    assert "catalogue:translation_writing" not in {r.source for r in out.approach.roles}
+
+
 async def test_no_ideas_still_plans_the_topic(provider: BuiltinProvider) -> None:
     out = await generate(approach_input("Organise a beach clean-up", [], 6), provider)
     assert out.approach is not None and len(out.approach.roles) >= 5

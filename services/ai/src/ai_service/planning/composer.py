@@ -42,9 +42,14 @@ from ai_service.planning.tone import Tone
 # Kinds of activity this close to the first (at most MAX_KINDS) offer roles too; the rest offer none.
 # Measured on both evaluation sets: 0.03 let a dinner party's kitchen roles into a restaurant dinner
 # (4 + 10 unrelated roles); a wider window with a penalty per unit of gap (0.08, 1.5) gained 0.01
-# coverage but tripled unrelated roles.
-ACTIVITY_MARGIN = 0.015
+# coverage but tripled unrelated roles. With 81 kinds: 0.015 let a class trip's fundraiser take
+# outing roles (0.75 / 5 and 0.71 / 8 unrelated); 0.008 and 0.005 give 0.75 / 0 and 0.69 / 5.
+ACTIVITY_MARGIN = 0.008
 MAX_KINDS = 3
+# The kind whose texts use the goal's verb most joins within this margin, when its texts use the
+# verb at all (share of the verb's weight).
+VERB_MARGIN = 0.08
+VERB_WORDS = 0.1
 # A common role must fit this much better than the kind's own roles to win a seat. Measured: 0.06
 # kept both evaluation sets' coverage (0.74 and 0.68) best; 0.0 and 0.03 crowded out specific roles.
 COMMON_LAG = 0.06
@@ -147,11 +152,14 @@ def topic_has_domain(index: CatalogueIndex, topic: str, description: str) -> boo
     return float(scores[0]) >= DOMAIN_WORDS and float(scores[0] - scores[1]) >= DOMAIN_GAP
 
 
-def activities_for(index: CatalogueIndex, q: Vec, stems: list[str]) -> list[str]:
+def activities_for(index: CatalogueIndex, q: Vec, stems: list[str], verb: list[str] | None = None
+                   ) -> list[str]:
     """The closest kind of activity first, then any about as close (within ACTIVITY_MARGIN).
 
     Closeness mixes meaning (the activity's own text, and its three closest roles) with the
     group's words that the activity's texts also use. The common roles are never a kind.
+    The kind the goal's verb names ("Translate the tenants' flyer": translating) joins when it is
+    nearly as close: the topic's nouns say whose plan it is, its verb says what work it takes.
     """
     role_sims = np.append(index.role_vecs @ q, -np.inf)  # the padding row of `role_grid` reads -inf
     top3 = np.sort(role_sims[index.role_grid], axis=1)[:, -3:].mean(axis=1)
@@ -159,12 +167,22 @@ def activities_for(index: CatalogueIndex, q: Vec, stems: list[str]) -> list[str]
     scores = np.where(index.selectable, scores, -np.inf)
     order = np.argsort(scores)[::-1]
     best = float(scores[order[0]])
-    return [index.activity_keys[i] for i in order[:MAX_KINDS] if best - float(scores[i]) <= ACTIVITY_MARGIN]
+    kinds = [index.activity_keys[i] for i in order[:MAX_KINDS]
+             if best - float(scores[i]) <= ACTIVITY_MARGIN]
+    if verb:
+        # Of the kinds whose texts use the verb (several may: "translate" a book club's book),
+        # the closest.
+        uses = index.lex.scores(verb) >= VERB_WORDS
+        i = int(np.argmax(np.where(uses, scores, -np.inf)))
+        key = index.activity_keys[i]
+        if uses[i] and best - float(scores[i]) <= VERB_MARGIN and key not in kinds:
+            kinds = [*kinds[:MAX_KINDS - 1], key]
+    return kinds
 
 
 def roles_offered(plan: Plan, cand: Candidate | None) -> int:
     q = query(plan, cand)
-    acts = activities_for(plan.index, q, query_words(plan, cand))
+    acts = activities_for(plan.index, q, query_words(plan, cand), topic_verb(plan.inp.topic))
     rows = [r for k in acts for r in plan.index.role_rows[k]]
     return len(plan.playbook) + len(plan.components) + int(np.sum(plan.index.role_vecs[rows] @ q >= 0.3))
 
@@ -254,7 +272,7 @@ def compose(plan: Plan, cand: Candidate | None, rank: int) -> Approach:
     index, n = plan.index, plan.group_size
     q = query(plan, cand)
     words = query_words(plan, cand)
-    acts = activities_for(index, q, words)
+    acts = activities_for(index, q, words, topic_verb(plan.inp.topic))
     primary_key = acts[0]
     primary = index.catalogue.activities[primary_key]
     title = cand.title if cand else _topic_title(plan, primary.spec.name)

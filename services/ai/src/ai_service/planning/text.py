@@ -39,8 +39,8 @@ transport tune type unload unpack update vacuum wash water weed wipe wrap write
 """.split())
 
 # Steps that say nothing of the kind of work ("Make a plan", "Get it done").
-GENERIC_VERBS = frozenset("""add ask change check choose do finish get give make plan prepare put set
-take tell update""".split())
+GENERIC_VERBS = frozenset("""add ask change check choose do finish get give make pick plan prepare put
+send set take tell update""".split())
 
 # Verbs that name a whole activity the group would do ("Go bowling", "Play board games").
 EVENT_VERBS = frozenset("""
