@@ -48,6 +48,8 @@ async def test_unrelated_topic_matches_nothing(client: httpx.AsyncClient, use_ca
 async def test_explicit_use_case_wins(client: httpx.AsyncClient, use_case_ids: dict[str, str]) -> None:
     uc, _ = await _match("What should we do this weekend?", ["Cinema"], explicit=use_case_ids["Fundraiser"])
     assert uc is not None and uc.title == "Fundraiser" and uc.matched_by == "explicit"
+    # The explicit use case's similarity is its own, however far it is from the topic.
+    assert uc.score is not None and 0.0 < uc.score < 0.9
     unknown, _ = await _match("x", [], explicit="not-indexed-yet")
     assert unknown is not None and unknown.id == "not-indexed-yet" and unknown.matched_by == "explicit"
 

@@ -29,6 +29,9 @@ class Settings(SharedSettings):
     embeddings_model: str = "text-embedding-3-small"
     # Use-case matching: below this cosine similarity no use case is used.
     usecase_match_threshold: float = 0.30
+    # HNSW candidates kept per search (pgvector's hnsw.ef_search): recall against latency, measured
+    # by bench/usecase_matching.py.
+    usecase_ef_search: int = 100
     # Cost control: stop (re)generating beyond these estimated spends.
     budget_per_session_usd: float = 0.50
     budget_per_day_usd: float = 20.0

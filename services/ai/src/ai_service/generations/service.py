@@ -110,7 +110,8 @@ async def prepare(s: AsyncSession, job: Claimed, settings: Settings, embedder: E
     ctx = job.context
     use_case, best = await match_use_case(
         s, embedder, topic=ctx.topic, description=ctx.description, ideas=ctx.ideas,
-        explicit_id=ctx.use_case_id, threshold=settings.usecase_match_threshold)
+        explicit_id=ctx.use_case_id, threshold=settings.usecase_match_threshold,
+        ef_search=settings.usecase_ef_search)
     approach: Approach | None = None
     if job.kind == "tasks":
         if not ctx.approach:

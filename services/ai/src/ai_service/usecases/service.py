@@ -77,7 +77,8 @@ async def delete_use_case(s: AsyncSession, use_case_id: str) -> None:
 
 async def match_use_case(s: AsyncSession, embedder: Embedder, *, topic: str, description: str,
                          ideas: list[str] | tuple[str, ...], explicit_id: str | None,
-                         threshold: float) -> tuple[UseCaseInfo | None, float | None]:
+                         threshold: float, ef_search: int = 100
+                         ) -> tuple[UseCaseInfo | None, float | None]:
     """The session's use case: the explicit one, else the most similar above the threshold.
 
     Returns (use case or None, best similarity seen).
@@ -86,12 +87,11 @@ async def match_use_case(s: AsyncSession, embedder: Embedder, *, topic: str, des
     if explicit_id:
         row = await repo.get(s, explicit_id)
         if row is not None:
-            hits = await repo.nearest(s, vec, limit=50)
-            score = next((sc for r, sc in hits if r.id == row.id), None)
+            score = await repo.similarity(s, row.id, vec)
             return info_of(row, score, "explicit"), score
         # Not (yet) in the index: still explicit, known only by id.
         return UseCaseInfo(id=explicit_id, title="", matched_by="explicit"), None
-    hits = await repo.nearest(s, vec, limit=1)
+    hits = await repo.nearest(s, vec, limit=1, ef_search=ef_search)
     if not hits:
         return None, None
     row, score = hits[0]
