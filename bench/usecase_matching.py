@@ -4,6 +4,7 @@ for several `hnsw.ef_search` values, next to the goal (p99 <= 10 ms, recall@1 >=
 
 usage: .venv/bin/python bench/usecase_matching.py [--sizes 100,10000,100000] [--queries 200]
                                                   [--ef-search 40,100,200] [--real 20000]
+                                                  [--m 16] [--ef-construction 128]
 Uses an embedded Postgres (pgvector) in a temporary directory unless RALLY_BENCH_DATABASE_URL is set.
 
 Two kinds of vectors:
@@ -34,6 +35,7 @@ DIM = 384
 GOAL_P99_MS = 10.0
 GOAL_RECALL1 = 0.98
 ROOT = Path(__file__).resolve().parents[1]
+BUILD = {"m": 16, "ef_construction": 128}  # as ai_service.models.UseCase's index; --m, --ef-construction
 CACHE = ROOT / ".rally" / "bench-vectors"
 
 # Words of generated use cases and topics: many kinds of group effort, so neighbours are close in
@@ -126,13 +128,14 @@ def measure(conn: psycopg.Connection, label: str, data: np.ndarray, qs: np.ndarr
         exact_lat.append(time.perf_counter() - t0)
     conn.execute("SET enable_indexscan = on")
     t0 = time.perf_counter()
-    # The service's own index (ai_service.models.UseCase).
+    # The service's own index (ai_service.models.UseCase) unless told otherwise.
     conn.execute("CREATE INDEX ON bench_use_cases USING hnsw (embedding vector_cosine_ops) "
-                 "WITH (m = 16, ef_construction = 64)")
+                 f"WITH (m = {int(BUILD['m'])}, ef_construction = {int(BUILD['ef_construction'])})")
     build = time.perf_counter() - t0
     ms = 1000
     print(f"{label:>18} {len(data):>8} exact: p50 {percentile(exact_lat, 50) * ms:.2f} ms, "
-          f"p99 {percentile(exact_lat, 99) * ms:.2f} ms; HNSW build {build:.1f} s")
+          f"p99 {percentile(exact_lat, 99) * ms:.2f} ms; HNSW (m {BUILD['m']}, ef_construction "
+          f"{BUILD['ef_construction']}) build {build:.1f} s")
     for ef in efs:
         conn.execute(f"SET hnsw.ef_search = {int(ef)}")
         for q in qs[:10]:  # warm the index pages for this setting
@@ -174,7 +177,10 @@ def main() -> None:
     ap.add_argument("--ef-search", default="40,100,200", help="hnsw.ef_search values to compare")
     ap.add_argument("--real", type=int, default=20000,
                     help="use cases embedded with MiniLM from generated texts (0: none)")
+    ap.add_argument("--m", type=int, default=BUILD["m"])
+    ap.add_argument("--ef-construction", type=int, default=BUILD["ef_construction"])
     a = ap.parse_args()
+    BUILD.update(m=a.m, ef_construction=a.ef_construction)
     sizes = [int(s) for s in a.sizes.split(",") if s]
     efs = [int(s) for s in a.ef_search.split(",") if s]
     url = os.environ.get("RALLY_BENCH_DATABASE_URL")

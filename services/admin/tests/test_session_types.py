@@ -101,7 +101,7 @@ async def test_validation(client, admin_headers):
     good = {"key": _key(), "name": "n", "phaseFlow": FULL}
     cases = [
         ({"phaseFlow": []}, "phaseFlow"),
-        ({"phaseFlow": ["ideation", "party", "completed"]}, "unknown phases ['party']"),
+        ({"phaseFlow": ["ideation", "party", "completed"]}, "phaseFlow[1]: Input should be 'ideation', 'approaches'"),
         ({"phaseFlow": ["approaches", "ideation", "completed"]}, "keep the order"),
         ({"phaseFlow": ["ideation", "approaches"]}, "end with 'completed'"),
         ({"phaseFlow": ["ideation", "approaches", "tasks", "completed"]}, "needs 'submission'"),

@@ -56,7 +56,7 @@ class UseCase(Base):
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     __table_args__ = (
         Index("ix_use_cases_embedding_hnsw", "embedding", postgresql_using="hnsw",
-              postgresql_with={"m": 16, "ef_construction": 64},
+              postgresql_with={"m": 16, "ef_construction": 128},
               postgresql_ops={"embedding": "vector_cosine_ops"}),
     )
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from rally_shared.contracts.session import Phase
+
 PHASE_LABELS = {"ideation": "ideation", "approaches": "approaches", "tasks": "tasks",
                 "submission": "submission", "completed": "completed"}
 
 
-def phase_label(phase: str | None) -> str:
+def phase_label(phase: Phase | None) -> str:
     return PHASE_LABELS.get(phase or "", phase or "")
 
 

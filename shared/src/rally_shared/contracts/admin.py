@@ -9,7 +9,7 @@ from pydantic import Field
 
 from rally_shared.contracts.envelope import EventData
 from rally_shared.contracts.roles import RoleSpec
-from rally_shared.contracts.session import PHASES, ApproachChoice, Visibility
+from rally_shared.contracts.session import PHASES, ApproachChoice, Phase, Visibility
 
 
 class UseCaseUpserted(EventData):
@@ -36,7 +36,7 @@ class SessionTypeUpserted(EventData):
     TYPE: ClassVar[str] = "rally.admin.session_type_upserted"
     key: str
     name: str
-    phase_flow: list[str]
+    phase_flow: list[Phase]
     phase_durations: dict[str, int] = Field(default_factory=dict)  # seconds per phase
     approach_choice: ApproachChoice = "vote"
     visibility: Visibility = "members"

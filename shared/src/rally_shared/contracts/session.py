@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, cast
 
 from pydantic import Field
 
@@ -17,6 +17,11 @@ Phase = Literal["ideation", "approaches", "tasks", "submission", "completed"]
 APPROACH_CHOICES = ("vote", "owner", "auto")
 ApproachChoice = Literal["vote", "owner", "auto"]
 Visibility = Literal["private", "members", "public"]
+
+
+def phase_or_none(value: object) -> Phase | None:
+    """A phase read back from stored data (a payload, a projection), or None when it is none."""
+    return cast(Phase, value) if isinstance(value, str) and value in PHASES else None
 
 
 def flow_problem(flow: Sequence[str]) -> str | None:

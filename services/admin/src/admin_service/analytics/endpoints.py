@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from rally_shared.auth import AdminUser
+from rally_shared.contracts.session import Phase
 from rally_shared.pagination import Page, Paging, make_page
 from rally_shared.service_app import DbSession
 
@@ -34,7 +35,7 @@ async def get_analytics(
 @router.get("/v1/admin/sessions", response_model=Page[SessionRow])
 async def list_sessions(
     _: AdminUser, s: DbSession, paging: Paging,
-    phase: Annotated[str | None, Query(max_length=20)] = None,
+    phase: Annotated[Phase | None, Query()] = None,
     q: Annotated[str | None, Query(max_length=200, description="Search the topic")] = None,
     use_case_id: Annotated[str | None, Query(alias="useCaseId", max_length=64)] = None,
 ) -> Page[SessionRow]:

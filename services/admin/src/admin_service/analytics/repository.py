@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from rally_shared.contracts.session import Phase
 from sqlalchemy import String, func, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -39,7 +40,7 @@ SESSION_COLUMNS = (SessionStat, _members.label("members"), _ideas.label("ideas")
                    _tasks.label("tasks"), _done.label("done"), _uc_title.label("uc_title"))
 
 
-async def sessions(s: AsyncSession, *, phase: str | None, q: str | None, use_case_id: str | None,
+async def sessions(s: AsyncSession, *, phase: Phase | None, q: str | None, use_case_id: str | None,
                    position: tuple[object, ...] | None, limit: int) -> Sequence[Any]:
     stmt = select(*SESSION_COLUMNS)
     if phase:

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from pydantic import Field
 from rally_shared.contracts.envelope import CamelModel
+from rally_shared.contracts.session import Phase
 
 
 class UseCaseRef(CamelModel):
@@ -23,7 +24,7 @@ class TaskProgress(CamelModel):
 class SessionRow(CamelModel):
     id: str
     topic: str
-    phase: str | None
+    phase: Phase | None
     use_case: UseCaseRef
     members: int = Field(description="Current members (those who left are not counted)")
     ideas: int
@@ -38,7 +39,7 @@ class SessionRow(CamelModel):
 
 
 class PhaseTime(CamelModel):
-    phase: str
+    phase: Phase
     entered_at: datetime
     seconds: float | None  # None while the session is still in this phase
 
@@ -90,7 +91,7 @@ class Totals(CamelModel):
 
 
 class PhaseDuration(CamelModel):
-    phase: str
+    phase: Phase
     avg_seconds: float
     sessions: int
 

@@ -28,6 +28,7 @@ from rally_shared.contracts.session import (
     IdeaPosted,
     MemberJoined,
     MemberLeft,
+    Phase,
     PhaseChanged,
     SessionCreated,
     SessionDeleted,
@@ -86,14 +87,14 @@ async def _count_day(s: AsyncSession, metric: str, at: datetime, n: int = 1) -> 
                                            set_={"value": DailyCount.value + n}))
 
 
-async def _enter_phase(s: AsyncSession, sid: str, phase: str, at: datetime) -> None:
+async def _enter_phase(s: AsyncSession, sid: str, phase: Phase, at: datetime) -> None:
     # The earliest entry wins: a redelivered or late event never moves it later.
     await s.execute(pg_insert(PhaseEntry).values(session_id=sid, phase=phase, entered_at=at)
                     .on_conflict_do_update(index_elements=[PhaseEntry.session_id, PhaseEntry.phase],
                                            set_={"entered_at": func.least(PhaseEntry.entered_at, at)}))
 
 
-async def _set_phase(s: AsyncSession, sid: str, phase: str, at: datetime) -> None:
+async def _set_phase(s: AsyncSession, sid: str, phase: Phase, at: datetime) -> None:
     """Move the current phase only forward in time (a late event never rewinds it)."""
     await s.execute(update(SessionStat)
                     .where(SessionStat.session_id == sid,

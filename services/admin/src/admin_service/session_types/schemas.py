@@ -7,13 +7,14 @@ Fields are checked here; the rules across fields (the flow, durations only for p
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated
 
 from pydantic import Field, StringConstraints, field_validator
 from rally_shared.contracts.admin import NO_SESSION_TYPE
 from rally_shared.contracts.envelope import CamelModel
-from rally_shared.contracts.session import PHASES, ApproachChoice, Visibility, flow_problem
+from rally_shared.contracts.session import PHASES, ApproachChoice, Phase, Visibility, flow_problem
 from rally_shared.errors import Unprocessable
 
 Key = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[a-z0-9][a-z0-9-]{0,59}$")]
@@ -30,7 +31,7 @@ class SessionTypeUpdate(CamelModel):
     """PUT: the whole definition (omitted optional fields take their defaults)."""
 
     name: Name
-    phase_flow: list[str] = Field(min_length=1, max_length=len(PHASES),
+    phase_flow: list[Phase] = Field(min_length=1, max_length=len(PHASES),
                                   description=f"Ordered phases, a subsequence of {list(PHASES)}")
     phase_durations: dict[str, Seconds] = Field(default_factory=dict, description=DURATIONS_DOC)
     approach_choice: ApproachChoice = "vote"
@@ -51,7 +52,7 @@ class SessionTypeCreate(SessionTypeUpdate):
 class SessionTypeRead(CamelModel):
     key: str
     name: str
-    phase_flow: list[str]
+    phase_flow: list[Phase]
     phase_durations: dict[str, int]
     approach_choice: str
     visibility: str
@@ -61,7 +62,7 @@ class SessionTypeRead(CamelModel):
     updated_at: datetime
 
 
-def check_definition(flow: list[str], durations: dict[str, int]) -> None:
+def check_definition(flow: Sequence[str], durations: dict[str, int]) -> None:
     """422 unless the flow is valid and every duration belongs to a phase of it (not `completed`)."""
     problem = flow_problem(flow)
     if problem:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
+from rally_shared.contracts.session import Phase
 from sqlalchemy import Exists, case, exists, null, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,7 +20,7 @@ from notify_service.models import KnownSession, SessionMember
 
 
 async def upsert_session(s: AsyncSession, session_id: str, owner_id: str, topic: str | None,
-                         phase: str | None = None, phase_flow: Sequence[str] | None = None) -> None:
+                         phase: Phase | None = None, phase_flow: Sequence[Phase] | None = None) -> None:
     values: dict[str, object] = {"session_id": session_id, "owner_id": owner_id}
     changes: dict[str, object] = {"owner_id": owner_id}
     if topic is not None:

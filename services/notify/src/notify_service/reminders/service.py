@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from rally_shared.contracts.session import Phase, phase_or_none
 from rally_shared.db import utcnow
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -102,7 +103,7 @@ async def close_task_due(s: AsyncSession, *, task_id: str, session_id: str, at: 
                           at=at, now=utcnow())
 
 
-async def schedule_phase_deadline(s: AsyncSession, *, session_id: str, phase: str, topic: str,
+async def schedule_phase_deadline(s: AsyncSession, *, session_id: str, phase: Phase, topic: str,
                                   deadline_at: datetime, member_ids: list[str]) -> None:
     await _schedule(s, kind=PHASE_DEADLINE_NEAR,
                     ref_key=f"phase:{session_id}:{phase}:{deadline_at.isoformat()}",
@@ -178,7 +179,7 @@ async def fire_due(s: AsyncSession, limit: int) -> int:
                 title=f"Due soon: {title}", body=f"Your task {quoted(title)} is due at {at}.",
                 data={"taskId": r.payload.get("taskId"), "dueAt": r.due_at.isoformat()})
         elif r.kind == PHASE_DEADLINE_NEAR:
-            phase = str(r.payload.get("phase", ""))
+            phase = phase_or_none(r.payload.get("phase"))
             await notify_many(
                 s, await _session_recipients(s, r), kind=PHASE_DEADLINE_NEAR, source_key=source,
                 session_id=r.session_id, title=f"{quoted(topic)}: {phase_label(phase)} ends soon",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+from rally_shared.contracts.session import Phase
 from rally_shared.db import utcnow
 from sqlalchemy import ColumnElement, and_, delete, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -97,7 +98,7 @@ async def answered_profiles(s: AsyncSession, session_id: uuid.UUID, approach_id:
 
 
 async def list_sessions_of(s: AsyncSession, profile_id: str, limit: int,
-                           after: tuple[datetime, str] | None, phase: str | None
+                           after: tuple[datetime, str] | None, phase: Phase | None
                            ) -> list[tuple[Session, str]]:
     """Sessions a profile belongs to, newest first (keyset on created_at, id)."""
     q = (select(Session, Member.role).join(Member, Member.session_id == Session.id)

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, Field, field_validator
 from rally_shared.contracts.envelope import CamelModel
-from rally_shared.contracts.session import ApproachChoice
+from rally_shared.contracts.session import ApproachChoice, Phase
 
 Visibility = Literal["private", "members", "public"]
 
@@ -24,7 +24,7 @@ class SessionCreate(CamelModel):
     topic: str = Field(max_length=200)
     description: str = Field("", max_length=4000)
     use_case_id: str | None = Field(None, max_length=64)
-    phase_flow: list[str] | None = None
+    phase_flow: list[Phase] | None = None
     visibility: Visibility = "members"
     session_type: str | None = Field(
         None, max_length=60, description="A session type's key (e.g. `activity`, `quick-decision`): its "
@@ -59,8 +59,8 @@ class SessionRead(CamelModel):
     description: str
     use_case_id: str | None
     session_type: str
-    phase: str
-    phase_flow: list[str]
+    phase: Phase
+    phase_flow: list[Phase]
     current_approach_id: uuid.UUID | None
     approach_choice: str
     meta: dict[str, Any]
