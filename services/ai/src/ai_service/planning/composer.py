@@ -48,7 +48,7 @@ ACTIVITY_MARGIN = 0.008
 MAX_KINDS = 3
 # The kind whose texts use the goal's verb most joins within this margin, when its texts use the
 # verb at all (share of the verb's weight).
-VERB_MARGIN = 0.08
+VERB_MARGIN = 0.10
 VERB_WORDS = 0.1
 # A common role must fit this much better than the kind's own roles to win a seat. Measured: 0.06
 # kept both evaluation sets' coverage (0.74 and 0.68) best; 0.0 and 0.03 crowded out specific roles.
@@ -170,9 +170,10 @@ def activities_for(index: CatalogueIndex, q: Vec, stems: list[str], verb: list[s
     kinds = [index.activity_keys[i] for i in order[:MAX_KINDS]
              if best - float(scores[i]) <= ACTIVITY_MARGIN]
     if verb:
-        # Of the kinds whose texts use the verb (several may: "translate" a book club's book),
-        # the closest.
-        uses = index.lex.scores(verb) >= VERB_WORDS
+        # Of the kinds whose texts use the verb most (several may: "translate" a book club's
+        # book), the closest.
+        by_verb = np.where(index.selectable, index.lex.scores(verb), 0.0)
+        uses = by_verb >= max(VERB_WORDS, 0.8 * float(by_verb.max()))
         i = int(np.argmax(np.where(uses, scores, -np.inf)))
         key = index.activity_keys[i]
         if uses[i] and best - float(scores[i]) <= VERB_MARGIN and key not in kinds:
@@ -349,6 +350,7 @@ def compose(plan: Plan, cand: Candidate | None, rank: int) -> Approach:
         roles.append(_role(spec, slots, plan.tone, n, len(roles), "generic"))
         priority.append(-1.0)
         generic_left -= 1
+    _ask_who_is_there(roles)
     _unique_keys(roles)
     # The roles the plan cannot do without (the group's own steps, then the closest catalogue roles,
     # doing before preparing) must be filled; the rest are filled as the group's size allows.
@@ -368,6 +370,18 @@ def _topic_title(plan: Plan, activity_name: str) -> str:
     if plan.open_topic:
         return f"{activity_name}: {title_of(plan.inp.topic, 70).rstrip('?')}"
     return title_of(plan.inp.topic, 80).rstrip("?")
+
+
+def _ask_who_is_there(roles: list[Role]) -> None:
+    """A plan whose roles all need nothing still asks who can be there on the day: the doing roles
+    need someone present, and without a single question the group learns nothing about each other
+    before the tasks are given out (a picnic: blankets, games and food, no car, no money)."""
+    if any(r.requires for r in roles):
+        return
+    for r in roles:
+        if r.phase == "do" and r.source != "idea":
+            r.requires = [Requirement(question="available", equals=True)]
+            return
 
 
 def _unique_keys(roles: list[Role]) -> None:
