@@ -38,7 +38,9 @@ async def one(http: httpx.AsyncClient, i: int) -> float:
                 ev = json.loads(line[6:])
                 if ev["type"] == "ready":
                     ready.set()
-                elif ev["data"].get("sessionId") == sid and ev["data"].get("kind") == "phase_changed":
+                # The move to `completed` is announced as the one "goal achieved" notification.
+                elif ev["data"].get("sessionId") == sid and ev["data"].get("kind") in (
+                        "phase_changed", "goal_achieved"):
                     arrived.set_result(time.perf_counter())
                     return
 
@@ -70,7 +72,7 @@ async def main() -> None:
     ms = [x * 1000 for x in lat]
     print(f"sessions={a.sessions} concurrency={a.concurrency}")
     print(f"phase change committed -> notification on the member's stream: p50 {percentile(ms, 50):.1f} ms, "
-          f"p99 {percentile(ms, 99):.1f} ms, max {max(ms):.1f} ms")
+          f"p99 {percentile(ms, 99):.1f} ms (goal <= 50 ms), max {max(ms):.1f} ms")
 
 
 if __name__ == "__main__":
