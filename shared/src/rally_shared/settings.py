@@ -18,6 +18,7 @@ class SharedSettings(BaseSettings):
     database_url: str = Field(
         "", validation_alias=AliasChoices("RALLY_DATABASE_URL", "DATABASE_URL")
     )
+    # One URL, or a cluster's URLs separated by commas (clients fail over between them).
     nats_url: str = Field("", validation_alias=AliasChoices("RALLY_NATS_URL", "NATS_URL"))
     auth_mode: str = "dev"  # dev | prod
     jwt_secret: str = DEV_SECRET
@@ -52,6 +53,8 @@ class SharedSettings(BaseSettings):
     jetstream_dlq_max_age_hours: float = Field(30 * 24, gt=0)
     jetstream_dlq_max_bytes: int = Field(256 * 1024**2, gt=0)
     jetstream_discard: Literal["old", "new"] = "old"
+    # Copies of each stream in a JetStream cluster (3 in production; 1 on a single server).
+    jetstream_replicas: int = Field(1, ge=1, le=5)
     # Published outbox rows and inbox rows are deleted after these windows. The inbox keeps its rows
     # as long as the stream keeps events, so a consumer replaying the stream still skips repeats.
     outbox_retention_hours: float = Field(72, gt=0)

@@ -29,8 +29,10 @@ class LiveHub:
 
     async def start(self, nats_url: str) -> None:
         import nats
+        from rally_shared.messaging.broker import nats_servers
 
-        self._nc = await nats.connect(nats_url, max_reconnect_attempts=-1, name="rally-gateway-live")
+        self._nc = await nats.connect(nats_servers(nats_url), max_reconnect_attempts=-1,
+                                      name="rally-gateway-live")
         await self._nc.subscribe("rally.>", cb=self._on_msg)
 
     async def stop(self) -> None:

@@ -30,9 +30,14 @@ RALLY_STREAM = JStream(STREAM_NAME, subjects=STREAM_SUBJECTS, duplicate_window=D
 Handler = Callable[[AsyncSession, Event], Awaitable[None]]
 
 
+def nats_servers(nats_url: str) -> list[str]:
+    """The servers of a NATS URL setting: one URL, or a cluster's URLs separated by commas."""
+    return [u.strip() for u in nats_url.split(",") if u.strip()]
+
+
 def make_broker(nats_url: str, **kwargs: Any) -> NatsBroker:
     # FastStream's own per-message logging is noisy at INFO; our consumer logs what matters.
-    return NatsBroker(nats_url, logger=logging.getLogger("rally.broker"),
+    return NatsBroker(nats_servers(nats_url), logger=logging.getLogger("rally.broker"),
                       max_reconnect_attempts=-1, **kwargs)
 
 

@@ -29,6 +29,7 @@ class StreamLimits:
     max_age_seconds: float
     max_bytes: int
     discard: DiscardPolicy
+    replicas: int = 1
 
     @property
     def duplicate_window(self) -> float:
@@ -41,9 +42,10 @@ def limits_of(settings: SharedSettings) -> dict[str, StreamLimits]:
     discard = DiscardPolicy(settings.jetstream_discard)
     return {
         STREAM_NAME: StreamLimits(settings.jetstream_max_age_hours * 3600,
-                                  settings.jetstream_max_bytes, discard),
+                                  settings.jetstream_max_bytes, discard, settings.jetstream_replicas),
         DLQ_STREAM_NAME: StreamLimits(settings.jetstream_dlq_max_age_hours * 3600,
-                                      settings.jetstream_dlq_max_bytes, discard),
+                                      settings.jetstream_dlq_max_bytes, discard,
+                                      settings.jetstream_replicas),
     }
 
 
@@ -51,7 +53,8 @@ def _differs(config: StreamConfig, limits: StreamLimits) -> bool:
     # The server keeps max_age in nanoseconds; compare whole seconds.
     return (round(config.max_age or 0) != round(limits.max_age_seconds)
             or config.max_bytes != limits.max_bytes or config.discard != limits.discard
-            or round(config.duplicate_window) != round(limits.duplicate_window))
+            or round(config.duplicate_window) != round(limits.duplicate_window)
+            or (config.num_replicas or 1) != limits.replicas)
 
 
 async def ensure_streams(js: JetStreamContext, settings: SharedSettings) -> None:
@@ -64,12 +67,13 @@ async def ensure_streams(js: JetStreamContext, settings: SharedSettings) -> None
         except NotFoundError:
             await js.add_stream(StreamConfig(
                 name=name, subjects=subjects, duplicate_window=want.duplicate_window,
-                max_age=want.max_age_seconds, max_bytes=want.max_bytes, discard=want.discard))
+                max_age=want.max_age_seconds, max_bytes=want.max_bytes, discard=want.discard,
+                num_replicas=want.replicas))
             continue
         if _differs(config, want):
-            log.info("stream %s: max_age %ss, max_bytes %s, discard %s", name, want.max_age_seconds,
-                     want.max_bytes, want.discard.value)
+            log.info("stream %s: max_age %ss, max_bytes %s, discard %s, replicas %s", name,
+                     want.max_age_seconds, want.max_bytes, want.discard.value, want.replicas)
             # Lowering max_bytes or max_age drops the oldest messages at once (discard old).
             await js.update_stream(dataclasses.replace(
                 config, max_age=want.max_age_seconds, max_bytes=want.max_bytes, discard=want.discard,
-                duplicate_window=want.duplicate_window))
+                duplicate_window=want.duplicate_window, num_replicas=want.replicas))
