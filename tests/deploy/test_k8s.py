@@ -143,6 +143,15 @@ def test_every_service_has_deployment_service_and_hpa(rendered: list[dict[str, A
         assert hpas[s.name]["spec"]["minReplicas"] <= hpas[s.name]["spec"]["maxReplicas"]
 
 
+def test_no_replica_count_where_an_autoscaler_owns_it(rendered: list[dict[str, Any]]) -> None:
+    # A Deployment's `replicas:` would reset the HPA's count on every `kubectl apply`.
+    deployments = by_kind(rendered, "Deployment")
+    owned = {h["spec"]["scaleTargetRef"]["name"] for h in by_kind(rendered, "HorizontalPodAutoscaler").values()}
+    assert owned, "no autoscalers rendered"
+    for name in owned:
+        assert "replicas" not in deployments[name]["spec"], f"Deployment {name} sets replicas under an HPA"
+
+
 def test_probes_and_ports_match_the_code(rendered: list[dict[str, Any]], rally_services: list[Svc]) -> None:
     deployments, svcs = by_kind(rendered, "Deployment"), by_kind(rendered, "Service")
     for s in rally_services:
@@ -257,7 +266,9 @@ def test_only_the_gateway_is_exposed(rendered: list[dict[str, Any]]) -> None:
     pdb = by_kind(rendered, "PodDisruptionBudget")["gateway"]
     gw = by_kind(rendered, "Deployment")["gateway"]
     assert _selects(pdb["spec"]["selector"], gw["spec"]["template"]["metadata"]["labels"])
-    assert pdb["spec"]["minAvailable"] < gw["spec"]["replicas"] or gw["spec"]["replicas"] == 1
+    # The autoscaler's floor is the fewest pods there are: the budget must still allow an eviction.
+    least = by_kind(rendered, "HorizontalPodAutoscaler")["gateway"]["spec"]["minReplicas"]
+    assert pdb["spec"]["minAvailable"] < least or least == 1
 
 
 # -- network policies ------------------------------------------------------------------------------
