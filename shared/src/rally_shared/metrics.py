@@ -1,4 +1,8 @@
-"""Prometheus metrics every service shares; domain metrics live in each service."""
+"""Prometheus metrics every service shares; domain metrics live in each service.
+
+The label naming the Rally service is `rally_service`: `service` (like job, instance, namespace,
+pod) is a target label that Prometheus and the Operator's ServiceMonitors attach to every series,
+and a metric label of the same name would be renamed to `exported_service` or overwrite it."""
 
 from __future__ import annotations
 
@@ -7,11 +11,11 @@ from prometheus_client import Counter, Histogram
 HTTP_LATENCY = Histogram(
     "rally_http_request_duration_seconds",
     "HTTP request latency",
-    ["service", "method", "route", "status"],
+    ["rally_service", "method", "route", "status"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
-OUTBOX_PUBLISHED = Counter("rally_outbox_published_total", "Events relayed", ["service"])
-OUTBOX_RELAY_ERRORS = Counter("rally_outbox_relay_errors_total", "Relay failures", ["service"])
+OUTBOX_PUBLISHED = Counter("rally_outbox_published_total", "Events relayed", ["rally_service"])
+OUTBOX_RELAY_ERRORS = Counter("rally_outbox_relay_errors_total", "Relay failures", ["rally_service"])
 EVENTS_CONSUMED = Counter("rally_events_consumed_total", "Events handled", ["consumer"])
 EVENTS_DUPLICATE = Counter(
     "rally_events_duplicate_total", "Redelivered events skipped by the inbox", ["consumer"]
@@ -20,9 +24,9 @@ EVENTS_DEAD_LETTERED = Counter(
     "rally_events_dead_lettered_total", "Events given up on", ["consumer"]
 )
 MESSAGING_PRUNED = Counter(
-    "rally_messaging_pruned_rows_total", "Old outbox and inbox rows deleted", ["service", "table"]
+    "rally_messaging_pruned_rows_total", "Old outbox and inbox rows deleted", ["rally_service", "table"]
 )
 HTTP_SHED = Counter(
     "rally_http_shed_total", "Requests answered 503 at once because too many were in flight",
-    ["service"]
+    ["rally_service"]
 )

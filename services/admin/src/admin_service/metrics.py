@@ -8,7 +8,7 @@ REPORTS_FILED = Counter("rally_admin_reports_filed_total", "Content reports file
 MODERATION_ACTIONS = Counter(
     "rally_admin_moderation_actions_total", "Moderation actions applied", ["entity", "action"])
 AUDIT_RECORDS = Counter(
-    "rally_admin_audit_records_total", "Audit records stored", ["service"])
+    "rally_admin_audit_records_total", "Audit records stored", ["rally_service"])
 ANALYTICS_EVENTS = Counter(
     "rally_admin_analytics_events_total", "Events folded into the analytics read model", ["type"])
 SESSIONS_BY_PHASE = Gauge(
