@@ -172,3 +172,17 @@ async def test_use_case_events_maintain_the_index(client: httpx.AsyncClient) -> 
             break
         await asyncio.sleep(0.1)
     assert row is not None and row.deleted_at is not None
+
+
+async def test_the_request_id_follows_the_job_into_the_worker_and_out(
+        client: httpx.AsyncClient, use_case_ids: dict[str, str]) -> None:
+    # The job is queued by one process step (the consumer) and run by another (the worker): the
+    # id of the member's request that moved the phase must still reach what the worker emits.
+    sid = str(uuid.uuid4())
+    ev = phase_event(sid, "approaches", context(sid))
+    ev.request_id = f"req-{uuid.uuid4().hex[:12]}"
+    async with EventProbe("rally.ai.>") as probe:
+        await publish(ev)
+        (started,) = await probe.wait_for("rally.ai.generation_started", sessionId=sid)
+        (found,) = await probe.wait_for("rally.ai.approach_generated", sessionId=sid)
+    assert started["requestId"] == ev.request_id and found["requestId"] == ev.request_id

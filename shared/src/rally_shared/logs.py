@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from logging.handlers import RotatingFileHandler
@@ -14,6 +17,23 @@ from rally_shared.settings import SharedSettings
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 event_id_var: ContextVar[str | None] = ContextVar("event_id", default=None)
+
+
+def new_request_id(prefix: str) -> str:
+    """An id for work no request started (a scheduler round, a background job): its logs and the
+    events it writes can still be followed as one."""
+    return f"{prefix}-{uuid.uuid4().hex[:16]}"
+
+
+@contextmanager
+def request_context(request_id: str | None) -> Iterator[str | None]:
+    """Run the block as part of `request_id`: its log lines carry it, and so do the events it
+    writes to the outbox."""
+    token = request_id_var.set(request_id)
+    try:
+        yield request_id
+    finally:
+        request_id_var.reset(token)
 
 
 class JsonFormatter(logging.Formatter):
@@ -33,6 +53,9 @@ class JsonFormatter(logging.Formatter):
             entry["requestId"] = rid
         if eid := event_id_var.get():
             entry["eventId"] = eid
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict):  # structured extras, e.g. the access log's method and status
+            entry.update(fields)
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str)
@@ -64,7 +87,8 @@ def configure_logging(service: str, level: str = "INFO", settings: SharedSetting
         uv = logging.getLogger(name)
         uv.handlers.clear()
         uv.propagate = True
-    # Per-request access lines and per-message broker lines add noise, not information.
+    # uvicorn's access lines are replaced by rally.access (request id, route, duration: see
+    # service_app); per-message broker lines add noise, not information.
     for noisy in ("uvicorn.access", "rally.broker", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 

@@ -134,13 +134,18 @@ def unsafe_request(request: Request) -> bool:
     return any(unsafe_text(p) or any(ord(c) < 32 or ord(c) == 127 for c in p) for p in parts)
 
 
+access_log = logging.getLogger("rally.access")
+QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})  # probes and scrapes: no access line
+
+
 class RequestContextMiddleware:
-    """Request id (kept or made, echoed in X-Request-Id), the latency metric, and the refusal of
-    paths no route can mean. Plain ASGI: it does not buffer or re-wrap the response."""
+    """Request id (kept or made, echoed in X-Request-Id), the latency metric, the access log line,
+    and the refusal of paths no route can mean. Plain ASGI: it does not buffer or re-wrap the
+    response."""
 
     def __init__(self, app: ASGIApp, service: str,
-                 route_label: Callable[[Scope], str] | None = None) -> None:
-        self.app, self.service = app, service
+                 route_label: Callable[[Scope], str] | None = None, *, access_log: bool = True) -> None:
+        self.app, self.service, self.access_log = app, service, access_log
         self.route_label = route_label or (lambda sc: getattr(sc.get("route"), "path", "unmatched"))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -168,8 +173,13 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            HTTP_LATENCY.labels(self.service, scope["method"], self.route_label(scope), str(status)).observe(
-                time.perf_counter() - start)
+            elapsed, route = time.perf_counter() - start, self.route_label(scope)
+            HTTP_LATENCY.labels(self.service, scope["method"], route, str(status)).observe(elapsed)
+            if self.access_log and route not in QUIET_ROUTES:
+                # The path without its query string: a query may carry a token (the live stream's).
+                access_log.info("%s %s %d", scope["method"], scope["path"], status, extra={"fields": {
+                    "method": scope["method"], "path": scope["path"], "route": route, "status": status,
+                    "durationMs": round(elapsed * 1000, 1)}})
             request_id_var.reset(token)
 
 
@@ -200,7 +210,7 @@ def create_service_app(
     install_error_handlers(app)
     # Inside the request context: a shed request still gets its request id and latency metric.
     app.add_middleware(ConcurrencyLimit, limit=inflight_limit(runtime.settings), service=runtime.name)
-    app.add_middleware(RequestContextMiddleware, service=runtime.name)
+    app.add_middleware(RequestContextMiddleware, service=runtime.name, access_log=runtime.settings.access_log)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

@@ -40,6 +40,9 @@ class SharedSettings(BaseSettings):
     # Idempotency-Key: how long a stored response is replayed for the same key.
     idempotency_ttl_seconds: int = Field(24 * 3600, gt=0)
     log_level: str = "INFO"
+    # One JSON line per request (method, path without query, route, status, duration, request id);
+    # probes and /metrics are left out.
+    access_log: bool = True
     outbox_relay_enabled: bool = True
     outbox_poll_seconds: float = 0.5
     consumer_max_deliver: int = 8

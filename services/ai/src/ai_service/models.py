@@ -89,6 +89,8 @@ class Generation(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
     result_id: Mapped[str | None] = mapped_column(String(64))  # approach id for approach jobs
+    # The request that queued the job (carried by its trigger event): the worker logs and emits under it.
+    request_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

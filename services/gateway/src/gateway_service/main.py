@@ -91,7 +91,8 @@ def _route_label(scope: Scope) -> str:
     return (service_for(scope["path"]) or "unmatched") if path == "/{path:path}" else str(path)
 
 
-app.add_middleware(RequestContextMiddleware, service="gateway", route_label=_route_label)
+app.add_middleware(RequestContextMiddleware, service="gateway", route_label=_route_label,
+                   access_log=settings.access_log)
 install_cors(app, settings.cors_origin_list)  # last: the outermost layer
 
 

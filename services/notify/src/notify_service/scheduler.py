@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 
 from rally_shared.background import cancel_and_wait
 from rally_shared.db import unit_of_work
+from rally_shared.logs import new_request_id, request_context
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from notify_service.config import Settings
@@ -38,8 +39,10 @@ class Scheduler:
         done = 0
         for name, step in STEPS:
             try:
-                async with unit_of_work(self.sm) as s:
-                    done += await step(s, self.settings.scheduler_batch_size)
+                # One id per batch: its log lines and the events it emits read as one piece of work.
+                with request_context(new_request_id(name)):
+                    async with unit_of_work(self.sm) as s:
+                        done += await step(s, self.settings.scheduler_batch_size)
             except asyncio.CancelledError:
                 raise
             except Exception:

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from rally_shared.background import cancel_and_wait
 from rally_shared.contracts.envelope import STREAM_NAME, Event, EventData
 from rally_shared.db import utcnow
+from rally_shared.logs import request_id_var
 from rally_shared.messaging.signal import outbox_signal
 from rally_shared.metrics import OUTBOX_PUBLISHED, OUTBOX_RELAY_ERRORS
 
@@ -26,7 +27,12 @@ log = logging.getLogger("rally.outbox")
 async def add_event(
     session: AsyncSession, outbox: Table, data: EventData | Event, *, request_id: str | None = None
 ) -> Event:
-    """Write an event into the outbox in the caller's transaction."""
+    """Write an event into the outbox in the caller's transaction.
+
+    The event carries the request id of the work that wrote it (the HTTP request, the event being
+    handled, a scheduler round) unless one is given, so one id follows a user's action through
+    every service it reaches."""
+    request_id = request_id or request_id_var.get()
     event = data if isinstance(data, Event) else data.to_event(request_id=request_id)
     if request_id and not event.request_id:
         event.request_id = request_id

@@ -8,6 +8,7 @@ import time
 
 from rally_shared.background import cancel_and_wait
 from rally_shared.db import unit_of_work
+from rally_shared.logs import request_context
 from rally_shared.service_app import ServiceRuntime
 
 from ai_service.config import Settings
@@ -97,6 +98,12 @@ class GenerationWorker:
         return count
 
     async def execute(self, job: service.Claimed) -> None:
+        # Under the request that queued the job: its log lines and the events it emits (approach
+        # ready, tasks ready) can be followed back to the member's action.
+        with request_context(job.request_id):
+            await self._execute(job)
+
+    async def _execute(self, job: service.Claimed) -> None:
         started = time.perf_counter()
         provider = self.provider
         prepared: service.Prepared | None = None
