@@ -89,8 +89,9 @@ class Plan:
 
 
 def role_count(n: int) -> int:
-    """A role per member and two spare (6 to 9): a gated role nobody fits leaves no one idle."""
-    return max(6, min(9, n + 2))
+    """A role per member and three spare (7 to 10): a gated role nobody fits leaves no one idle,
+    and the plan names what else the activity needs if more people join."""
+    return max(7, min(10, n + 3))
 
 
 MIN_CATALOGUE = 5  # roles from the catalogue beside the group's own steps, so the plan is complete
