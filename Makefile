@@ -46,6 +46,7 @@ bench: install
 	$(BIN)/python bench/scenario_throughput.py
 	$(BIN)/python bench/ai_eval.py
 	$(BIN)/python bench/llm_speed.py
+	$(BIN)/python bench/tracing_overhead.py
 
 clean:
 	rm -rf $(VENV) .rally

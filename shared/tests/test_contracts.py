@@ -33,7 +33,7 @@ def test_envelope_round_trip_uses_camel_case_and_aliases():
     ev = PhaseChanged.model_validate({"sessionId": "s", "from": "ideation", "to": "approaches",
                                       "ownerId": "o", "topic": "t"}).to_event(request_id="r1")
     wire = ev.model_dump(mode="json", by_alias=True)
-    assert set(wire) == {"id", "type", "occurredAt", "data", "requestId"}
+    assert set(wire) == {"id", "type", "occurredAt", "data", "requestId", "traceparent"}
     assert wire["data"]["from"] == "ideation" and wire["type"] == "rally.session.phase_changed"
     back = parse_data(Event.model_validate(wire), PhaseChanged)
     assert back.to_phase == "approaches" and back.from_phase == "ideation"

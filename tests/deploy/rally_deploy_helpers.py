@@ -58,12 +58,16 @@ def load_yaml_docs(path: Path) -> list[dict[str, Any]]:
 
 # -- a small Kustomize ---------------------------------------------------------------------------
 # Supports what deploy/k8s uses: resources (files and kustomization directories), namespace,
-# images, replicas, patches (strategic-merge files) and secret/configMap generators with literals
-# and disableNameSuffixHash. Anything else fails loudly, so the renderer never silently differs
-# from `kubectl kustomize` (a test compares both where kubectl is installed).
+# images, replicas, patches (strategic-merge files, `$patch: delete` to drop a resource or a list
+# element; inline `patch:` with a kind/name `target:`, strategic-merge or JSON 6902), components
+# (kind: Component) and secret/configMap generators with literals or files and
+# disableNameSuffixHash. Anything else fails loudly, so the renderer never silently differs from
+# `kubectl kustomize` (a test compares both where kubectl is installed).
 SUPPORTED = {"apiVersion", "kind", "namespace", "resources", "images", "replicas", "patches",
-             "secretGenerator", "configMapGenerator"}
+             "secretGenerator", "configMapGenerator", "components"}
 MERGE_BY_NAME = {"containers", "initContainers", "volumes", "env", "imagePullSecrets", "volumeClaimTemplates"}
+# Lists Kubernetes merges by another key (the field's patchMergeKey).
+MERGE_BY_KEY = {"volumeMounts": "mountPath"}
 
 
 def strategic_merge(base: Any, patch: Any, key: str = "") -> Any:
@@ -77,19 +81,19 @@ def strategic_merge(base: Any, patch: Any, key: str = "") -> Any:
             else:
                 out[k] = copy.deepcopy(v)
         return out
-    if (key in MERGE_BY_NAME and isinstance(base, list) and isinstance(patch, list)
+    if ((key in MERGE_BY_NAME or key in MERGE_BY_KEY) and isinstance(base, list) and isinstance(patch, list)
             and all(isinstance(i, dict) for i in base + patch)):
         def name_of(i: dict[str, Any]) -> Any:
+            if key in MERGE_BY_KEY:
+                return i.get(MERGE_BY_KEY[key])
             return i.get("name") or i.get("metadata", {}).get("name")
-        out_list = [copy.deepcopy(i) for i in base]
-        for item in patch:
-            for idx, existing in enumerate(out_list):
-                if name_of(existing) == name_of(item):
-                    out_list[idx] = strategic_merge(existing, item)
-                    break
-            else:
-                out_list.append(copy.deepcopy(item))
-        return out_list
+        # As kustomize orders them: the patch's elements first (merged into the base's element of
+        # the same name; `$patch: delete` drops it), then the base's other elements.
+        by_name = {name_of(i): i for i in base}
+        named = {name_of(i) for i in patch}
+        out_list = [strategic_merge(by_name[name_of(i)], i) if name_of(i) in by_name else copy.deepcopy(i)
+                    for i in patch if i.get("$patch") != "delete"]
+        return out_list + [copy.deepcopy(i) for i in base if name_of(i) not in named]
     return copy.deepcopy(patch)
 
 
@@ -109,12 +113,15 @@ def _pod_spec(doc: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
-def _generated(kind: str, gen: dict[str, Any]) -> dict[str, Any]:
+def _generated(kind: str, gen: dict[str, Any], directory: Path) -> dict[str, Any]:
     if not gen.get("options", {}).get("disableNameSuffixHash"):
         raise NotImplementedError("generators here need options.disableNameSuffixHash: true")
-    if set(gen) - {"name", "literals", "options"}:
-        raise NotImplementedError(f"generator fields {sorted(set(gen) - {'name', 'literals', 'options'})}")
+    if set(gen) - {"name", "literals", "files", "options"}:
+        raise NotImplementedError(f"generator fields {sorted(set(gen) - {'name', 'literals', 'files', 'options'})}")
     pairs = dict(lit.split("=", 1) for lit in gen.get("literals", []))
+    for entry in gen.get("files", []):  # `key=path` or `path` (the key is the file's name)
+        key, _, path = entry.rpartition("=")
+        pairs[key or Path(path).name] = (directory / path).read_text()
     doc: dict[str, Any] = {"apiVersion": "v1", "kind": kind, "metadata": {"name": gen["name"]}}
     if kind == "Secret":
         doc["type"] = "Opaque"
@@ -124,31 +131,48 @@ def _generated(kind: str, gen: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
-def render(directory: Path) -> list[dict[str, Any]]:
-    """The resources `kubectl kustomize directory` would print (same content; order may differ)."""
+def render(directory: Path, accumulated: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """The resources `kubectl kustomize directory` would print (same content; order may differ).
+
+    A Component (`accumulated` given) adds its resources to what its parent has so far and applies
+    its patches to all of it, as kustomize does: after the parent's resources, before its patches."""
     kust = yaml.safe_load((directory / "kustomization.yaml").read_text())
     unknown = set(kust) - SUPPORTED
     if unknown:
         raise NotImplementedError(f"{directory}: kustomization fields not supported here: {sorted(unknown)}")
-    docs: list[dict[str, Any]] = []
+    if (kust.get("kind", "Kustomization") == "Component") != (accumulated is not None):
+        raise AssertionError(f"{directory}: a Component must be listed under components:, and only a Component")
+    docs: list[dict[str, Any]] = list(accumulated or [])
     for res in kust.get("resources", []):
         path = (directory / res).resolve()
         docs.extend(render(path) if path.is_dir() else load_yaml_docs(path))
+    for comp in kust.get("components", []):
+        docs = render((directory / comp).resolve(), docs)
     for gen in kust.get("secretGenerator", []):
-        docs.append(_generated("Secret", gen))
+        docs.append(_generated("Secret", gen, directory))
     for gen in kust.get("configMapGenerator", []):
-        docs.append(_generated("ConfigMap", gen))
+        docs.append(_generated("ConfigMap", gen, directory))
     for p in kust.get("patches", []):
+        if set(p) == {"patch", "target"}:
+            _apply_targeted_patch(docs, p["target"], yaml.safe_load(p["patch"]))
+            continue
         if set(p) != {"path"}:
-            raise NotImplementedError(f"patch form {sorted(p)} (only path: supported)")
-        for patch in load_yaml_docs(directory / p["path"]):
+            raise NotImplementedError(f"patch form {sorted(p)} (only path:, or patch: with target:)")
+        patch_docs = load_yaml_docs(directory / p["path"])
+        if len(patch_docs) > 1 and any(d.get("$patch") == "delete" for d in patch_docs):
+            # kustomize 5 crashes on a file with several documents and a deletion among them.
+            raise NotImplementedError(f"{p['path']}: one `$patch: delete` per patch file")
+        for patch in patch_docs:
             targets = [d for d in docs if d["kind"] == patch["kind"]
                        and d["metadata"]["name"] == patch["metadata"]["name"]]
             if len(targets) != 1:
                 raise AssertionError(f"patch {p['path']} {patch['kind']}/{patch['metadata']['name']} "
                                      f"matches {len(targets)} resources")
             idx = docs.index(targets[0])
-            docs[idx] = strategic_merge(targets[0], patch)
+            if patch.get("$patch") == "delete":
+                del docs[idx]
+            else:
+                docs[idx] = strategic_merge(targets[0], patch)
     for rule in kust.get("replicas", []):
         targets = [d for d in docs if d["kind"] in {"Deployment", "StatefulSet"}
                    and d["metadata"]["name"] == rule["name"]]
@@ -169,5 +193,65 @@ def render(directory: Path) -> list[dict[str, Any]]:
     return docs
 
 
+def _apply_targeted_patch(docs: list[dict[str, Any]], target: dict[str, Any], patch: Any) -> None:
+    """An inline patch with a target (kind and name only): a JSON 6902 operation list (add, replace,
+    remove) or a strategic-merge document."""
+    if set(target) - {"kind", "name"}:
+        raise NotImplementedError(f"patch target fields {sorted(set(target) - {'kind', 'name'})}")
+    idxs = [i for i, d in enumerate(docs) if all(
+        (d["kind"] if k == "kind" else d["metadata"]["name"]) == v for k, v in target.items())]
+    if not idxs:
+        raise AssertionError(f"patch target {target} matches no resource")
+    for idx in idxs:
+        if isinstance(patch, dict):
+            docs[idx] = strategic_merge(docs[idx], patch)
+            continue
+        doc = copy.deepcopy(docs[idx])
+        for op in patch:
+            if op["op"] not in {"add", "replace", "remove"} or set(op) - {"op", "path", "value"}:
+                raise NotImplementedError(f"JSON patch operation {op}")
+            *parents, last = [t.replace("~1", "/").replace("~0", "~") for t in op["path"].split("/")[1:]]
+            node: Any = doc
+            for token in parents:
+                node = node[int(token)] if isinstance(node, list) else node[token]
+            if isinstance(node, list):
+                at = len(node) if last == "-" else int(last)
+                if op["op"] == "add":
+                    node.insert(at, copy.deepcopy(op["value"]))
+                elif op["op"] == "replace":
+                    node[at] = copy.deepcopy(op["value"])
+                else:
+                    del node[at]
+            elif op["op"] == "remove" or (op["op"] == "replace" and last not in node):
+                del node[last]  # a missing key is an error, as in kustomize
+            else:
+                node[last] = copy.deepcopy(op["value"])
+        docs[idx] = doc
+
+
 def by_kind(docs: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:
     return {d["metadata"]["name"]: d for d in docs if d["kind"] == kind}
+
+
+def operator_pods(docs: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
+    """The labels of the pods CloudNativePG creates for the rendered Clusters and Poolers (as its
+    pkg/specs/pods.go and pkg/specs/pgbouncer/deployments.go set them), by resource name, so that
+    network policies can be checked against pods no workload in the render describes."""
+    pods: dict[str, dict[str, str]] = {}
+    for d in docs:
+        if d.get("apiVersion") != "postgresql.cnpg.io/v1" or d["kind"] not in {"Cluster", "Pooler"}:
+            continue
+        name = d["metadata"]["name"]
+        if d["kind"] == "Cluster":
+            labels = {**d["spec"].get("inheritedMetadata", {}).get("labels", {}),
+                      "cnpg.io/cluster": name, "cnpg.io/instanceName": f"{name}-1", "cnpg.io/podRole": "instance",
+                      "app.kubernetes.io/name": "postgresql", "app.kubernetes.io/instance": name,
+                      "app.kubernetes.io/component": "database", "app.kubernetes.io/managed-by": "cloudnative-pg"}
+        else:
+            cluster = d["spec"]["cluster"]["name"]
+            labels = {**d["spec"].get("template", {}).get("metadata", {}).get("labels", {}),
+                      "cnpg.io/poolerName": name, "cnpg.io/cluster": cluster, "cnpg.io/podRole": "pooler",
+                      "app.kubernetes.io/name": "postgresql", "app.kubernetes.io/instance": cluster,
+                      "app.kubernetes.io/component": "pooler", "app.kubernetes.io/managed-by": "cloudnative-pg"}
+        pods[name] = labels
+    return pods

@@ -3,6 +3,7 @@ and the structural rules a schema cannot see."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -12,12 +13,26 @@ import kubernetes_validate
 import pytest
 import yaml
 from kubernetes_validate.utils import latest_version
-from rally_deploy_helpers import K8S, OVERLAYS, RALLY_LABEL, ROOT, Svc, by_kind, load_yaml_docs, render
+from rally_deploy_helpers import (
+    K8S,
+    OVERLAYS,
+    RALLY_LABEL,
+    ROOT,
+    Svc,
+    by_kind,
+    load_yaml_docs,
+    operator_pods,
+    render,
+)
 
 BASE = K8S / "base"
 PRODUCTION = K8S / "overlays" / "production"
 # The newest schema set the package ships, and an older release still widely run.
 K8S_VERSIONS = [latest_version(), "1.31.0"]
+# Custom resources: validated against their upstream CRD schemas in test_k8s_crds.py (which also
+# fails on a kind that has neither kind of schema).
+CUSTOM_KINDS = {(d["apiVersion"], d["kind"]) for d in (
+    json.loads(p.read_text()) for p in (Path(__file__).resolve().parent / "crds").glob("*.json"))}
 
 
 def _all_manifest_files() -> list[Path]:
@@ -26,6 +41,8 @@ def _all_manifest_files() -> list[Path]:
 
 
 def _validate(doc: dict[str, Any], version: str) -> None:
+    if (doc["apiVersion"], doc["kind"]) in CUSTOM_KINDS:
+        return
     try:
         kubernetes_validate.validate(doc, version, strict=True)
     except kubernetes_validate.ValidationError as exc:
@@ -94,7 +111,7 @@ def test_kustomizations_list_every_file_in_their_directory() -> None:
         d = kust_file.parent
         kust = yaml.safe_load(kust_file.read_text())
         resources = {(d / r).resolve() for r in kust.get("resources", [])}
-        patches = {(d / p["path"]).resolve() for p in kust.get("patches", [])}
+        patches = {(d / p["path"]).resolve() for p in kust.get("patches", []) if "path" in p}
         for p in resources | patches:
             assert p.exists(), f"{kust_file}: {p} does not exist"
         for f in d.glob("*.yaml"):
@@ -174,11 +191,9 @@ def test_probes_and_ports_match_the_code(rendered: list[dict[str, Any]], rally_s
         assert _selects({"matchLabels": svcs[s.name]["spec"]["selector"]},
                         deployments[s.name]["spec"]["template"]["metadata"]["labels"])
         # An explicit command line must start this service's app on its port, on every interface.
-        args = c.get("command", []) + c.get("args", [])
-        if args:
-            assert "uvicorn" in args and s.app in args, f"{s.name}: {args}"
-            assert args[args.index("--port") + 1] == str(s.port)
-            assert args[args.index("--host") + 1] == "0.0.0.0"
+        params = _uvicorn_params(c, s)
+        if params is not None:
+            assert (params["app"], params["port"], params["host"]) == (s.app, s.port, "0.0.0.0"), s.name
         # Prometheus annotations name the metrics port.
         ann = deployments[s.name]["spec"]["template"]["metadata"].get("annotations", {})
         assert ann.get("prometheus.io/scrape") == "true" and ann.get("prometheus.io/port") == str(s.port)
@@ -214,7 +229,12 @@ def test_secrets_config_and_migrations(rendered: list[dict[str, Any]], rally_ser
         assert {"configMapRef": {"name": "rally-config"}} in c.get("envFrom", [])
         secret_refs = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in c.get("env", [])
                        if "secretKeyRef" in e.get("valueFrom", {})}
-        assert all(r["name"] == "rally-secrets" for r in secret_refs.values())
+        # The NATS password comes from `nats-users` (production: a NATS user per service), the
+        # production database URL from the service's own `rally-db-<service>`, the media keys from
+        # `rally-media-s3` (tests/deploy/test_k8s_data.py checks those further).
+        own = {"RALLY_NATS_PASSWORD": {"nats-users"}, "RALLY_DATABASE_URL": {"rally-secrets", f"rally-db-{s.name}"},
+               "RALLY_TASKS_S3_ACCESS_KEY_ID": {"rally-media-s3"}, "RALLY_TASKS_S3_SECRET_ACCESS_KEY": {"rally-media-s3"}}
+        assert all(r["name"] in own.get(n, {"rally-secrets"}) for n, r in secret_refs.items()), secret_refs
         assert "RALLY_JWT_SECRET" in secret_refs, f"{s.name} verifies JWTs"
         plain = {e["name"] for e in c.get("env", []) if "value" in e}
         assert not plain & {"RALLY_JWT_SECRET", "RALLY_DATABASE_URL", "RALLY_LLM_API_KEY"}, \
@@ -222,9 +242,10 @@ def test_secrets_config_and_migrations(rendered: list[dict[str, Any]], rally_ser
         assert not {"RALLY_JWT_SECRET", "RALLY_DATABASE_URL", "RALLY_LLM_API_KEY"} & set(config)
         if s.migrations:
             assert "RALLY_DATABASE_URL" in secret_refs, s.name
-            (init,) = [i for i in spec.get("initContainers", []) if i["name"] == "migrate"]
+            # Migrate at start (dev), or wait for the release's migration Job (production).
+            (init,) = [i for i in spec.get("initContainers", []) if i["name"] in {"migrate", "wait-for-schema"}]
             assert init["image"] == c["image"], f"{s.name}: migrations must come from the same image"
-            assert init["command"] == ["rally-migrate"]
+            assert init["command"] in (["rally-migrate"], ["rally-migrate", "--wait"])
         else:
             assert "RALLY_DATABASE_URL" not in secret_refs, f"{s.name} has no database"
         if s.name == "ai":
@@ -236,15 +257,33 @@ def test_secrets_config_and_migrations(rendered: list[dict[str, Any]], rally_ser
         if s.name != "gateway":
             assert config[f"RALLY_{s.name.upper()}_URL"] == f"http://{s.name}:{s.port}"
             assert svcs[s.name]["spec"]["ports"][0]["port"] == s.port
-    assert config["RALLY_NATS_URL"] == "nats://nats:4222"
+    # NATS: its Service, or (a cluster) each of its pods through the headless Service.
+    from urllib.parse import urlsplit
+
+    sts = by_kind(rendered, "StatefulSet")["nats"]["spec"]
+    nats_hosts = {"nats"} | {f"nats-{i}.{sts['serviceName']}" for i in range(sts.get("replicas", 1))}
+    nats_urls = [urlsplit(u.strip()) for u in config["RALLY_NATS_URL"].split(",")]
+    assert all(u.scheme in {"nats", "tls"} and u.hostname in nats_hosts and u.port == 4222 for u in nats_urls)
     assert config["RALLY_GATEWAY_HOST"] == "0.0.0.0"
 
 
 def test_nats_statefulset_keeps_jetstream_on_a_volume(rendered: list[dict[str, Any]]) -> None:
     sts = by_kind(rendered, "StatefulSet")["nats"]
-    (c,) = sts["spec"]["template"]["spec"]["containers"]
-    assert "--jetstream" in c["args"] or "-js" in c["args"]
-    store = c["args"][c["args"].index("--store_dir") + 1]
+    (c,) = [c for c in sts["spec"]["template"]["spec"]["containers"] if c["name"] == "nats"]
+    if "--config" in c["args"]:  # production: nats.conf from a ConfigMap (test_k8s_nats.py reads it)
+        import re
+
+        volumes = {v["name"]: v for v in sts["spec"]["template"]["spec"]["volumes"]}
+        conf_path = c["args"][c["args"].index("--config") + 1]
+        (mount,) = [m for m in c["volumeMounts"] if conf_path.startswith(m["mountPath"] + "/")]
+        config_map = by_kind(rendered, "ConfigMap")[volumes[mount["name"]]["configMap"]["name"]]
+        conf = config_map["data"][conf_path.removeprefix(mount["mountPath"] + "/")]
+        jetstream = re.search(r"^jetstream \{(.*?)^\}", conf, re.MULTILINE | re.DOTALL)
+        assert jetstream, "nats.conf has no jetstream block"
+        store = re.search(r"^\s*store_dir:\s*(\S+)", jetstream.group(1), re.MULTILINE).group(1)  # type: ignore[union-attr]
+    else:
+        assert "--jetstream" in c["args"] or "-js" in c["args"]
+        store = c["args"][c["args"].index("--store_dir") + 1]
     mounts = {m["mountPath"]: m["name"] for m in c["volumeMounts"]}
     assert store in mounts
     claims = {t["metadata"]["name"] for t in sts["spec"]["volumeClaimTemplates"]}
@@ -252,17 +291,137 @@ def test_nats_statefulset_keeps_jetstream_on_a_volume(rendered: list[dict[str, A
     assert 4222 in {p["port"] for p in by_kind(rendered, "Service")["nats"]["spec"]["ports"]}
 
 
+# -- the edge ----------------------------------------------------------------------------------------
+# Where the edge's proxies run (the namespace the gateway's NetworkPolicy admits): the Ingress
+# controller's for the base's Ingress objects, the Gateway's for production's HTTPRoutes.
+EDGE_NAMESPACES = {"Ingress": "ingress-nginx", "HTTPRoute": "gateway-system"}
+# The longest idle time a common edge keeps an upstream connection open (Envoy's default, used by
+# most Gateway API implementations; ingress-nginx 60 s, GKE 600 s). The gateway's keep-alive must
+# be longer, so the edge, not the gateway, closes an idle connection.
+EDGE_IDLE_TIMEOUT_SECONDS = 3600
+SHORT_TIMEOUT_SECONDS = 60
+STREAM_TIMEOUT_SECONDS = 3600
+
+
+def _edge_kind(rendered: list[dict[str, Any]]) -> str:
+    kinds = {d["kind"] for d in rendered} & set(EDGE_NAMESPACES)
+    assert len(kinds) == 1, f"one way in per overlay, found {kinds or 'none'}"
+    return kinds.pop()
+
+
+def _gateway_paths() -> tuple[list[str], list[str], list[str]]:
+    """Concrete paths the gateway app serves, from its own route table: (public, live streams,
+    internal). Internal ones (probes, metrics) must not be reachable from outside."""
+    import re
+
+    from gateway_service.main import app
+    from gateway_service.routes import ROUTES
+
+    internal = {"/healthz", "/readyz", "/metrics"}
+    public, streams = [], []
+    routes = []
+    for route in app.routes:  # an included router (the member app) holds routes of its own
+        inner = getattr(route, "original_router", None)
+        routes += list(inner.routes) if inner is not None else [route]
+    for route in routes:
+        path = getattr(route, "path", "")
+        if path == "/{path:path}":
+            continue  # the proxy: sampled from its own table below
+        sample = re.sub(r"\{[^}:]+:path\}", "x/y.js", re.sub(r"\{[^}:]+\}", "abc123", path))
+        if type(route).__name__ == "Mount":
+            sample += "/swagger-ui.css"
+        if sample in internal:
+            continue
+        (streams if sample.endswith("/stream") else public).append(sample)
+    for pattern, _ in ROUTES:
+        sample = re.sub(r"\(/\.\*\)\?", "", pattern.pattern.replace("[^/]+", "abc123")).strip("^$")
+        assert pattern.match(sample), sample
+        public += [sample, f"{sample}/more"] if "(/.*)?" in pattern.pattern else [sample]
+    served = {getattr(r, "path", "") for r in routes}
+    assert len(public) > 20 and "/" in public and "/s/abc123" in public, public
+    assert internal <= served, "the gateway no longer serves what this test keeps inside"
+    return sorted(set(public)), sorted(streams), sorted(internal)
+
+
+def _path_matches(kind: str, path_type: str, value: str, path: str, regex_host: bool) -> bool:
+    import re
+
+    if path_type == "Exact":
+        return path == value
+    if path_type == "RegularExpression":
+        return re.fullmatch(value, path) is not None  # Envoy's full match (anchored here anyway)
+    if path_type == "ImplementationSpecific" or (kind == "Ingress" and regex_host):
+        # ingress-nginx with use-regex on the host: `location ~* ^<path>` for every Prefix path too.
+        return re.match(value, path, re.IGNORECASE) is not None
+    return path == value or path.startswith(value.rstrip("/") + "/")  # element-wise prefix
+
+
+def _edge_route(rendered: list[dict[str, Any]], method: str, path: str) -> dict[str, Any] | None:
+    """What the edge does with a request: the winning match's backend and timeouts, or None.
+    HTTPRoutes: Exact > RegularExpression > longest PathPrefix, then method (as Envoy Gateway,
+    Contour and NGINX Gateway Fabric rank them). Ingress (ingress-nginx): an Exact path first,
+    then the longest matching path."""
+    kind = _edge_kind(rendered)
+    candidates: list[tuple[tuple[int, int, int], dict[str, Any]]] = []
+    rank = {"Exact": 3, "RegularExpression": 2, "ImplementationSpecific": 2, "PathPrefix": 1, "Prefix": 1}
+    if kind == "HTTPRoute":
+        for route in by_kind(rendered, "HTTPRoute").values():
+            for rule in route["spec"]["rules"]:
+                for m in rule.get("matches", [{"path": {"type": "PathPrefix", "value": "/"}}]):
+                    p = m.get("path", {"type": "PathPrefix", "value": "/"})
+                    if m.get("method", method) != method or not _path_matches(kind, p["type"], p["value"], path, False):
+                        continue
+                    (ref,) = rule["backendRefs"]
+                    t = rule.get("timeouts", {})
+                    candidates.append(((rank[p["type"]], len(p["value"]), "method" in m), {
+                        "object": route["metadata"]["name"], "service": ref["name"], "port": ref["port"],
+                        "timeout": _seconds(t.get("request", "0s")), "backend_timeout": _seconds(
+                            t.get("backendRequest", t.get("request", "0s"))), "buffered": True}))
+    else:
+        ingresses = by_kind(rendered, "Ingress").values()
+        regex_host = any(i["metadata"].get("annotations", {}).get("nginx.ingress.kubernetes.io/use-regex") == "true"
+                         for i in ingresses)
+        for ing in ingresses:
+            ann = ing["metadata"].get("annotations", {})
+            for rule in ing["spec"]["rules"]:
+                for p in rule["http"]["paths"]:
+                    if not _path_matches(kind, p["pathType"], p["path"], path, regex_host):
+                        continue
+                    svc = p["backend"]["service"]
+                    candidates.append(((3 if p["pathType"] == "Exact" else 1, len(p["path"]), 0), {
+                        "object": ing["metadata"]["name"], "service": svc["name"], "port": svc["port"],
+                        "timeout": int(ann.get("nginx.ingress.kubernetes.io/proxy-read-timeout", 60)),
+                        "backend_timeout": int(ann.get("nginx.ingress.kubernetes.io/proxy-read-timeout", 60)),
+                        "buffered": ann.get("nginx.ingress.kubernetes.io/proxy-buffering", "off") == "on"}))
+    return max(candidates, key=lambda c: c[0])[1] if candidates else None
+
+
+def _seconds(duration: str) -> int:
+    import re
+
+    units = {"h": 3600, "m": 60, "s": 1, "ms": 0.001}
+    return int(sum(int(n) * units[u] for n, u in re.findall(r"(\d+)(ms|h|m|s)", duration)))
+
+
 def test_only_the_gateway_is_exposed(rendered: list[dict[str, Any]]) -> None:
-    ingresses = by_kind(rendered, "Ingress")
-    assert list(ingresses) == ["gateway"]
-    backends = {p["backend"]["service"]["name"] for rule in ingresses["gateway"]["spec"]["rules"]
-                for p in rule["http"]["paths"]}
-    assert backends == {"gateway"}
+    kind = _edge_kind(rendered)
+    gw_service = by_kind(rendered, "Service")["gateway"]
+    gw_ports = {p["name"]: p["port"] for p in gw_service["spec"]["ports"]}
     for svc in by_kind(rendered, "Service").values():
         assert svc["spec"].get("type", "ClusterIP") == "ClusterIP", svc["metadata"]["name"]
-    port = ingresses["gateway"]["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["port"]
-    gw_ports = {p["name"]: p["port"] for p in by_kind(rendered, "Service")["gateway"]["spec"]["ports"]}
-    assert port.get("name") in gw_ports or port.get("number") in gw_ports.values()
+    for obj in by_kind(rendered, kind).values():
+        if kind == "HTTPRoute":
+            backends = [b for r in obj["spec"]["rules"] for b in r["backendRefs"]]
+            assert all(b.get("kind", "Service") == "Service" and b["name"] == "gateway"
+                       and b["port"] in gw_ports.values() for b in backends), obj["metadata"]["name"]
+            # Attached to the operator's Gateway (deploy/README.md names it), by listener.
+            assert all(ref.get("namespace") and ref.get("sectionName") for ref in obj["spec"]["parentRefs"])
+        else:
+            for rule in obj["spec"]["rules"]:
+                for p in rule["http"]["paths"]:
+                    port = p["backend"]["service"]["port"]
+                    assert p["backend"]["service"]["name"] == "gateway"
+                    assert port.get("name") in gw_ports or port.get("number") in gw_ports.values()
     pdb = by_kind(rendered, "PodDisruptionBudget")["gateway"]
     gw = by_kind(rendered, "Deployment")["gateway"]
     assert _selects(pdb["spec"]["selector"], gw["spec"]["template"]["metadata"]["labels"])
@@ -271,9 +430,83 @@ def test_only_the_gateway_is_exposed(rendered: list[dict[str, Any]]) -> None:
     assert pdb["spec"]["minAvailable"] < least or least == 1
 
 
+def test_the_edge_routes_public_paths_and_keeps_metrics_inside(rendered: list[dict[str, Any]]) -> None:
+    public, streams, internal = _gateway_paths()
+    assert "/v1/sessions/abc123/stream" in streams and "/v1/me/stream" in streams
+    for path in internal:
+        for method in ("GET", "POST"):
+            assert _edge_route(rendered, method, path) is None, f"{path} is reachable from outside"
+    for path in public:
+        route = _edge_route(rendered, "GET", path)
+        assert route is not None, f"{path} is not routed"
+        assert route["timeout"] <= SHORT_TIMEOUT_SECONDS and route["buffered"], (path, route)
+        assert 0 < route["backend_timeout"] <= route["timeout"], (path, route)
+    for path in streams:
+        route = _edge_route(rendered, "GET", path)
+        assert route is not None and route["timeout"] >= STREAM_TIMEOUT_SECONDS, (path, route)
+        assert not route["buffered"] or _edge_kind(rendered) == "HTTPRoute", (path, route)
+        # Only the stream itself gets the long timeout: not its neighbours, not other methods.
+        for near in (path + "x", path.replace("/stream", "/streams"), path.rsplit("/", 1)[0]):
+            other = _edge_route(rendered, "GET", near)
+            assert other is None or other["timeout"] <= SHORT_TIMEOUT_SECONDS, (near, other)
+        if _edge_kind(rendered) == "HTTPRoute":  # an Ingress cannot match on the method
+            post = _edge_route(rendered, "POST", path)
+            assert post is None or post["timeout"] <= SHORT_TIMEOUT_SECONDS, (path, post)
+
+
+def test_the_edge_check_sees_a_leak(rendered: list[dict[str, Any]]) -> None:
+    import copy
+
+    leaky = copy.deepcopy(rendered)
+    kind = _edge_kind(leaky)
+    obj = next(iter(o for o in leaky if o["kind"] == kind))
+    if kind == "HTTPRoute":
+        obj["spec"]["rules"][0]["matches"].append({"path": {"type": "PathPrefix", "value": "/"}})
+    else:
+        obj["spec"]["rules"][0]["http"]["paths"].append(
+            {"path": "/", "pathType": "Prefix", "backend": {"service": {"name": "gateway", "port": {"name": "http"}}}})
+    assert _edge_route(leaky, "GET", "/metrics") is not None
+
+
+def test_the_gateway_command_is_the_images_and_outlasts_the_edges_idle_timeout(
+        rendered: list[dict[str, Any]], rally_services: list[Svc]) -> None:
+    gw = _container(by_kind(rendered, "Deployment")["gateway"], "gateway")
+    params = _uvicorn_params(gw, next(s for s in rally_services if s.name == "gateway"))
+    assert params is not None and gw["args"][0] == "rally-serve"
+    assert params["proxy_headers"] and params["forwarded_allow_ips"] == "*"
+    assert params["timeout_keep_alive"] > EDGE_IDLE_TIMEOUT_SECONDS
+    assert params["timeout_graceful_shutdown"] is not None  # the image's, kept
+
+
+def _uvicorn_params(container: dict[str, Any], svc: Svc) -> dict[str, Any] | None:
+    """The uvicorn options a container really starts with: the image's `rally-serve` line from the
+    Dockerfile (its printf, with the service and port filled in) plus the container's args; None
+    when the container keeps the image's command."""
+    import re
+    import shlex
+    import sys
+
+    import uvicorn.main  # noqa: F401  (the click command lives in the module of that name)
+
+    argv = container.get("command", []) + container.get("args", [])
+    if not argv:
+        return None
+    if argv[0] == "rally-serve":
+        text = re.sub(r"\\\n", " ", (ROOT / "Dockerfile").read_text())
+        line = re.search(r"exec (uvicorn [^\"]*?)\s*\"\$@\"", text)
+        assert line, "no rally-serve line in the Dockerfile"
+        base = shlex.split(line.group(1) % (svc.name, svc.port))
+        argv = base + argv[1:]
+    assert argv[0] == "uvicorn", argv
+    cmd = sys.modules["uvicorn.main"].main
+    return dict(cmd.make_context("uvicorn", argv[1:]).params)
+
+
 # -- network policies ------------------------------------------------------------------------------
 def _pods(rendered: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
-    return {w["metadata"]["name"]: tpl["metadata"]["labels"] for w, tpl in _pod_specs(rendered)}
+    # With the pods CloudNativePG creates for a Cluster or Pooler (production's database).
+    return {**{w["metadata"]["name"]: tpl["metadata"]["labels"] for w, tpl in _pod_specs(rendered)},
+            **operator_pods(rendered)}
 
 
 def _allowed(rendered: list[dict[str, Any]], src_labels: dict[str, str] | None, src_ns: str | None,
@@ -321,8 +554,11 @@ def test_network_policies_let_only_the_gateway_in(rendered: list[dict[str, Any]]
     gw = pods["gateway"]
     for s in rally_services:
         dst = pods[s.name]
-        from_ingress = _allowed(rendered, None, "ingress-nginx", dst, s.port)
-        assert from_ingress == (s.name == "gateway"), f"{s.name}: reachable from the ingress controller"
+        from_edge = _allowed(rendered, None, EDGE_NAMESPACES[_edge_kind(rendered)], dst, s.port)
+        assert from_edge == (s.name == "gateway"), f"{s.name}: reachable from the edge"
+        other_edge = {n for k, n in EDGE_NAMESPACES.items() if k != _edge_kind(rendered)}
+        assert not any(_allowed(rendered, None, n, dst, s.port) for n in other_edge), \
+            f"{s.name}: reachable from the edge this overlay does not use"
         if s.name != "gateway":
             assert _allowed(rendered, gw, None, dst, s.port), f"gateway cannot reach {s.name}"
             for other in rally_services:
@@ -347,7 +583,7 @@ def test_production_pins_images_and_expects_external_postgres() -> None:
             image = c["image"]
             assert ":" in image.rsplit("/", 1)[-1] and not image.endswith(":latest"), \
                 f"{w['metadata']['name']}: image {image} has no fixed tag"
-    assert "postgres" not in by_kind(docs, "StatefulSet"), "production uses an external Postgres"
+    assert "postgres" not in by_kind(docs, "StatefulSet"), "production runs Postgres as a CloudNativePG Cluster"
     assert "Secret" not in {d["kind"] for d in docs}, "production secrets are created out of band"
     assert by_kind(docs, "ConfigMap")["rally-config"]["data"]["RALLY_AUTH_MODE"] != "dev"
 

@@ -7,11 +7,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+from opentelemetry.trace import SpanKind
 from rally_shared.contracts.admin import UseCaseDeleted, UseCaseUpserted
 from rally_shared.contracts.envelope import Event
 from rally_shared.contracts.session import GenerationRequested, PhaseChanged, SessionContext
 from rally_shared.testing import EventProbe, auth, make_token
 from rally_shared.testing import publish_event as publish
+from rally_shared.tracing import memory_exporter
 
 IDEAS = ["Go to the cinema", "Bowling", "Picnic in the park"]
 NAMES = ["Ann", "Ben", "Cat", "Dan"]
@@ -186,3 +188,34 @@ async def test_the_request_id_follows_the_job_into_the_worker_and_out(
         (started,) = await probe.wait_for("rally.ai.generation_started", sessionId=sid)
         (found,) = await probe.wait_for("rally.ai.approach_generated", sessionId=sid)
     assert started["requestId"] == ev.request_id and found["requestId"] == ev.request_id
+
+
+async def test_the_trace_follows_the_job_from_the_consumer_into_the_worker_and_out(
+        client: httpx.AsyncClient, use_case_ids: dict[str, str]) -> None:
+    # The event arrives with a producer's `traceparent` header; the consumer span continues it, the
+    # job row keeps the consumer's context, the worker's span is its child, and what the worker
+    # emits carries the worker's context (the next consumer continues there).
+    trace_id, producer = uuid.uuid4().hex, uuid.uuid4().hex[:16]
+    sid = str(uuid.uuid4())
+    ev = phase_event(sid, "approaches", context(sid))
+    async with EventProbe("rally.ai.>") as probe:
+        await publish(ev, headers={"traceparent": f"00-{trace_id}-{producer}-01"})
+        (started,) = await probe.wait_for("rally.ai.generation_started", sessionId=sid)
+        (found,) = await probe.wait_for("rally.ai.approach_generated", sessionId=sid)
+    spans = [s for s in memory_exporter.spans() if f"{s.context.trace_id:032x}" == trace_id]
+    assert {s.resource.attributes["service.name"] for s in spans} == {"ai"}
+    (consumer,) = [s for s in spans if s.kind == SpanKind.CONSUMER]
+    assert consumer.name == "process rally.session.phase_changed"
+    assert f"{consumer.parent.span_id:016x}" == producer
+    (worker,) = [s for s in spans if s.name == "generate approach"]
+    assert worker.parent.span_id == consumer.context.span_id
+    assert worker.attributes["rally.session.id"] == sid and worker.attributes["rally.generation.attempt"] == 1
+    from ai_service.generations import repository as repo
+    from ai_service.runtime import runtime
+    from rally_shared.db import unit_of_work
+
+    async with unit_of_work(runtime.sm) as s:
+        job = await repo.get(s, uuid.UUID(found["data"]["generationId"]))
+    assert job is not None and job.traceparent == f"00-{trace_id}-{consumer.context.span_id:016x}-01"
+    assert started["traceparent"] == job.traceparent  # emitted when the job was claimed
+    assert found["traceparent"] == f"00-{trace_id}-{worker.context.span_id:016x}-01"

@@ -1,4 +1,4 @@
-"""Structured JSON logs carrying the request id and event id of the work being done."""
+"""Structured JSON logs carrying the request id, event id and trace id of the work being done."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
+
+from opentelemetry import trace
 
 from rally_shared.settings import SharedSettings
 
@@ -53,6 +55,9 @@ class JsonFormatter(logging.Formatter):
             entry["requestId"] = rid
         if eid := event_id_var.get():
             entry["eventId"] = eid
+        span = trace.get_current_span().get_span_context()
+        if span.is_valid:  # tracing on: the line leads to its trace
+            entry["traceId"] = f"{span.trace_id:032x}"
         fields = getattr(record, "fields", None)
         if isinstance(fields, dict):  # structured extras, e.g. the access log's method and status
             entry.update(fields)

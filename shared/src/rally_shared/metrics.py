@@ -6,7 +6,7 @@ and a metric label of the same name would be renamed to `exported_service` or ov
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 HTTP_LATENCY = Histogram(
     "rally_http_request_duration_seconds",
@@ -16,6 +16,11 @@ HTTP_LATENCY = Histogram(
 )
 OUTBOX_PUBLISHED = Counter("rally_outbox_published_total", "Events relayed", ["rally_service"])
 OUTBOX_RELAY_ERRORS = Counter("rally_outbox_relay_errors_total", "Relay failures", ["rally_service"])
+OUTBOX_OLDEST_UNPUBLISHED = Gauge(
+    "rally_outbox_oldest_unpublished_seconds",
+    "Age of the oldest unpublished outbox row this replica's relay last claimed (0: it found none)",
+    ["rally_service"],
+)
 EVENTS_CONSUMED = Counter("rally_events_consumed_total", "Events handled", ["consumer"])
 EVENTS_DUPLICATE = Counter(
     "rally_events_duplicate_total", "Redelivered events skipped by the inbox", ["consumer"]

@@ -50,7 +50,10 @@ def _prepare(conn: Connection, schema: str, extensions: tuple[str, ...]) -> None
     try:
         for ext in extensions:
             conn.execute(text(f'CREATE EXTENSION IF NOT EXISTS "{ext}"'))
-        conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+        # Only when missing: CREATE SCHEMA checks the right to create schemas even with IF NOT
+        # EXISTS, and a production service role owns its schema (made at bootstrap) without it.
+        if conn.execute(text("SELECT 1 FROM pg_namespace WHERE nspname = :s"), {"s": schema}).first() is None:
+            conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
         conn.commit()
     finally:
         conn.execute(text("SELECT pg_advisory_unlock(7243001)"))

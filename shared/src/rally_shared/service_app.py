@@ -17,7 +17,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from fastapi.telemetry import TelemetryConfig
 from faststream.nats import NatsBroker
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, StatusCode, Tracer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -28,7 +32,7 @@ from rally_shared.contracts.envelope import unsafe_text
 from rally_shared.db import make_engine, make_sessionmaker, unit_of_work
 from rally_shared.errors import error_response, install_error_handlers
 from rally_shared.logs import configure_logging, request_id_var
-from rally_shared.messaging.broker import EventConsumers, make_broker
+from rally_shared.messaging.broker import EventConsumers, make_broker, nats_inbox_prefix
 from rally_shared.messaging.outbox import OutboxRelay
 from rally_shared.messaging.retention import Retention, RetentionPruner
 from rally_shared.messaging.signal import outbox_signal
@@ -38,6 +42,7 @@ from rally_shared.metrics import HTTP_LATENCY
 from rally_shared.openapi import install_openapi, operation_id
 from rally_shared.overload import ConcurrencyLimit, inflight_limit
 from rally_shared.settings import SharedSettings
+from rally_shared.tracing import parent_from_asgi, service_tracer
 
 log = logging.getLogger("rally.service")
 
@@ -53,6 +58,7 @@ class ServiceRuntime:
     tables: MessagingTables
     broker: NatsBroker = field(init=False)
     consumers: EventConsumers = field(init=False)
+    tracer: Tracer | None = field(init=False)  # None: tracing is off
     engine: AsyncEngine | None = None
     _sm: async_sessionmaker[AsyncSession] | None = None
     relay: OutboxRelay | None = None
@@ -61,11 +67,14 @@ class ServiceRuntime:
     on_stop: list[Hook] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.broker = make_broker(self.settings.nats_url or "nats://127.0.0.1:4222")
+        self.tracer = service_tracer(self.name, self.settings)
+        self.broker = make_broker(self.settings.nats_url or "nats://127.0.0.1:4222", self.settings)
         self.consumers = EventConsumers(
             self.broker, self.name, lambda: self.sm, self.tables.inbox,
             max_deliver=self.settings.consumer_max_deliver,
             ack_wait=self.settings.consumer_ack_wait_seconds,
+            inbox_prefix=nats_inbox_prefix(self.settings),
+            tracer=self.tracer,
         )
 
     @property
@@ -85,7 +94,7 @@ class ServiceRuntime:
         await self.broker.start()
         if self.settings.outbox_relay_enabled:
             self.relay = OutboxRelay(self._sm, self.tables.outbox, self.broker, service=self.name,
-                                     poll_seconds=self.settings.outbox_poll_seconds)
+                                     poll_seconds=self.settings.outbox_poll_seconds, tracer=self.tracer)
             self.relay.start()
         if cfg.retention_interval_seconds > 0:
             retention = Retention(outbox=timedelta(hours=cfg.outbox_retention_hours),
@@ -135,17 +144,21 @@ def unsafe_request(request: Request) -> bool:
 
 
 access_log = logging.getLogger("rally.access")
+# RequestContextMiddleware makes the one server span: FastAPI's own telemetry stays off even when a
+# global tracer provider is set (an auto-instrumentation agent), so no request gets two.
+NO_FASTAPI_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})  # probes and scrapes: no access line
 
 
 class RequestContextMiddleware:
     """Request id (kept or made, echoed in X-Request-Id), the latency metric, the access log line,
-    and the refusal of paths no route can mean. Plain ASGI: it does not buffer or re-wrap the
-    response."""
+    the server span when tracing is on (continuing a `traceparent` header), and the refusal of
+    paths no route can mean. Plain ASGI: it does not buffer or re-wrap the response."""
 
     def __init__(self, app: ASGIApp, service: str,
-                 route_label: Callable[[Scope], str] | None = None, *, access_log: bool = True) -> None:
-        self.app, self.service, self.access_log = app, service, access_log
+                 route_label: Callable[[Scope], str] | None = None, *, access_log: bool = True,
+                 tracer: Tracer | None = None) -> None:
+        self.app, self.service, self.access_log, self.tracer = app, service, access_log, tracer
         self.route_label = route_label or (lambda sc: getattr(sc.get("route"), "path", "unmatched"))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -170,8 +183,20 @@ class RequestContextMiddleware:
                 MutableHeaders(scope=message)["X-Request-Id"] = rid
             await send(message)
 
+        span = span_token = None
+        # Probes and scrapes make no spans; the query string stays out (it may carry a token).
+        if self.tracer is not None and scope["path"] not in QUIET_ROUTES:
+            span = self.tracer.start_span(scope["method"], context=parent_from_asgi(scope),
+                                          kind=SpanKind.SERVER, attributes={
+                                              "http.request.method": scope["method"],
+                                              "url.path": scope["path"], "rally.request_id": rid})
+            span_token = otel_context.attach(trace.set_span_in_context(span))
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception as exc:
+            if span is not None:
+                span.record_exception(exc)
+            raise
         finally:
             elapsed, route = time.perf_counter() - start, self.route_label(scope)
             HTTP_LATENCY.labels(self.service, scope["method"], route, str(status)).observe(elapsed)
@@ -180,6 +205,15 @@ class RequestContextMiddleware:
                 access_log.info("%s %s %d", scope["method"], scope["path"], status, extra={"fields": {
                     "method": scope["method"], "path": scope["path"], "route": route, "status": status,
                     "durationMs": round(elapsed * 1000, 1)}})
+            if span is not None and span_token is not None:
+                span.update_name(scope["method"] if route == "unmatched" else f"{scope['method']} {route}")
+                # http.route only for a path template (the gateway labels its proxy by service)
+                span.set_attributes({"http.response.status_code": status, "http.route": route}
+                                    if route.startswith("/") else {"http.response.status_code": status})
+                if status >= 500:
+                    span.set_status(StatusCode.ERROR)
+                span.end()
+                otel_context.detach(span_token)
             request_id_var.reset(token)
 
 
@@ -204,13 +238,14 @@ def create_service_app(
     # Operation ids clients can generate code from (`sessions_create`), not the framework's
     # `create_session_v1_sessions_post`.
     app = FastAPI(title=title, description=description, version=version, lifespan=lifespan,
-                  generate_unique_id_function=operation_id)
+                  generate_unique_id_function=operation_id, telemetry=NO_FASTAPI_TELEMETRY)
     app.state.runtime = runtime
     app.state.settings = runtime.settings
     install_error_handlers(app)
     # Inside the request context: a shed request still gets its request id and latency metric.
     app.add_middleware(ConcurrencyLimit, limit=inflight_limit(runtime.settings), service=runtime.name)
-    app.add_middleware(RequestContextMiddleware, service=runtime.name, access_log=runtime.settings.access_log)
+    app.add_middleware(RequestContextMiddleware, service=runtime.name, access_log=runtime.settings.access_log,
+                       tracer=runtime.tracer)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

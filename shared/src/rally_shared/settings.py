@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET = "rally-dev-secret-change-me-0123456789abcdef"
@@ -20,6 +20,12 @@ class SharedSettings(BaseSettings):
     )
     # One URL, or a cluster's URLs separated by commas (clients fail over between them).
     nats_url: str = Field("", validation_alias=AliasChoices("RALLY_NATS_URL", "NATS_URL"))
+    # Production NATS (deploy/README.md): this service's own user, and the CA that signed the
+    # servers' certificate (set: every connection uses TLS and verifies the server against it).
+    # Unset: no authentication and plain connections, as `make run` and the tests use.
+    nats_user: str = ""
+    nats_password: SecretStr = SecretStr("")
+    nats_ca_file: str = ""
     auth_mode: str = "dev"  # dev | prod
     jwt_secret: str = DEV_SECRET
     jwt_issuer: str = "rally"
@@ -43,6 +49,11 @@ class SharedSettings(BaseSettings):
     # One JSON line per request (method, path without query, route, status, duration, request id);
     # probes and /metrics are left out.
     access_log: bool = True
+    # OpenTelemetry traces (rally_shared.tracing): "" exports over OTLP/HTTP when the standard
+    # OTEL_EXPORTER_OTLP_ENDPOINT (or _TRACES_ENDPOINT) is set and traces nothing otherwise; "otlp"
+    # always exports (to localhost:4318 without an endpoint); "memory" keeps spans in the process
+    # (tests); "none" is off whatever the environment says.
+    otel_exporter: Literal["", "none", "otlp", "memory"] = ""
     outbox_relay_enabled: bool = True
     outbox_poll_seconds: float = 0.5
     consumer_max_deliver: int = 8

@@ -8,13 +8,17 @@ read settings at import see the right URLs. Each run gets a fresh database.
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 import os
 import shutil
 import tempfile
+import threading
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +35,11 @@ _state: dict[str, Any] = {}
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # Apps built in test processes trace into memory (rally_shared.tracing.memory_exporter) unless
+    # RALLY_OTEL_EXPORTER says otherwise; processes they start are not affected.
+    from rally_shared.tracing import use_memory_by_default
+
+    use_memory_by_default()
     if os.environ.get("RALLY_TEST_INFRA_STARTED"):
         return
     root = Path(str(config.rootpath))
@@ -138,9 +147,10 @@ class EventProbe:
 
 
 async def publish_event(data: EventData | Event, *, msg_id: str | None = None,
-                        nats_url: str | None = None) -> Event:
+                        nats_url: str | None = None, headers: dict[str, str] | None = None) -> Event:
     """Publish an event to JetStream as a producing service's outbox relay would. Another `msg_id`
-    than the event id gets the same event past the stream's de-duplication: a redelivery."""
+    than the event id gets the same event past the stream's de-duplication: a redelivery. `headers`
+    are added (a `traceparent`)."""
     import nats
 
     event = data if isinstance(data, Event) else data.to_event()
@@ -152,7 +162,8 @@ async def publish_event(data: EventData | Event, *, msg_id: str | None = None,
         except Exception:  # no service has started yet
             await js.add_stream(name=STREAM_NAME, subjects=STREAM_SUBJECTS, duplicate_window=120.0)
         payload = json.dumps(event.model_dump(mode="json", by_alias=True)).encode()
-        await js.publish(event.type, payload, stream=STREAM_NAME, headers={"Nats-Msg-Id": msg_id or event.id})
+        await js.publish(event.type, payload, stream=STREAM_NAME,
+                         headers={"Nats-Msg-Id": msg_id or event.id, **(headers or {})})
     finally:
         await nc.close()
     return event
@@ -170,3 +181,88 @@ async def eventually(check: Any, timeout: float = 15.0, every: float = 0.1) -> A
             return last
         await asyncio.sleep(every)
     raise AssertionError(f"condition not met within {timeout} s (last value: {last!r})")
+
+
+@dataclass(frozen=True)
+class ReceivedSpan:
+    service: str  # the resource's service.name
+    name: str
+    kind: str  # server | client | producer | consumer | internal
+    trace_id: str
+    span_id: str
+    parent_id: str  # "" for a root span
+    attributes: dict[str, Any]
+
+
+class OtlpReceiver:
+    """A tiny OTLP/HTTP trace receiver on loopback: what processes export to `endpoint` (their
+    OTEL_EXPORTER_OTLP_ENDPOINT), parsed from protobuf into `spans`."""
+
+    KINDS = {1: "internal", 2: "server", 3: "client", 4: "producer", 5: "consumer"}
+
+    def __init__(self) -> None:
+        self.spans: list[ReceivedSpan] = []
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+
+    @property
+    def endpoint(self) -> str:
+        assert self._server is not None, "not started"
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def received(self) -> list[ReceivedSpan]:
+        with self._lock:
+            return list(self.spans)
+
+    def _store(self, body: bytes) -> None:
+        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+        request = ExportTraceServiceRequest.FromString(body)
+        found = []
+        for resource_spans in request.resource_spans:
+            attrs = {a.key: a.value.string_value for a in resource_spans.resource.attributes}
+            for scope_spans in resource_spans.scope_spans:
+                for s in scope_spans.spans:
+                    found.append(ReceivedSpan(
+                        service=attrs.get("service.name", ""), name=s.name,
+                        kind=self.KINDS.get(s.kind, "unspecified"), trace_id=s.trace_id.hex(),
+                        span_id=s.span_id.hex(), parent_id=s.parent_span_id.hex(),
+                        attributes={a.key: _any_value(a.value) for a in s.attributes}))
+        with self._lock:
+            self.spans.extend(found)
+
+    def __enter__(self) -> OtlpReceiver:
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length") or 0))
+                if self.headers.get("content-encoding") == "gzip":
+                    body = gzip.decompress(body)
+                if self.path != "/v1/traces":
+                    self.send_response(404)
+                    self.end_headers()
+                    return
+                receiver._store(body)
+                self.send_response(200)
+                self.send_header("content-type", "application/x-protobuf")
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self._server.serve_forever, daemon=True, name="otlp-receiver").start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+
+def _any_value(value: Any) -> Any:
+    kind = value.WhichOneof("value")  # lists and maps are not used by Rally's spans
+    return getattr(value, kind) if kind in ("string_value", "bool_value", "int_value", "double_value") \
+        else None

@@ -91,6 +91,8 @@ class Generation(Base):
     result_id: Mapped[str | None] = mapped_column(String(64))  # approach id for approach jobs
     # The request that queued the job (carried by its trigger event): the worker logs and emits under it.
     request_id: Mapped[str | None] = mapped_column(String(64))
+    # The trace context of the consumer that queued it: the worker's span continues that trace.
+    traceparent: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

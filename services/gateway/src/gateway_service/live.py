@@ -27,12 +27,13 @@ class LiveHub:
         self.by_profile: dict[str, set[asyncio.Queue[dict[str, Any]]]] = defaultdict(set)
         self._nc: Any = None
 
-    async def start(self, nats_url: str) -> None:
+    async def start(self, nats_url: str, **options: Any) -> None:
+        """Connect (options: credentials, TLS and inbox, `nats_connect_options`) and subscribe."""
         import nats
         from rally_shared.messaging.broker import nats_servers
 
         self._nc = await nats.connect(nats_servers(nats_url), max_reconnect_attempts=-1,
-                                      name="rally-gateway-live")
+                                      name="rally-gateway-live", **options)
         await self._nc.subscribe("rally.>", cb=self._on_msg)
 
     async def stop(self) -> None:

@@ -30,8 +30,10 @@ from rally_shared.errors import (
     install_error_handlers,
 )
 from rally_shared.logs import configure_logging, request_id_var
+from rally_shared.messaging.broker import nats_connect_options
 from rally_shared.openapi import install_openapi, operation_id
-from rally_shared.service_app import RequestContextMiddleware
+from rally_shared.service_app import NO_FASTAPI_TELEMETRY, RequestContextMiddleware
+from rally_shared.tracing import service_tracer
 from starlette.types import Scope
 from swagger_ui_bundle import swagger_ui_path
 
@@ -45,6 +47,7 @@ from gateway_service.routes import PUBLIC, service_for
 settings = get_settings()
 configure_logging("gateway", settings.log_level)
 log = logging.getLogger("rally.gateway")
+tracer = service_tracer("gateway", settings)
 hub = LiveHub()
 limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
 state: dict[str, Any] = {}
@@ -59,7 +62,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     state["client"] = httpx.AsyncClient(
         timeout=settings.upstream_timeout_seconds,
         limits=httpx.Limits(max_connections=32, max_keepalive_connections=16, keepalive_expiry=20))
-    await hub.start(settings.nats_url or "nats://127.0.0.1:4222")
+    await hub.start(settings.nats_url or "nats://127.0.0.1:4222", **nats_connect_options(settings))
     devauth.announce(settings, log)
     try:
         yield
@@ -69,7 +72,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 app = FastAPI(title="Rally API", version="0.1.0", lifespan=lifespan, docs_url=None, openapi_url=None,
-              generate_unique_id_function=operation_id,
+              generate_unique_id_function=operation_id, telemetry=NO_FASTAPI_TELEMETRY,
               description="The public API of Rally, AI-guided group sessions. Authenticate with "
                           "`Authorization: Bearer <JWT>`; in dev mode get one from "
                           "`POST /v1/auth/dev-token`. Every error answers "
@@ -92,7 +95,7 @@ def _route_label(scope: Scope) -> str:
 
 
 app.add_middleware(RequestContextMiddleware, service="gateway", route_label=_route_label,
-                   access_log=settings.access_log)
+                   access_log=settings.access_log, tracer=tracer)
 install_cors(app, settings.cors_origin_list)  # last: the outermost layer
 
 
@@ -255,7 +258,7 @@ async def route(path: str, request: Request) -> Response:
     rate_limit(request, who)
     body = await proxy.read_body(request, settings.max_body_bytes)
     return await proxy.forward(state["client"], request, settings.service_urls()[service], service, body,
-                               request_id_var.get() or uuid.uuid4().hex)
+                               request_id_var.get() or uuid.uuid4().hex, tracer=tracer)
 
 
 install_openapi(app)  # after every route: it checks their operation ids now

@@ -7,7 +7,9 @@ import logging
 import httpx
 from fastapi import Request
 from fastapi.responses import Response, StreamingResponse
+from opentelemetry.trace import SpanKind, StatusCode, Tracer
 from rally_shared.errors import BadRequest, PayloadTooLarge, ServiceUnavailable
+from rally_shared.tracing import inject, span
 from starlette.background import BackgroundTask
 
 log = logging.getLogger("rally.gateway.proxy")
@@ -56,7 +58,7 @@ async def _send(client: httpx.AsyncClient, method: str, url: str, headers: dict[
 
 
 async def forward(client: httpx.AsyncClient, request: Request, base_url: str, service: str,
-                  body: bytes, request_id: str) -> Response:
+                  body: bytes, request_id: str, *, tracer: Tracer | None = None) -> Response:
     headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
     headers["x-request-id"] = request_id
     headers["x-forwarded-for"] = request.client.host if request.client else ""
@@ -66,7 +68,18 @@ async def forward(client: httpx.AsyncClient, request: Request, base_url: str, se
     query = request.scope.get("query_string") or b""
     url = base_url + raw_path.decode("latin-1") + (f"?{query.decode('latin-1')}" if query else "")
     try:
-        resp = await _send(client, request.method, url, headers, body)
+        # A client span until the service's headers arrive; the service continues the trace from
+        # the `traceparent` it sets (replacing whatever the caller sent).
+        with span(tracer, request.method, kind=SpanKind.CLIENT, attributes={
+                "http.request.method": request.method, "rally.upstream": service,
+                "url.path": request.url.path, "rally.request_id": request_id}) as client_span:
+            if client_span is not None:
+                inject(headers, client_span)
+            resp = await _send(client, request.method, url, headers, body)
+            if client_span is not None:
+                client_span.set_attribute("http.response.status_code", resp.status_code)
+                if resp.status_code >= 500:
+                    client_span.set_status(StatusCode.ERROR)
     except httpx.TimeoutException as exc:
         log.warning("%s timed out on %s %s", service, request.method, request.url.path)
         raise ServiceUnavailable(f"The {service} service did not answer in time.",

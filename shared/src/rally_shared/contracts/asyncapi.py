@@ -35,12 +35,16 @@ def document() -> dict[str, Any]:
         messages[name] = {
             "name": model.TYPE, "title": name, "summary": (model.__doc__ or "").strip().split("\n")[0],
             "contentType": "application/json",
-            "headers": {"type": "object", "properties": {"Nats-Msg-Id": {
-                "type": "string", "description": "the event id (JetStream de-duplication)"}}},
+            "headers": {"type": "object", "properties": {
+                "Nats-Msg-Id": {"type": "string", "description": "the event id (JetStream de-duplication)"},
+                "traceparent": {"type": "string", "description": "W3C trace context of the publishing "
+                                                                 "span, when tracing is on"}}},
             "payload": {"type": "object", "required": ["id", "type", "occurredAt", "data"], "properties": {
                 "id": {"type": "string", "format": "uuid"}, "type": {"const": model.TYPE},
                 "occurredAt": {"type": "string", "format": "date-time"},
                 "requestId": {"type": ["string", "null"]},
+                "traceparent": {"type": ["string", "null"],
+                                "description": "W3C trace context of the work that wrote the event"},
                 "data": {"$ref": f"#/components/schemas/{name}"}}},
         }
         channels[name] = {

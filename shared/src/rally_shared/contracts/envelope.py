@@ -54,6 +54,9 @@ class Event(CamelModel):
     occurred_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     data: dict[str, Any]
     request_id: str | None = None
+    # The W3C trace context of the work that wrote the event (rally_shared.tracing): kept with the
+    # outbox row until the relay publishes it, then sent as the `traceparent` message header too.
+    traceparent: str | None = None
 
 
 class EventData(CamelModel):

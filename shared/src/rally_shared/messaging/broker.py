@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import ssl
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from faststream import AckPolicy
-from faststream.nats import JStream, NatsBroker, NatsMessage, PullSub
+from faststream.nats import JStream, NatsBroker, NatsMessage, NatsSecurity, NatsUserPassword, PullSub
 from nats.js.api import ConsumerConfig
+from opentelemetry.trace import SpanKind, Tracer
 from pydantic import ValidationError
 from sqlalchemy import Table
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -19,6 +21,8 @@ from rally_shared.db import unit_of_work
 from rally_shared.logs import event_id_var, request_id_var
 from rally_shared.messaging.streams import DUPLICATE_WINDOW_SECONDS
 from rally_shared.metrics import EVENTS_CONSUMED, EVENTS_DEAD_LETTERED, EVENTS_DUPLICATE
+from rally_shared.settings import SharedSettings
+from rally_shared.tracing import mark_error, span
 
 log = logging.getLogger("rally.consumer")
 
@@ -35,7 +39,43 @@ def nats_servers(nats_url: str) -> list[str]:
     return [u.strip() for u in nats_url.split(",") if u.strip()]
 
 
-def make_broker(nats_url: str, **kwargs: Any) -> NatsBroker:
+def nats_tls_context(settings: SharedSettings) -> ssl.SSLContext | None:
+    """TLS that trusts only the CA of the NATS servers (hostnames verified), when one is set."""
+    if not settings.nats_ca_file:
+        return None
+    return ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=settings.nats_ca_file)
+
+
+def nats_inbox_prefix(settings: SharedSettings) -> str:
+    # Replies (JetStream API answers, pulled messages) arrive under this prefix: a prefix per user
+    # lets the server allow each service its own replies and no one else's.
+    return f"_INBOX_{settings.nats_user}" if settings.nats_user else "_INBOX"
+
+
+def nats_connect_options(settings: SharedSettings) -> dict[str, Any]:
+    """`nats.connect` keyword arguments for the credentials, TLS and inbox of the settings."""
+    options: dict[str, Any] = {"inbox_prefix": nats_inbox_prefix(settings)}
+    if settings.nats_user:
+        options.update(user=settings.nats_user, password=settings.nats_password.get_secret_value())
+    tls = nats_tls_context(settings)
+    if tls is not None:
+        options["tls"] = tls
+    return options
+
+
+def _broker_security(settings: SharedSettings) -> NatsSecurity | None:
+    tls = nats_tls_context(settings)
+    if settings.nats_user:
+        return NatsUserPassword(settings.nats_user, settings.nats_password.get_secret_value(),
+                                ssl_context=tls)
+    return NatsSecurity(ssl_context=tls) if tls is not None else None
+
+
+def make_broker(nats_url: str, settings: SharedSettings | None = None, **kwargs: Any) -> NatsBroker:
+    """The service's broker; with settings, it connects with their credentials, TLS and inbox."""
+    if settings is not None:
+        kwargs = {"security": _broker_security(settings),
+                  "inbox_prefix": nats_inbox_prefix(settings), **kwargs}
     # FastStream's own per-message logging is noisy at INFO; our consumer logs what matters.
     return NatsBroker(nats_servers(nats_url), logger=logging.getLogger("rally.broker"),
                       max_reconnect_attempts=-1, **kwargs)
@@ -57,9 +97,15 @@ class EventConsumers:
         *,
         max_deliver: int = 8,
         ack_wait: float = 30.0,
+        inbox_prefix: str = "_INBOX",
+        tracer: Tracer | None = None,
     ) -> None:
         self.broker, self.service, self.sm_provider, self.inbox = broker, service, sm_provider, inbox
+        self.tracer = tracer
         self.max_deliver, self.ack_wait = max_deliver, ack_wait
+        # Pulled messages arrive here: the connection's prefix (`nats_inbox_prefix`), which the
+        # subscriber would otherwise replace with the default one.
+        self.inbox_prefix = inbox_prefix
         self.names: list[str] = []
 
     def on(
@@ -82,6 +128,7 @@ class EventConsumers:
                 config=ConsumerConfig(
                     max_deliver=self.max_deliver + 1, ack_wait=ack_wait or self.ack_wait
                 ),
+                inbox_prefix=f"{self.inbox_prefix}.".encode(),
                 title=durable,
             )(handle)
             return fn
@@ -98,29 +145,37 @@ class EventConsumers:
             return
         request_id_var.set(event.request_id)
         event_id_var.set(event.id)
-        try:
-            async with unit_of_work(self.sm_provider()) as s:
-                inserted = await s.execute(
-                    pg_insert(self.inbox)
-                    .values(consumer=durable, event_id=event.id)
-                    .on_conflict_do_nothing()
-                    .returning(self.inbox.c.event_id)
-                )
-                if inserted.first() is None:
-                    EVENTS_DUPLICATE.labels(durable).inc()
-                else:
-                    await fn(s, event)
-                    EVENTS_CONSUMED.labels(durable).inc()
-        except Exception as exc:
-            delivered = msg.raw_message.metadata.num_delivered
-            if delivered >= self.max_deliver:
-                await self._dead_letter(durable, body, repr(exc), msg)
+        # A consumer span continuing the producer's trace (the message header, else the envelope's
+        # copy): what the handler writes to the outbox or queues joins the same trace.
+        with span(self.tracer, f"process {event.type}", headers=msg.headers, parent=event.traceparent,
+                  kind=SpanKind.CONSUMER, attributes={
+                      "messaging.system": "nats", "messaging.operation.type": "process",
+                      "messaging.destination.name": event.type, "messaging.message.id": event.id,
+                      "messaging.consumer.group.name": durable}):
+            try:
+                async with unit_of_work(self.sm_provider()) as s:
+                    inserted = await s.execute(
+                        pg_insert(self.inbox)
+                        .values(consumer=durable, event_id=event.id)
+                        .on_conflict_do_nothing()
+                        .returning(self.inbox.c.event_id)
+                    )
+                    if inserted.first() is None:
+                        EVENTS_DUPLICATE.labels(durable).inc()
+                    else:
+                        await fn(s, event)
+                        EVENTS_CONSUMED.labels(durable).inc()
+            except Exception as exc:
+                mark_error(exc)
+                delivered = msg.raw_message.metadata.num_delivered
+                if delivered >= self.max_deliver:
+                    await self._dead_letter(durable, body, repr(exc), msg)
+                    return
+                log.warning("handler %s failed (delivery %s); retrying", durable, delivered,
+                            exc_info=True)
+                await msg.nack(delay=min(0.5 * 2 ** (delivered - 1), 30.0))
                 return
-            log.warning("handler %s failed (delivery %s); retrying", durable, delivered,
-                        exc_info=True)
-            await msg.nack(delay=min(0.5 * 2 ** (delivered - 1), 30.0))
-            return
-        await msg.ack()
+            await msg.ack()
 
     async def _dead_letter(
         self, durable: str, body: Any, reason: str, msg: NatsMessage

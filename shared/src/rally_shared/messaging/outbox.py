@@ -2,15 +2,18 @@
 
 The relay claims rows with FOR UPDATE SKIP LOCKED (several replicas may run it), publishes with
 `Nats-Msg-Id` = event id so the stream's duplicate window drops a repeat after a crash, and only
-then marks the rows published.
+then marks the rows published. An event's stored trace context goes out as its `traceparent` header.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import datetime
+from typing import Any
 
 from faststream.nats import NatsBroker
+from opentelemetry.trace import Span, SpanKind, Tracer
 from sqlalchemy import Table, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -19,7 +22,8 @@ from rally_shared.contracts.envelope import STREAM_NAME, Event, EventData
 from rally_shared.db import utcnow
 from rally_shared.logs import request_id_var
 from rally_shared.messaging.signal import outbox_signal
-from rally_shared.metrics import OUTBOX_PUBLISHED, OUTBOX_RELAY_ERRORS
+from rally_shared.metrics import OUTBOX_OLDEST_UNPUBLISHED, OUTBOX_PUBLISHED, OUTBOX_RELAY_ERRORS
+from rally_shared.tracing import TRACEPARENT, current_traceparent, inject, mark_error, parent_from
 
 log = logging.getLogger("rally.outbox")
 
@@ -31,11 +35,14 @@ async def add_event(
 
     The event carries the request id of the work that wrote it (the HTTP request, the event being
     handled, a scheduler round) unless one is given, so one id follows a user's action through
-    every service it reaches."""
+    every service it reaches. So does the trace context of the span current here (the relay
+    publishes later, from another task: the context must travel with the row)."""
     request_id = request_id or request_id_var.get()
     event = data if isinstance(data, Event) else data.to_event(request_id=request_id)
     if request_id and not event.request_id:
         event.request_id = request_id
+    if not event.traceparent:
+        event.traceparent = current_traceparent()
     await session.execute(
         insert(outbox).values(
             event_id=event.id,
@@ -57,11 +64,20 @@ class OutboxRelay:
         service: str,
         batch_size: int = 200,
         poll_seconds: float = 0.5,
+        tracer: Tracer | None = None,
     ) -> None:
-        self.sm, self.outbox, self.broker = sm, outbox, broker
+        self.sm, self.outbox, self.broker, self.tracer = sm, outbox, broker, tracer
         self.service, self.batch_size, self.poll_seconds = service, batch_size, poll_seconds
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        # created_at of the oldest row the last claim found still unpublished; None once a drain
+        # has emptied the outbox. Kept while publishing fails, so the age keeps growing.
+        self.oldest_unpublished: datetime | None = None
+
+    def oldest_unpublished_seconds(self) -> float:
+        """How long the oldest unpublished row this relay knows of has waited (the outbox's lag)."""
+        oldest = self.oldest_unpublished
+        return 0.0 if oldest is None else max(0.0, (utcnow() - oldest).total_seconds())
 
     async def drain_once(self) -> int:
         """Publish one batch of unpublished events; return how many were published."""
@@ -69,7 +85,7 @@ class OutboxRelay:
         async with self.sm() as s, s.begin():
             rows = (
                 await s.execute(
-                    select(o.c.seq, o.c.event_id, o.c.subject, o.c.payload)
+                    select(o.c.seq, o.c.event_id, o.c.subject, o.c.payload, o.c.created_at)
                     .where(o.c.published_at.is_(None))
                     .order_by(o.c.seq)
                     .limit(self.batch_size)
@@ -77,22 +93,43 @@ class OutboxRelay:
                 )
             ).all()
             if not rows:
+                self.oldest_unpublished = None
                 return 0
+            self.oldest_unpublished = min(r.created_at for r in rows)
             # Publish in order, batched concurrently: JetStream acks each; dedup guards retries.
-            await asyncio.gather(
-                *(
-                    self.broker.publish(
-                        r.payload, subject=r.subject, headers={"Nats-Msg-Id": r.event_id},
-                        stream=STREAM_NAME, timeout=5.0,
-                    )
-                    for r in rows
-                )
-            )
+            await asyncio.gather(*(self._publish(r.event_id, r.subject, r.payload) for r in rows))
             await s.execute(
                 update(o).where(o.c.seq.in_([r.seq for r in rows])).values(published_at=utcnow())
             )
         OUTBOX_PUBLISHED.labels(self.service).inc(len(rows))
+        if len(rows) < self.batch_size:
+            self.oldest_unpublished = None  # rows added since are younger than this drain
         return len(rows)
+
+    async def _publish(self, event_id: str, subject: str, payload: dict[str, Any]) -> None:
+        headers = {"Nats-Msg-Id": event_id}
+        stored = payload.get("traceparent")
+        span: Span | None = None
+        if isinstance(stored, str) and stored:
+            if self.tracer is None:
+                headers[TRACEPARENT] = stored  # tracing off here: the stored context still goes on
+            else:
+                # A producer span, child of the span that wrote the event; consumers continue it.
+                span = self.tracer.start_span(
+                    f"publish {subject}", context=parent_from(stored), kind=SpanKind.PRODUCER,
+                    attributes={"messaging.system": "nats", "messaging.operation.type": "send",
+                                "messaging.destination.name": subject, "messaging.message.id": event_id})
+                inject(headers, span)
+        try:
+            await self.broker.publish(payload, subject=subject, headers=headers, stream=STREAM_NAME,
+                                      timeout=5.0)
+        except Exception as exc:
+            if span is not None:
+                mark_error(exc, span)
+            raise
+        finally:
+            if span is not None:
+                span.end()
 
     async def run(self) -> None:
         while not self._stopping:
@@ -109,6 +146,8 @@ class OutboxRelay:
                 await outbox_signal.wait(self.poll_seconds)
 
     def start(self) -> None:
+        # Read at scrape time: while the database or NATS is down the age keeps growing.
+        OUTBOX_OLDEST_UNPUBLISHED.labels(self.service).set_function(self.oldest_unpublished_seconds)
         self._task = asyncio.create_task(self.run(), name=f"outbox-relay-{self.service}")
 
     async def stop(self) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ai_service.generations.salvage import merge_approach, salvage_approach, salvage_tasks
+from ai_service.metrics import FALLBACKS
 from ai_service.planning import builtin
 from ai_service.planning.context import GenerationInput
 from ai_service.planning.matcher import assign
@@ -140,6 +141,7 @@ async def generate(inp: GenerationInput, provider: Provider, *, fallback: Provid
             raise
         log.warning("provider %s failed (%s); falling back to %s", provider.name, exc.message, fallback.name)
         res = await fallback.generate(inp.kind, inp, prompt, schema, validate)
+        FALLBACKS.labels(inp.kind, "provider_error" if skip_reason is None else "budget").inc()
         res.prompt_tokens += exc.prompt_tokens
         res.completion_tokens += exc.completion_tokens
         fell_back = {"from": provider.name, "to": fallback.name, "reason": exc.message[:500]}

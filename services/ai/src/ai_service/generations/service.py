@@ -26,6 +26,7 @@ from rally_shared.contracts.ai import (
 from rally_shared.contracts.session import SessionContext
 from rally_shared.logs import new_request_id, request_context, request_id_var
 from rally_shared.messaging.signal import OutboxSignal
+from rally_shared.tracing import continued, current_traceparent
 from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -57,7 +58,7 @@ async def enqueue(s: AsyncSession, *, kind: str, trigger: str, trigger_event_id:
         "id": uuid.uuid4(), "kind": kind, "session_id": context.session_id,
         "trigger_event_id": trigger_event_id, "trigger": trigger, "status": "queued",
         "context": context.model_dump(mode="json", by_alias=True),
-        "request_id": request_id_var.get(),
+        "request_id": request_id_var.get(), "traceparent": current_traceparent(),
     })
     if job_id is not None:
         sa_event.listen(s.sync_session, "after_commit", lambda _s: job_signal.wake(), once=True)
@@ -77,6 +78,7 @@ class Claimed:
     attempts: int
     context: SessionContext
     request_id: str
+    traceparent: str | None = None
 
 
 async def start_job(s: AsyncSession, job: Generation, max_attempts: int) -> Claimed | None:
@@ -88,10 +90,10 @@ async def start_job(s: AsyncSession, job: Generation, max_attempts: int) -> Clai
     # A job no request queued (a replayed event without one) gets an id here, kept for its retries.
     job.request_id = job.request_id or new_request_id("generation")
     await s.flush()
-    with request_context(job.request_id):
+    with request_context(job.request_id), continued(job.traceparent):
         await emit(s, GenerationStarted(session_id=job.session_id, kind=job.kind, generation_id=str(job.id)))
     return Claimed(job.id, job.kind, job.session_id, job.trigger, job.attempts,
-                   SessionContext.model_validate(job.context), job.request_id)
+                   SessionContext.model_validate(job.context), job.request_id, job.traceparent)
 
 
 @dataclass

@@ -10,6 +10,7 @@ from rally_shared.background import cancel_and_wait
 from rally_shared.db import unit_of_work
 from rally_shared.logs import request_context
 from rally_shared.service_app import ServiceRuntime
+from rally_shared.tracing import mark_error, span
 
 from ai_service.config import Settings
 from ai_service.db_utils import now
@@ -99,8 +100,12 @@ class GenerationWorker:
 
     async def execute(self, job: service.Claimed) -> None:
         # Under the request that queued the job: its log lines and the events it emits (approach
-        # ready, tasks ready) can be followed back to the member's action.
-        with request_context(job.request_id):
+        # ready, tasks ready) can be followed back to the member's action, and its span is a child
+        # of the consumer span that queued it (the same trace).
+        with request_context(job.request_id), span(
+                self.runtime.tracer, f"generate {job.kind}", parent=job.traceparent, attributes={
+                    "rally.generation.id": str(job.id), "rally.generation.kind": job.kind,
+                    "rally.generation.attempt": job.attempts, "rally.session.id": job.session_id}):
             await self._execute(job)
 
     async def _execute(self, job: service.Claimed) -> None:
@@ -136,10 +141,12 @@ class GenerationWorker:
                                              settings=self.settings)
             self._observe(job.kind, out, "succeeded", cached)
         except ProviderError as exc:
+            mark_error(exc)
             usage = (exc.prompt_tokens, exc.completion_tokens)
             await self._fail(job, exc.message, exc.retryable, exc.raw, usage, prepared)
             GENERATIONS.labels(job.kind, provider.name, "failed").inc()
         except Exception as exc:
+            mark_error(exc)
             log.exception("generation %s failed", job.id)
             await self._fail(job, f"internal error: {exc.__class__.__name__}", True, None, (0, 0), prepared)
             GENERATIONS.labels(job.kind, provider.name, "failed").inc()
