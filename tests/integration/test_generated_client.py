@@ -1,5 +1,5 @@
 """A Python client generated from the gateway's merged OpenAPI document (openapi-python-client,
-pinned in requirements.lock) works against the running system: the document is one clients
+pinned in uv.lock) works against the running system: the document is one clients
 can build on, error answers included."""
 
 from __future__ import annotations

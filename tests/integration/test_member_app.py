@@ -50,7 +50,7 @@ pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is missing: apt-get install -y chromium"),
     pytest.mark.skipif(importlib.util.find_spec("playwright") is None,
-                       reason="playwright is not installed: pip install -e 'services/admin[test]'"),
+                       reason="playwright is not installed: make install installs it"),
 ]
 
 TRANSLATIONS = {lang: json.loads((STATIC / "i18n" / f"{lang}.json").read_text()) for lang in ("en", "de")}

