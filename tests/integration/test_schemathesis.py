@@ -27,8 +27,9 @@ def test_no_server_errors_and_responses_match_the_schema(stack, api):
              "--checks", "not_a_server_error,response_schema_conformance",
              # The coverage phase's boundary values took 150 of 290 s here; bad input at the
              # edges is tested per endpoint (validation, cursors, the authorization matrix).
+             # 3 examples per operation and phase: 6 took 143 s of a 15-minute suite.
              "--phases", "examples,fuzzing,stateful",
-             "--max-examples", "6", "--request-timeout", "15", "--generation-deterministic"],
+             "--max-examples", "3", "--request-timeout", "15", "--generation-deterministic"],
             capture_output=True, text=True, timeout=900, cwd=tempfile.gettempdir())
         summary = "\n".join(r.stdout.splitlines()[-60:])
         assert r.returncode == 0, summary
