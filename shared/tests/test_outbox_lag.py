@@ -6,13 +6,10 @@ import asyncio
 import uuid
 from datetime import timedelta
 
-import pytest
 from prometheus_client import REGISTRY
-from rally_shared.db import make_engine, make_sessionmaker, schema_metadata, utcnow
+from rally_shared.db import utcnow
 from rally_shared.messaging.outbox import OutboxRelay
-from rally_shared.messaging.tables import define_messaging_tables
-from rally_shared.settings import SharedSettings
-from sqlalchemy import insert, select, text
+from sqlalchemy import insert, select
 
 
 class Broker:
@@ -26,20 +23,6 @@ class Broker:
         if not self.up:
             raise ConnectionError("nats: no servers available")
         self.published.append(headers["Nats-Msg-Id"])
-
-
-@pytest.fixture
-async def db():
-    metadata = schema_metadata(f"outbox_lag_{uuid.uuid4().hex[:8]}")
-    tables = define_messaging_tables(metadata)
-    engine = make_engine(SharedSettings().async_database_url, pool_size=2)
-    async with engine.begin() as conn:
-        await conn.execute(text(f'CREATE SCHEMA "{metadata.schema}"'))
-        await conn.run_sync(metadata.create_all)
-    yield make_sessionmaker(engine), tables
-    async with engine.begin() as conn:
-        await conn.execute(text(f'DROP SCHEMA "{metadata.schema}" CASCADE'))
-    await engine.dispose()
 
 
 def lag(service: str) -> float | None:

@@ -2,34 +2,15 @@
 unpublished rows never do, recent rows stay."""
 
 import asyncio
-import uuid
 from datetime import UTC, datetime, timedelta
 
-import pytest
-from rally_shared.db import make_engine, make_sessionmaker, schema_metadata
 from rally_shared.messaging.retention import Retention, RetentionPruner, prune_once
-from rally_shared.messaging.tables import define_messaging_tables
 from rally_shared.service_app import ServiceRuntime
 from rally_shared.settings import SharedSettings
-from sqlalchemy import insert, select, text
+from sqlalchemy import insert, select
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 WINDOW = Retention(outbox=timedelta(hours=72), inbox=timedelta(hours=168))
-
-
-@pytest.fixture
-async def db():
-    """Outbox and inbox tables in a schema of their own, and a session maker."""
-    metadata = schema_metadata(f"retention_{uuid.uuid4().hex[:8]}")
-    tables = define_messaging_tables(metadata)
-    engine = make_engine(SharedSettings().async_database_url, pool_size=2)
-    async with engine.begin() as conn:
-        await conn.execute(text(f'CREATE SCHEMA "{metadata.schema}"'))
-        await conn.run_sync(metadata.create_all)
-    yield make_sessionmaker(engine), tables
-    async with engine.begin() as conn:
-        await conn.execute(text(f'DROP SCHEMA "{metadata.schema}" CASCADE'))
-    await engine.dispose()
 
 
 async def add_outbox(sm, tables, name, *, created, published):

@@ -255,3 +255,39 @@ def operator_pods(docs: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
                       "app.kubernetes.io/component": "pooler", "app.kubernetes.io/managed-by": "cloudnative-pg"}
         pods[name] = labels
     return pods
+
+
+# -- network policies --------------------------------------------------------------------------------
+def selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    """Whether a label selector (matchLabels and matchExpressions) selects these labels."""
+    for k, v in selector.get("matchLabels", {}).items():
+        if labels.get(k) != v:
+            return False
+    for expr in selector.get("matchExpressions", []):
+        op, key, values = expr["operator"], expr["key"], expr.get("values", [])
+        if (op == "In" and labels.get(key) not in values) or (op == "NotIn" and labels.get(key) in values) \
+                or (op == "Exists" and key not in labels) or (op == "DoesNotExist" and key in labels):
+            return False
+    return True
+
+
+def policy_allows(docs: list[dict[str, Any]], src: dict[str, str], src_ns: str, dst: dict[str, str],
+                  port: int) -> bool:
+    """Whether a pod labelled src in namespace src_ns may open a connection to a pod labelled dst in
+    Rally's namespace on port (ingress rules only: Rally's policies restrict ingress)."""
+    policies = [p for p in by_kind(docs, "NetworkPolicy").values() if selects(p["spec"]["podSelector"], dst)]
+    if not policies:
+        return True
+    for pol in policies:
+        for rule in pol["spec"].get("ingress", []):
+            ports = [p["port"] for p in rule.get("ports", [])]
+            if ports and port not in ports:
+                continue
+            if not rule.get("from"):
+                return True  # from anywhere
+            for peer in rule["from"]:
+                ns_ok = (selects(peer["namespaceSelector"], {"kubernetes.io/metadata.name": src_ns})
+                         if "namespaceSelector" in peer else src_ns == "rally")
+                if ns_ok and selects(peer.get("podSelector", {}), src):
+                    return True
+    return False

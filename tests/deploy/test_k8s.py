@@ -22,7 +22,9 @@ from rally_deploy_helpers import (
     by_kind,
     load_yaml_docs,
     operator_pods,
+    policy_allows,
     render,
+    selects,
 )
 
 BASE = K8S / "base"
@@ -53,23 +55,6 @@ def _validate(doc: dict[str, Any], version: str) -> None:
 def _pod_specs(docs: list[dict[str, Any]]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
     """(workload, pod template) for every workload."""
     return [(d, d["spec"]["template"]) for d in docs if d["kind"] in {"Deployment", "StatefulSet", "Job"}]
-
-
-def _selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
-    for k, v in selector.get("matchLabels", {}).items():
-        if labels.get(k) != v:
-            return False
-    for expr in selector.get("matchExpressions", []):
-        op, key, values = expr["operator"], expr["key"], expr.get("values", [])
-        if op == "In" and labels.get(key) not in values:
-            return False
-        if op == "NotIn" and labels.get(key) in values:
-            return False
-        if op == "Exists" and key not in labels:
-            return False
-        if op == "DoesNotExist" and key in labels:
-            return False
-    return True
 
 
 @pytest.fixture(scope="module", params=[p.name for p in OVERLAYS])
@@ -188,7 +173,7 @@ def test_probes_and_ports_match_the_code(rendered: list[dict[str, Any]], rally_s
         (sp,) = svcs[s.name]["spec"]["ports"]
         assert _port_number(c, sp["targetPort"]) == s.port
         assert svcs[s.name]["spec"].get("type", "ClusterIP") == "ClusterIP"
-        assert _selects({"matchLabels": svcs[s.name]["spec"]["selector"]},
+        assert selects({"matchLabels": svcs[s.name]["spec"]["selector"]},
                         deployments[s.name]["spec"]["template"]["metadata"]["labels"])
         # An explicit command line must start this service's app on its port, on every interface.
         params = _uvicorn_params(c, s)
@@ -424,7 +409,7 @@ def test_only_the_gateway_is_exposed(rendered: list[dict[str, Any]]) -> None:
                     assert port.get("name") in gw_ports or port.get("number") in gw_ports.values()
     pdb = by_kind(rendered, "PodDisruptionBudget")["gateway"]
     gw = by_kind(rendered, "Deployment")["gateway"]
-    assert _selects(pdb["spec"]["selector"], gw["spec"]["template"]["metadata"]["labels"])
+    assert selects(pdb["spec"]["selector"], gw["spec"]["template"]["metadata"]["labels"])
     # The autoscaler's floor is the fewest pods there are: the budget must still allow an eviction.
     least = by_kind(rendered, "HorizontalPodAutoscaler")["gateway"]["spec"]["minReplicas"]
     assert pdb["spec"]["minAvailable"] < least or least == 1
@@ -511,26 +496,8 @@ def _pods(rendered: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
 
 def _allowed(rendered: list[dict[str, Any]], src_labels: dict[str, str] | None, src_ns: str | None,
              dst_labels: dict[str, str], port: int) -> bool:
-    """Whether some policy lets (src pod labels in our namespace | a pod in namespace src_ns) reach
-    dst on port. src_ns pods are matched by namespace only (their pod labels: prometheus's name)."""
-    for pol in by_kind(rendered, "NetworkPolicy").values():
-        if not _selects(pol["spec"]["podSelector"], dst_labels):
-            continue
-        for rule in pol["spec"].get("ingress", []):
-            ports = [p["port"] for p in rule.get("ports", [])]
-            if ports and port not in ports:
-                continue
-            for peer in rule.get("from", []):
-                if src_ns is None and "namespaceSelector" not in peer and "podSelector" in peer:
-                    if _selects(peer["podSelector"], src_labels or {}):
-                        return True
-                if src_ns is not None and "namespaceSelector" in peer:
-                    ns_ok = _selects(peer["namespaceSelector"], {"kubernetes.io/metadata.name": src_ns})
-                    pod_ok = "podSelector" not in peer or _selects(
-                        peer["podSelector"], {RALLY_LABEL: "prometheus"})
-                    if ns_ok and pod_ok:
-                        return True
-    return False
+    """A pod of ours (src_labels) or, from namespace src_ns, a Prometheus or edge pod."""
+    return policy_allows(rendered, src_labels or {RALLY_LABEL: "prometheus"}, src_ns or "rally", dst_labels, port)
 
 
 def test_network_policies_select_existing_pods(rendered: list[dict[str, Any]]) -> None:
@@ -539,12 +506,12 @@ def test_network_policies_select_existing_pods(rendered: list[dict[str, Any]]) -
     assert any(p["spec"]["podSelector"] == {} and p["spec"]["policyTypes"] == ["Ingress"]
                and not p["spec"].get("ingress") for p in policies.values()), "no default-deny ingress"
     for name, pol in policies.items():
-        assert any(_selects(pol["spec"]["podSelector"], labels) for labels in pods.values()), \
+        assert any(selects(pol["spec"]["podSelector"], labels) for labels in pods.values()), \
             f"NetworkPolicy {name} selects no pod"
         for rule in pol["spec"].get("ingress", []):
             for peer in rule.get("from", []):
                 if "podSelector" in peer and "namespaceSelector" not in peer:
-                    assert any(_selects(peer["podSelector"], labels) for labels in pods.values()), \
+                    assert any(selects(peer["podSelector"], labels) for labels in pods.values()), \
                         f"NetworkPolicy {name} allows traffic from pods that do not exist"
 
 

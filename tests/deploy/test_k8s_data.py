@@ -28,7 +28,7 @@ import yaml
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from pydantic_settings import BaseSettings
-from rally_deploy_helpers import K8S, ROOT, Svc, by_kind, operator_pods, render
+from rally_deploy_helpers import K8S, ROOT, Svc, by_kind, operator_pods, policy_allows, render, selects
 
 PRODUCTION = K8S / "overlays" / "production"
 DEV = K8S / "overlays" / "dev"
@@ -452,39 +452,6 @@ def test_db_secrets_script_writes_what_the_manifests_read(production: list[dict[
 
 
 # -- network policies around the database ----------------------------------------------------------
-def _selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
-    for k, v in selector.get("matchLabels", {}).items():
-        if labels.get(k) != v:
-            return False
-    for expr in selector.get("matchExpressions", []):
-        op, key, values = expr["operator"], expr["key"], expr.get("values", [])
-        if (op == "In" and labels.get(key) not in values) or (op == "NotIn" and labels.get(key) in values) \
-                or (op == "Exists" and key not in labels) or (op == "DoesNotExist" and key in labels):
-            return False
-    return True
-
-
-def _allowed(docs: list[dict[str, Any]], src: dict[str, str], src_ns: str, dst: dict[str, str], port: int) -> bool:
-    """Whether a pod labelled src in namespace src_ns may open a connection to a pod labelled dst in
-    Rally's namespace on port (ingress rules only: Rally's policies restrict ingress)."""
-    policies = [p for p in by_kind(docs, "NetworkPolicy").values() if _selects(p["spec"]["podSelector"], dst)]
-    if not policies:
-        return True
-    for pol in policies:
-        for rule in pol["spec"].get("ingress", []):
-            ports = [p["port"] for p in rule.get("ports", [])]
-            if ports and port not in ports:
-                continue
-            if not rule.get("from"):
-                return True  # from anywhere
-            for peer in rule["from"]:
-                ns_ok = (_selects(peer["namespaceSelector"], {"kubernetes.io/metadata.name": src_ns})
-                         if "namespaceSelector" in peer else src_ns == "rally")
-                if ns_ok and _selects(peer.get("podSelector", {}), src):
-                    return True
-    return False
-
-
 def test_database_network_policies(production: list[dict[str, Any]], rally_services: list[Svc]) -> None:
     pods = {w["metadata"]["name"]: w["spec"]["template"]["metadata"]["labels"]
             for w in production if w["kind"] in {"Deployment", "StatefulSet", "Job"}}
@@ -493,22 +460,22 @@ def test_database_network_policies(production: list[dict[str, Any]], rally_servi
     instance, bouncer = cnpg[cluster], cnpg[pooler]
     job = next(labels for name, labels in pods.items() if name.startswith("migrate-"))
     for s in rally_services:
-        assert _allowed(production, pods[s.name], "rally", bouncer, 5432) == s.migrations, \
+        assert policy_allows(production, pods[s.name], "rally", bouncer, 5432) == s.migrations, \
             f"{s.name} -> pooler: only the services with a database"
-        assert not _allowed(production, pods[s.name], "rally", instance, 5432), \
+        assert not policy_allows(production, pods[s.name], "rally", instance, 5432), \
             f"{s.name} reaches Postgres past the pooler"
-    assert _allowed(production, job, "rally", instance, 5432), "the migration Job must reach the primary"
-    assert _allowed(production, bouncer, "rally", instance, 5432), "PgBouncer must reach Postgres"
-    assert _allowed(production, instance, "rally", instance, 5432), "replicas must stream from the primary"
+    assert policy_allows(production, job, "rally", instance, 5432), "the migration Job must reach the primary"
+    assert policy_allows(production, bouncer, "rally", instance, 5432), "PgBouncer must reach Postgres"
+    assert policy_allows(production, instance, "rally", instance, 5432), "replicas must stream from the primary"
     operator = {"app.kubernetes.io/name": "cloudnative-pg"}
     for port in (8000, 5432):
-        assert _allowed(production, operator, "cnpg-system", instance, port), f"operator -> instances:{port}"
-        assert not _allowed(production, operator, "elsewhere", instance, port)
-    assert not _allowed(production, {"app": "intruder"}, "rally", instance, 5432)
-    assert not _allowed(production, {"app": "intruder"}, "rally", bouncer, 5432)
+        assert policy_allows(production, operator, "cnpg-system", instance, port), f"operator -> instances:{port}"
+        assert not policy_allows(production, operator, "elsewhere", instance, port)
+    assert not policy_allows(production, {"app": "intruder"}, "rally", instance, 5432)
+    assert not policy_allows(production, {"app": "intruder"}, "rally", bouncer, 5432)
     prometheus = {"app.kubernetes.io/name": "prometheus"}
-    assert _allowed(production, prometheus, "monitoring", instance, 9187)
-    assert _allowed(production, prometheus, "monitoring", bouncer, 9127)
+    assert policy_allows(production, prometheus, "monitoring", instance, 9187)
+    assert policy_allows(production, prometheus, "monitoring", bouncer, 9127)
 
 
 # -- the bootstrap SQL and the roles on a real Postgres ------------------------------------------
@@ -676,7 +643,7 @@ def test_dev_minio_is_reachable_by_the_tasks_pods(dev: list[dict[str, Any]], mon
     svc = services[str(endpoint.hostname)]
     (port,) = [p for p in svc["spec"]["ports"] if p["port"] == endpoint.port]
     minio = next(w for w in dev if w["kind"] in {"StatefulSet", "Deployment"}
-                 and _selects({"matchLabels": svc["spec"]["selector"]}, w["spec"]["template"]["metadata"]["labels"]))
+                 and selects({"matchLabels": svc["spec"]["selector"]}, w["spec"]["template"]["metadata"]["labels"]))
     (server,) = _pod_spec(minio)["containers"]
     target = {p["name"]: p["containerPort"] for p in server["ports"]}.get(port["targetPort"], port["targetPort"])
     assert target in {p["containerPort"] for p in server["ports"]}
@@ -693,9 +660,9 @@ def test_dev_minio_is_reachable_by_the_tasks_pods(dev: list[dict[str, Any]], mon
     # The network policies let the tasks pods (and the bucket Job) in, and nobody else.
     minio_labels = minio["spec"]["template"]["metadata"]["labels"]
     tasks_labels = tasks["spec"]["template"]["metadata"]["labels"]
-    assert _allowed(dev, tasks_labels, "rally", minio_labels, target)
+    assert policy_allows(dev, tasks_labels, "rally", minio_labels, target)
     for other in ("gateway", "session", "notify"):
-        assert not _allowed(dev, deployments[other]["spec"]["template"]["metadata"]["labels"], "rally",
+        assert not policy_allows(dev, deployments[other]["spec"]["template"]["metadata"]["labels"], "rally",
                             minio_labels, target), f"{other} reaches MinIO"
     # The bucket Job creates the bucket the service uses, with the service's own settings.
     (job,) = [j for j in jobs.values() if any(c["image"] == _container(tasks, "tasks")["image"]
@@ -704,7 +671,7 @@ def test_dev_minio_is_reachable_by_the_tasks_pods(dev: list[dict[str, Any]], mon
     job_env = _env(dev, creator)
     assert {k: v for k, v in job_env.items() if k.startswith("RALLY_TASKS_")} == \
         {k: v for k, v in env.items() if k.startswith("RALLY_TASKS_")}
-    assert _allowed(dev, job["spec"]["template"]["metadata"]["labels"], "rally", minio_labels, target)
+    assert policy_allows(dev, job["spec"]["template"]["metadata"]["labels"], "rally", minio_labels, target)
     assert creator["command"][:2] == ["python", "-c"]
     import boto3
 

@@ -19,7 +19,7 @@ import promql_parser as pq
 import pytest
 import yaml
 from prometheus_client import REGISTRY
-from rally_deploy_helpers import K8S, RALLY_LABEL, ROOT, Svc, by_kind, render
+from rally_deploy_helpers import K8S, RALLY_LABEL, ROOT, Svc, by_kind, policy_allows, render, selects
 
 PRODUCTION = K8S / "overlays" / "production"
 MONITORING = PRODUCTION / "monitoring"
@@ -307,33 +307,6 @@ def test_job_names_in_rules_are_the_scraped_services(production: list[dict[str, 
 
 
 # -- scraping --------------------------------------------------------------------------------------
-def _selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
-    ok = all(labels.get(k) == v for k, v in selector.get("matchLabels", {}).items())
-    for e in selector.get("matchExpressions", []):
-        has, value = e["key"] in labels, labels.get(e["key"])
-        ok = ok and {"In": has and value in e.get("values", []), "NotIn": value not in e.get("values", []),
-                     "Exists": has, "DoesNotExist": not has}[e["operator"]]
-    return ok
-
-
-def _prometheus_may_reach(docs: list[dict[str, Any]], pod_labels: dict[str, str], port: int) -> bool:
-    """Whether a NetworkPolicy lets Prometheus (namespace monitoring, pods app.kubernetes.io/name:
-    prometheus) connect to this pod and port."""
-    for pol in by_kind(docs, "NetworkPolicy").values():
-        if not _selects(pol["spec"]["podSelector"], pod_labels):
-            continue
-        for rule in pol["spec"].get("ingress", []):
-            ports = [p["port"] for p in rule.get("ports", [])]
-            if ports and port not in ports:
-                continue
-            for peer in rule.get("from", []):
-                if "namespaceSelector" in peer and _selects(
-                        peer["namespaceSelector"], {"kubernetes.io/metadata.name": "monitoring"}) and _selects(
-                        peer.get("podSelector", {}), {RALLY_LABEL: "prometheus"}):
-                    return True
-    return False
-
-
 def _pods(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [d["spec"]["template"] for d in docs if d["kind"] in {"Deployment", "StatefulSet", "DaemonSet"}]
 
@@ -358,7 +331,7 @@ def test_a_servicemonitor_scrapes_every_service(production: list[dict[str, Any]]
         for sm in monitors:
             ns = sm["spec"].get("namespaceSelector", {})
             in_ns = ns.get("any") or NAMESPACE in ns.get("matchNames", [sm["metadata"]["namespace"]])
-            if not in_ns or not _selects(sm["spec"]["selector"], svc["metadata"].get("labels", {})):
+            if not in_ns or not selects(sm["spec"]["selector"], svc["metadata"].get("labels", {})):
                 continue
             ports = {p["name"]: p for p in svc["spec"]["ports"]}
             for ep in sm["spec"]["endpoints"]:
@@ -366,26 +339,26 @@ def test_a_servicemonitor_scrapes_every_service(production: list[dict[str, Any]]
                     scraped.append((_container_port(pod, ports[ep["port"]]["targetPort"]),
                                     ep.get("path", "/metrics"), ep.get("scheme", "http")))
         assert scraped == [(s.port, "/metrics", "http")], f"{s.name}: scraped as {scraped}"
-        assert _prometheus_may_reach(production, pod["metadata"]["labels"], s.port), \
+        assert policy_allows(production, {RALLY_LABEL: "prometheus"}, "monitoring", pod["metadata"]["labels"], s.port), \
             f"{s.name}: a NetworkPolicy keeps Prometheus out"
     # Nothing else is scraped through these ServiceMonitors (NATS has its PodMonitor).
     for name, svc in services.items():
         if name not in {s.name for s in rally_services}:
-            assert not any(_selects(sm["spec"]["selector"], svc["metadata"].get("labels", {})) for sm in monitors), name
+            assert not any(selects(sm["spec"]["selector"], svc["metadata"].get("labels", {})) for sm in monitors), name
 
 
 def test_a_podmonitor_scrapes_the_nats_exporter(production: list[dict[str, Any]]) -> None:
     (pm,) = list(by_kind(production, "PodMonitor").values())
     nats = [p for p in _pods(production) if p["metadata"]["labels"].get(RALLY_LABEL) == "nats"]
-    assert nats and all(_selects(pm["spec"]["selector"], p["metadata"]["labels"]) for p in nats)
+    assert nats and all(selects(pm["spec"]["selector"], p["metadata"]["labels"]) for p in nats)
     others = [p for p in _pods(production) if p not in nats]
-    assert not any(_selects(pm["spec"]["selector"], p["metadata"]["labels"]) for p in others)
+    assert not any(selects(pm["spec"]["selector"], p["metadata"]["labels"]) for p in others)
     for endpoint in pm["spec"]["podMetricsEndpoints"]:
         for pod in nats:
             port = _container_port(pod, endpoint["port"])
             assert port is not None, (
                 f"no container port named {endpoint['port']!r} in the NATS pods (the exporter sidecar's)")
-            assert _prometheus_may_reach(production, pod["metadata"]["labels"], port), \
+            assert policy_allows(production, {RALLY_LABEL: "prometheus"}, "monitoring", pod["metadata"]["labels"], port), \
                 f"a NetworkPolicy keeps Prometheus from the NATS exporter's port {port}"
 
 
