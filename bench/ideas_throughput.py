@@ -3,6 +3,8 @@ endpoint measured in the same run (the ratio is the figure: both share this mach
 
 usage: .venv/bin/python bench/ideas_throughput.py [--clients 50] [--seconds 15]
 Starts a private stack (embedded Postgres + NATS, session service, gateway) unless RALLY_URL is set.
+With the private stack it also posts ideas straight to the session service (services verify tokens
+themselves), so the gateway's share of the ideas path is measured in the same run.
 Load comes from `wrk` when installed (apt-get install wrk): a Python load generator saturates long
 before the server does on two cores. Without wrk an httpx-based generator is used (and says so).
 """
@@ -19,7 +21,7 @@ import sys
 import time
 
 import httpx
-from _stack import gateway, percentile
+from _stack import percentile, stack
 
 TRIVIAL_APP = """
 from fastapi import FastAPI
@@ -90,8 +92,14 @@ async def main() -> None:
     use_wrk = shutil.which("wrk") is not None
     # Rate limits would measure the limiter, not the pipeline: lift them for this run.
     env = {"RALLY_RATE_LIMIT_PER_SECOND": "1000000", "RALLY_RATE_LIMIT_BURST": "1000000",
-           "RALLY_MAX_IDEAS_PER_SESSION": "10000000"}
-    with gateway(env=env, only=["session", "gateway"]) as base:
+           "RALLY_MAX_IDEAS_PER_SESSION": "10000000",
+           # Straight to the session service, 50 clients exceed its in-flight cap (shed with 503).
+           "RALLY_MAX_INFLIGHT_REQUESTS": "1000"}
+    direct = None
+    with stack(env, ["session", "gateway"]) as st:
+        import os
+
+        base = os.environ["RALLY_URL"] if st is None else st.url("gateway")
         async with httpx.AsyncClient(base_url=base, timeout=30) as http:
             tokens = []
             for i in range(a.clients):
@@ -107,6 +115,14 @@ async def main() -> None:
         else:
             n, err, lat = await load(url, a.clients, a.seconds, tokens, {"text": "An idea worth posting"})
             rally = (n / a.seconds, percentile(lat, 50) * 1000, percentile(lat, 99) * 1000, err)
+        if st is not None:
+            # The same requests without the gateway: the session service checks the token itself.
+            url = f"{st.url('session')}/v1/sessions/{sid}/ideas"
+            if use_wrk:
+                direct = wrk(url, a.clients, a.seconds, tokens[0]["Authorization"])
+            else:
+                n, err, lat = await load(url, a.clients, a.seconds, tokens, {"text": "An idea worth posting"})
+                direct = (n / a.seconds, percentile(lat, 50) * 1000, percentile(lat, 99) * 1000, err)
 
     port = free_port()
     with open("/tmp/rally_bench_trivial.py", "w") as f:
@@ -131,8 +147,14 @@ async def main() -> None:
     print(f"clients={a.clients} seconds={a.seconds} load generator={'wrk' if use_wrk else 'httpx'}")
     print(f"{'':28}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}")
     print(f"{'POST idea via gateway':28}{rally[0]:10.0f}{rally[1]:10.1f}{rally[2]:10.1f}{rally[3]:8d}")
+    if direct is not None:
+        print(f"{'POST idea to session':28}{direct[0]:10.0f}{direct[1]:10.1f}{direct[2]:10.1f}{direct[3]:8d}")
     print(f"{'trivial FastAPI endpoint':28}{trivial[0]:10.0f}{trivial[1]:10.1f}{trivial[2]:10.1f}{trivial[3]:8d}")
     print(f"ratio (ideas / trivial): {rally[0] / trivial[0]:.2f}")
+    if direct is not None:
+        # Time per idea through the gateway minus time per idea without it, as a share of the first.
+        print(f"gateway's share of the ideas path: {1 - rally[0] / direct[0]:.0%} of the time per idea "
+              f"(goal for keeping a Python gateway: under 10 %)")
 
 
 if __name__ == "__main__":
