@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import re
 import shutil
 import socket
@@ -84,6 +85,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+async def measure(url: str, clients: int, seconds: float, headers_of: list[dict[str, str]], body: dict[str, str],
+                  use_wrk: bool) -> tuple[float, float, float, int]:
+    """req/s, p50 ms, p99 ms and errors of POSTing body to url (wrk when installed)."""
+    if use_wrk:
+        return wrk(url, clients, seconds, headers_of[0].get("Authorization", ""))
+    n, err, lat = await load(url, clients, seconds, headers_of, body)
+    return n / seconds, percentile(lat, 50) * 1000, percentile(lat, 99) * 1000, err
+
+
 async def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--clients", type=int, default=50)
@@ -97,8 +107,6 @@ async def main() -> None:
            "RALLY_MAX_INFLIGHT_REQUESTS": "1000"}
     direct = None
     with stack(env, ["session", "gateway"]) as st:
-        import os
-
         base = os.environ["RALLY_URL"] if st is None else st.url("gateway")
         async with httpx.AsyncClient(base_url=base, timeout=30) as http:
             tokens = []
@@ -109,20 +117,12 @@ async def main() -> None:
                                    json={"topic": "Benchmark", "visibility": "public"})).json()["id"]
             for h in tokens[1:]:
                 await http.post(f"/v1/sessions/{sid}/members", headers=h)
-        url = f"{base}/v1/sessions/{sid}/ideas"
-        if use_wrk:
-            rally = wrk(url, a.clients, a.seconds, tokens[0]["Authorization"])
-        else:
-            n, err, lat = await load(url, a.clients, a.seconds, tokens, {"text": "An idea worth posting"})
-            rally = (n / a.seconds, percentile(lat, 50) * 1000, percentile(lat, 99) * 1000, err)
+        idea = {"text": "An idea worth posting"}
+        rally = await measure(f"{base}/v1/sessions/{sid}/ideas", a.clients, a.seconds, tokens, idea, use_wrk)
         if st is not None:
             # The same requests without the gateway: the session service checks the token itself.
-            url = f"{st.url('session')}/v1/sessions/{sid}/ideas"
-            if use_wrk:
-                direct = wrk(url, a.clients, a.seconds, tokens[0]["Authorization"])
-            else:
-                n, err, lat = await load(url, a.clients, a.seconds, tokens, {"text": "An idea worth posting"})
-                direct = (n / a.seconds, percentile(lat, 50) * 1000, percentile(lat, 99) * 1000, err)
+            direct = await measure(f"{st.url('session')}/v1/sessions/{sid}/ideas", a.clients, a.seconds,
+                                   tokens, idea, use_wrk)
 
     port = free_port()
     with open("/tmp/rally_bench_trivial.py", "w") as f:
@@ -136,12 +136,8 @@ async def main() -> None:
                 break
             except OSError:
                 time.sleep(0.1)
-        url = f"http://127.0.0.1:{port}/v1/echo"
-        if use_wrk:
-            trivial = wrk(url, a.clients, a.seconds, "")
-        else:
-            n, err, lat = await load(url, a.clients, a.seconds, [{}], {"text": "x"})
-            trivial = (n / a.seconds, percentile(lat, 50) * 1000, percentile(lat, 99) * 1000, err)
+        trivial = await measure(f"http://127.0.0.1:{port}/v1/echo", a.clients, a.seconds, [{}], {"text": "x"},
+                                use_wrk)
     finally:
         proc.terminate()
     print(f"clients={a.clients} seconds={a.seconds} load generator={'wrk' if use_wrk else 'httpx'}")
