@@ -33,7 +33,7 @@ async def echo(body: dict) -> dict:
 """
 
 
-async def load(url: str, clients: int, seconds: float, headers_of: list[dict[str, str]], body: dict
+async def load(url: str, clients: int, seconds: float, headers_of: list[dict[str, str]], body: dict[str, str]
                ) -> tuple[int, int, list[float]]:
     lat: list[float] = []
     errors = 0
