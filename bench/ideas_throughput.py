@@ -1,10 +1,12 @@
-"""Ideas posted per second through the gateway at 50 concurrent clients, next to a trivial FastAPI
-endpoint measured in the same run (the ratio is the figure: both share this machine's noise).
+"""Ideas posted per second through the gateway at 50 concurrent clients (groups of 5 members, one
+session each), next to the limit measured in the same run: raw psycopg transactions doing the same
+durable work (the idea row and its outbox rows) on the same Postgres, and a trivial FastAPI endpoint.
 
-usage: .venv/bin/python bench/ideas_throughput.py [--clients 50] [--seconds 15]
+usage: .venv/bin/python bench/ideas_throughput.py [--clients 50] [--seconds 15] [--group 5]
 Starts a private stack (embedded Postgres + NATS, session service, gateway) unless RALLY_URL is set.
 With the private stack it also posts ideas straight to the session service (services verify tokens
-themselves), so the gateway's share of the ideas path is measured in the same run.
+themselves), so the gateway's share of the ideas path is measured in the same run, and runs the raw
+transactions (8 connections, as many processes as cores) against the stack's own database.
 Load comes from `wrk` when installed (apt-get install wrk): a Python load generator saturates long
 before the server does on two cores. Without wrk an httpx-based generator is used (and says so).
 """
@@ -33,8 +35,8 @@ async def echo(body: dict) -> dict:
 """
 
 
-async def load(url: str, clients: int, seconds: float, headers_of: list[dict[str, str]], body: dict[str, str]
-               ) -> tuple[int, int, list[float]]:
+async def load(base: str, targets: list[tuple[str, dict[str, str]]], clients: int, seconds: float,
+               body: dict[str, str]) -> tuple[int, int, list[float]]:
     lat: list[float] = []
     errors = 0
     stop = time.perf_counter() + seconds
@@ -42,10 +44,10 @@ async def load(url: str, clients: int, seconds: float, headers_of: list[dict[str
     async with httpx.AsyncClient(limits=limits, timeout=30) as http:
         async def worker(i: int) -> None:
             nonlocal errors
-            h = headers_of[i % len(headers_of)]
+            path, h = targets[i % len(targets)]
             while time.perf_counter() < stop:
                 t0 = time.perf_counter()
-                r = await http.post(url, json=body, headers=h)
+                r = await http.post(base + path, json=body, headers=h)
                 lat.append(time.perf_counter() - t0)
                 if r.status_code >= 300:
                     errors += 1
@@ -53,20 +55,26 @@ async def load(url: str, clients: int, seconds: float, headers_of: list[dict[str
     return len(lat), errors, lat
 
 
+# Each request goes to the next (path, token) pair: every member posts into their own group's session.
 WRK_SCRIPT = """
-wrk.method = "POST"
-wrk.body = '{"text": "An idea worth posting"}'
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = os.getenv("RALLY_BENCH_AUTH") or ""
+local i = 0
+request = function()
+  i = i + 1
+  local t = targets[(i % #targets) + 1]
+  return wrk.format("POST", t[1], {["Content-Type"] = "application/json", ["Authorization"] = t[2]},
+                    '{"text": "An idea worth posting"}')
+end
 """
 
 
-def wrk(url: str, clients: int, seconds: float, auth: str) -> tuple[float, float, float, int]:
+def wrk(base: str, targets: list[tuple[str, dict[str, str]]], clients: int, seconds: float
+        ) -> tuple[float, float, float, int]:
     script = "/tmp/rally_bench_post.lua"
+    rows = ",\n".join(f'{{"{path}", "{h.get("Authorization", "")}"}}' for path, h in targets)
     with open(script, "w") as f:
-        f.write(WRK_SCRIPT)
-    out = subprocess.run(["wrk", "-t2", f"-c{clients}", f"-d{int(seconds)}s", "--latency", "-s", script, url],
-                         capture_output=True, text=True, env={"RALLY_BENCH_AUTH": auth}, check=True).stdout
+        f.write("targets = {\n" + rows + "\n}\n" + WRK_SCRIPT)
+    out = subprocess.run(["wrk", "-t2", f"-c{clients}", f"-d{int(seconds)}s", "--latency", "-s", script, base],
+                         capture_output=True, text=True, check=True).stdout
 
     def ms(label: str) -> float:
         m = re.search(rf"{label}%\s+([\d.]+)(us|ms|s)", out)
@@ -85,19 +93,76 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def measure(url: str, clients: int, seconds: float, headers_of: list[dict[str, str]], body: dict[str, str],
-                  use_wrk: bool) -> tuple[float, float, float, int]:
-    """req/s, p50 ms, p99 ms and errors of POSTing body to url (wrk when installed)."""
+async def measure(base: str, targets: list[tuple[str, dict[str, str]]], clients: int, seconds: float,
+                  body: dict[str, str], use_wrk: bool) -> tuple[float, float, float, int]:
+    """req/s, p50 ms, p99 ms and errors of POSTing body to the targets (wrk when installed)."""
     if use_wrk:
-        return wrk(url, clients, seconds, headers_of[0].get("Authorization", ""))
-    n, err, lat = await load(url, clients, seconds, headers_of, body)
+        return wrk(base, targets, clients, seconds)
+    n, err, lat = await load(base, targets, clients, seconds, body)
     return n / seconds, percentile(lat, 50) * 1000, percentile(lat, 99) * 1000, err
+
+
+async def groups(base: str, clients: int, size: int) -> list[tuple[str, dict[str, str]]]:
+    """One (ideas path, member's token) per client: sessions of `size` members, as groups are."""
+    targets: list[tuple[str, dict[str, str]]] = []
+    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+        for g in range(0, clients, size):
+            heads = []
+            for m in range(min(size, clients - g)):
+                r = await http.post("/v1/auth/dev-token", json={"name": f"bench-{g + m}-{time.time()}"})
+                heads.append({"Authorization": f"Bearer {r.json()['token']}"})
+            sid = (await http.post("/v1/sessions", headers=heads[0],
+                                   json={"topic": f"Benchmark {g}", "visibility": "public"})).json()["id"]
+            for h in heads[1:]:
+                (await http.post(f"/v1/sessions/{sid}/members", headers=h)).raise_for_status()
+            targets += [(f"/v1/sessions/{sid}/ideas", h) for h in heads]
+    return targets
+
+
+RAW_WORKER = """
+import asyncio, sys, time, uuid, psycopg
+url, session_id, seconds, conns = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
+payload = '{"type": "rally.session.idea_posted", "data": {"text": "An idea worth posting"}}'
+async def worker(stop, lat):
+    async with await psycopg.AsyncConnection.connect(url) as c:
+        while time.perf_counter() < stop:
+            t0 = time.perf_counter()
+            async with c.transaction():
+                await c.execute("INSERT INTO session.ideas (id, session_id, profile_id, text, created_at) "
+                                "VALUES (%s, %s, 'raw', 'An idea worth posting', now())", (uuid.uuid4(), session_id))
+                await c.execute("INSERT INTO session.outbox (event_id, subject, payload) VALUES (%s, %s, %s::jsonb)",
+                                (uuid.uuid4().hex, "rally.session.idea_posted", payload))
+            lat.append(time.perf_counter() - t0)
+async def main():
+    lat = []
+    stop = time.perf_counter() + seconds
+    await asyncio.gather(*(worker(stop, lat) for _ in range(conns)))
+    print(len(lat), " ".join(f"{x:.6f}" for x in lat))
+asyncio.run(main())
+"""
+
+
+def raw_transactions(database_url: str, session_id: str, seconds: float, conns: int = 8
+                     ) -> tuple[float, float, float, int]:
+    """The limit: the same durable work (an idea row and an outbox row per transaction, committed)
+    as plain psycopg, 8 connections split over as many processes as there are cores."""
+    procs = max(1, os.cpu_count() or 1)
+    url = database_url.replace("postgresql+psycopg://", "postgresql://")
+    runs = [subprocess.Popen([sys.executable, "-c", RAW_WORKER, url, session_id, str(seconds),
+                              str(max(1, conns // procs))], stdout=subprocess.PIPE, text=True)
+            for _ in range(procs)]
+    lat: list[float] = []
+    for r in runs:
+        out, _ = r.communicate()
+        lat += [float(x) for x in out.split()[1:]]
+    return len(lat) / seconds, percentile(lat, 50) * 1000, percentile(lat, 99) * 1000, 0
 
 
 async def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--seconds", type=float, default=15)
+    ap.add_argument("--group", type=int, default=5, help="members per session")
     a = ap.parse_args()
     use_wrk = shutil.which("wrk") is not None
     # Rate limits would measure the limiter, not the pipeline: lift them for this run.
@@ -105,24 +170,19 @@ async def main() -> None:
            "RALLY_MAX_IDEAS_PER_SESSION": "10000000",
            # Straight to the session service, 50 clients exceed its in-flight cap (shed with 503).
            "RALLY_MAX_INFLIGHT_REQUESTS": "1000"}
-    direct = None
+    direct = raw = None
     with stack(env, ["session", "gateway"]) as st:
         base = os.environ["RALLY_URL"] if st is None else st.url("gateway")
-        async with httpx.AsyncClient(base_url=base, timeout=30) as http:
-            tokens = []
-            for i in range(a.clients):
-                r = await http.post("/v1/auth/dev-token", json={"name": f"bench-{i}-{time.time()}"})
-                tokens.append({"Authorization": f"Bearer {r.json()['token']}"})
-            sid = (await http.post("/v1/sessions", headers=tokens[0],
-                                   json={"topic": "Benchmark", "visibility": "public"})).json()["id"]
-            for h in tokens[1:]:
-                await http.post(f"/v1/sessions/{sid}/members", headers=h)
+        targets = await groups(base, a.clients, a.group)
         idea = {"text": "An idea worth posting"}
-        rally = await measure(f"{base}/v1/sessions/{sid}/ideas", a.clients, a.seconds, tokens, idea, use_wrk)
+        rally = await measure(base, targets, a.clients, a.seconds, idea, use_wrk)
         if st is not None:
             # The same requests without the gateway: the session service checks the token itself.
-            direct = await measure(f"{st.url('session')}/v1/sessions/{sid}/ideas", a.clients, a.seconds,
-                                   tokens, idea, use_wrk)
+            direct = await measure(st.url("session"), targets, a.clients, a.seconds, idea, use_wrk)
+            # Services stopped: their relay would publish the raw rows, on the same cores.
+            for name in ("gateway", "session"):
+                st.stop_service(name)
+            raw = raw_transactions(st.database_url, targets[0][0].split("/")[3], a.seconds)
 
     port = free_port()
     with open("/tmp/rally_bench_trivial.py", "w") as f:
@@ -136,8 +196,8 @@ async def main() -> None:
                 break
             except OSError:
                 time.sleep(0.1)
-        trivial = await measure(f"http://127.0.0.1:{port}/v1/echo", a.clients, a.seconds, [{}], {"text": "x"},
-                                use_wrk)
+        trivial = await measure(f"http://127.0.0.1:{port}", [("/v1/echo", {})], a.clients, a.seconds,
+                                {"text": "x"}, use_wrk)
     finally:
         proc.terminate()
     print(f"clients={a.clients} seconds={a.seconds} load generator={'wrk' if use_wrk else 'httpx'}")
@@ -145,7 +205,13 @@ async def main() -> None:
     print(f"{'POST idea via gateway':28}{rally[0]:10.0f}{rally[1]:10.1f}{rally[2]:10.1f}{rally[3]:8d}")
     if direct is not None:
         print(f"{'POST idea to session':28}{direct[0]:10.0f}{direct[1]:10.1f}{direct[2]:10.1f}{direct[3]:8d}")
+    if raw is not None:
+        print(f"{'raw idea+outbox transactions':28}{raw[0]:10.0f}{raw[1]:10.1f}{raw[2]:10.1f}{raw[3]:8d}")
     print(f"{'trivial FastAPI endpoint':28}{trivial[0]:10.0f}{trivial[1]:10.1f}{trivial[2]:10.1f}{trivial[3]:8d}")
+    if raw is not None:
+        print(f"ideas via gateway / raw transactions: {rally[0] / raw[0]:.3f} (goal >= 0.4); "
+              f"straight to the session service: {direct[0] / raw[0]:.3f}; p99 via gateway "  # type: ignore[index]
+              f"{rally[2]:.0f} ms (goal <= 50 ms)")
     print(f"ratio (ideas / trivial): {rally[0] / trivial[0]:.2f}")
     if direct is not None:
         # Time per idea through the gateway minus time per idea without it, as a share of the first.

@@ -13,13 +13,18 @@ from sqlalchemy import insert, select
 
 
 class Broker:
-    """Stands in for NATS: refuses to publish until `up` is set."""
+    """Stands in for NATS (the broker, its connection and its JetStream context in one): refuses
+    to publish until `up` is set."""
 
     def __init__(self) -> None:
         self.up = False
         self.published: list[str] = []
+        self.connection = self
 
-    async def publish(self, payload, *, subject, headers, stream, timeout):
+    def jetstream(self):
+        return self
+
+    async def publish(self, subject, payload, *, stream, headers, timeout):
         if not self.up:
             raise ConnectionError("nats: no servers available")
         self.published.append(headers["Nats-Msg-Id"])

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import MetaData
+from psycopg import AsyncConnection
+from sqlalchemy import MetaData, Table
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -33,13 +35,29 @@ def schema_metadata(schema: str) -> MetaData:
 def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10,
                 pool_timeout: float = 10.0) -> AsyncEngine:
     return create_async_engine(
-        url, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True,
+        url, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=False,
         pool_timeout=pool_timeout,
     )
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def driver_connection(session: AsyncSession) -> AsyncConnection[Any]:
+    """The psycopg connection under the session's transaction. Hot paths run plain SQL on it: in
+    the same transaction as the ORM's work, without the ORM's cost per statement (about 0.3 ms
+    of CPU each here, against 0.1 ms for the driver alone). Plain SQL does not flush the ORM:
+    a caller mixing both flushes first."""
+    conn = await session.connection()
+    raw = await conn.get_raw_connection()
+    driver: AsyncConnection[Any] = raw.driver_connection  # type: ignore[assignment]
+    return driver
+
+
+def qualified(table: Table) -> str:
+    """The table's schema-qualified name, quoted, for plain SQL."""
+    return f'"{table.schema}"."{table.name}"' if table.schema else f'"{table.name}"'
 
 
 def utcnow() -> datetime:

@@ -51,6 +51,8 @@ class Session(Timestamps, Base):
     # The generation whose candidates are on the table (the latest one stored during `approaches`).
     approach_generation_id: Mapped[str | None] = mapped_column(String(64))
     meta: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    # Ideas ever posted (deleted ones too): the limit check is part of the post's one row update.
+    idea_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     visibility: Mapped[str] = mapped_column(String(10), default="members")
     owner_id: Mapped[str] = mapped_column(String(64))
     updated_at: Mapped[datetime] = mapped_column(

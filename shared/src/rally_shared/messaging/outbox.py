@@ -10,16 +10,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import datetime
-from typing import Any
 
 from faststream.nats import NatsBroker
 from opentelemetry.trace import Span, SpanKind, Tracer
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from rally_shared.background import cancel_and_wait
 from rally_shared.contracts.envelope import STREAM_NAME, Event, EventData
-from rally_shared.db import utcnow
+from rally_shared.db import driver_connection, qualified, utcnow
 from rally_shared.logs import request_id_var
 from rally_shared.messaging.signal import outbox_signal
 from rally_shared.metrics import OUTBOX_OLDEST_UNPUBLISHED, OUTBOX_PUBLISHED, OUTBOX_RELAY_ERRORS
@@ -43,13 +42,11 @@ async def add_event(
         event.request_id = request_id
     if not event.traceparent:
         event.traceparent = current_traceparent()
-    await session.execute(
-        insert(outbox).values(
-            event_id=event.id,
-            subject=event.type,
-            payload=event.model_dump(mode="json", by_alias=True),
-        )
-    )
+    # Plain SQL on the transaction's connection: every state change writes one or two of these.
+    conn = await driver_connection(session)
+    await conn.execute(f"INSERT INTO {qualified(outbox)} (event_id, subject, payload) "
+                       "VALUES (%s, %s, %s::jsonb)",
+                       (event.id, event.type, event.model_dump_json(by_alias=True)))
     session.info["outbox_dirty"] = True
     return event
 
@@ -80,49 +77,47 @@ class OutboxRelay:
         return 0.0 if oldest is None else max(0.0, (utcnow() - oldest).total_seconds())
 
     async def drain_once(self) -> int:
-        """Publish one batch of unpublished events; return how many were published."""
-        o = self.outbox
+        """Publish one batch of unpublished events; return how many were published.
+
+        Plain SQL and the plain JetStream client: the payload goes out as the JSON text Postgres
+        stores, with no decoding and encoding on the way (the relay runs after every commit)."""
+        table = qualified(self.outbox)
         async with self.sm() as s, s.begin():
-            rows = (
-                await s.execute(
-                    select(o.c.seq, o.c.event_id, o.c.subject, o.c.payload, o.c.created_at)
-                    .where(o.c.published_at.is_(None))
-                    .order_by(o.c.seq)
-                    .limit(self.batch_size)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
+            conn = await driver_connection(s)
+            cur = await conn.execute(
+                "SELECT seq, event_id, subject, payload::text, payload->>'traceparent', created_at "
+                f"FROM {table} WHERE published_at IS NULL ORDER BY seq LIMIT %s FOR UPDATE SKIP LOCKED",
+                (self.batch_size,))
+            rows = await cur.fetchall()
             if not rows:
                 self.oldest_unpublished = None
                 return 0
-            self.oldest_unpublished = min(r.created_at for r in rows)
+            self.oldest_unpublished = min(r[5] for r in rows)
             # Publish in order, batched concurrently: JetStream acks each; dedup guards retries.
-            await asyncio.gather(*(self._publish(r.event_id, r.subject, r.payload) for r in rows))
-            await s.execute(
-                update(o).where(o.c.seq.in_([r.seq for r in rows])).values(published_at=utcnow())
-            )
+            await asyncio.gather(*(self._publish(r[1], r[2], r[3], r[4]) for r in rows))
+            await conn.execute(f"UPDATE {table} SET published_at = %s WHERE seq = ANY(%s)",
+                               (utcnow(), [r[0] for r in rows]))
         OUTBOX_PUBLISHED.labels(self.service).inc(len(rows))
         if len(rows) < self.batch_size:
             self.oldest_unpublished = None  # rows added since are younger than this drain
         return len(rows)
 
-    async def _publish(self, event_id: str, subject: str, payload: dict[str, Any]) -> None:
+    async def _publish(self, event_id: str, subject: str, payload: str, traceparent: str | None) -> None:
         headers = {"Nats-Msg-Id": event_id}
-        stored = payload.get("traceparent")
         span: Span | None = None
-        if isinstance(stored, str) and stored:
+        if traceparent:
             if self.tracer is None:
-                headers[TRACEPARENT] = stored  # tracing off here: the stored context still goes on
+                headers[TRACEPARENT] = traceparent  # tracing off here: the stored context still goes on
             else:
                 # A producer span, child of the span that wrote the event; consumers continue it.
                 span = self.tracer.start_span(
-                    f"publish {subject}", context=parent_from(stored), kind=SpanKind.PRODUCER,
+                    f"publish {subject}", context=parent_from(traceparent), kind=SpanKind.PRODUCER,
                     attributes={"messaging.system": "nats", "messaging.operation.type": "send",
                                 "messaging.destination.name": subject, "messaging.message.id": event_id})
                 inject(headers, span)
         try:
-            await self.broker.publish(payload, subject=subject, headers=headers, stream=STREAM_NAME,
-                                      timeout=5.0)
+            await self.broker.connection.jetstream().publish(
+                subject, payload.encode(), stream=STREAM_NAME, headers=headers, timeout=5.0)
         except Exception as exc:
             if span is not None:
                 mark_error(exc, span)

@@ -25,8 +25,7 @@ async def post_idea(session_id: str, body: IdeaCreate, db: DbSession, who: Curre
     """Members post ideas during ideation."""
     if (replayed := await idem.start(db, who, body)) is not None:
         return replayed
-    idea = await service.post_idea(db, session_id, body.text, who)
-    return await idem.finish(201, IdeaRead.model_validate(idea))
+    return await idem.finish(201, await service.post_idea(db, session_id, body.text, who))
 
 
 @router.get("", response_model=Page[IdeaRead])

@@ -4,17 +4,39 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import and_, or_, select
+from rally_shared.db import driver_connection, qualified
+from sqlalchemy import Table, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from session_service.models import Comment, Idea
+from session_service.models import Comment, Idea, Member, Session
+
+IDEAS, MEMBERS, SESSIONS = (cast(Table, m.__table__) for m in (Idea, Member, Session))
 
 
-async def has_at_least(s: AsyncSession, session_id: uuid.UUID, n: int) -> bool:
-    """Whether the session holds n ideas or more; reads at most n index entries, not all of them."""
-    q = select(Idea.id).where(Idea.session_id == session_id).order_by(Idea.created_at).offset(n - 1).limit(1)
-    return (await s.execute(q)).first() is not None
+async def claim_idea_slot(s: AsyncSession, session_id: uuid.UUID, profile_id: str, limit: int) -> bool:
+    """Count one more idea if the caller is a member, the session is in ideation and below its
+    limit: one row update checks all three. Its row lock orders the post after a concurrent phase
+    change (which locks the row too), so no idea lands in a session that has left ideation."""
+    conn = await driver_connection(s)
+    cur = await conn.execute(
+        f"UPDATE {qualified(SESSIONS)} s SET idea_count = s.idea_count + 1 "
+        "WHERE s.id = %s AND s.deleted_at IS NULL AND s.phase = 'ideation' AND s.idea_count < %s "
+        f"AND EXISTS (SELECT 1 FROM {qualified(MEMBERS)} m WHERE m.session_id = s.id AND m.profile_id = %s)",
+        (session_id, limit, profile_id))
+    return cur.rowcount == 1
+
+
+async def insert_idea(s: AsyncSession, idea_id: uuid.UUID, session_id: uuid.UUID, profile_id: str, text: str,
+                      created_at: datetime) -> None:
+    conn = await driver_connection(s)
+    await conn.execute(f"INSERT INTO {qualified(IDEAS)} (id, session_id, profile_id, text, created_at) "
+                       "VALUES (%s, %s, %s, %s, %s)", (idea_id, session_id, profile_id, text, created_at))
+
+
+async def idea_count(s: AsyncSession, session_id: uuid.UUID) -> int:
+    return int((await s.execute(select(Session.idea_count).where(Session.id == session_id))).scalar_one())
 
 
 async def visible_ideas(s: AsyncSession, session_id: uuid.UUID, limit: int,
