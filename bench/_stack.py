@@ -18,7 +18,7 @@ sys.path.insert(0, str(ROOT / "shared" / "src"))
 @contextlib.contextmanager
 def gateway(env: dict[str, str] | None = None, only: list[str] | None = None) -> Iterator[str]:
     with stack(env, only) as st:
-        yield os.environ["RALLY_URL"] if st is None else st.url("gateway")
+        yield os.environ["RALLY_URL"] if st is None else st.public_url
 
 
 @contextlib.contextmanager

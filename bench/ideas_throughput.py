@@ -172,7 +172,7 @@ async def main() -> None:
            "RALLY_MAX_INFLIGHT_REQUESTS": "1000"}
     direct = raw = None
     with stack(env, ["session", "gateway"]) as st:
-        base = os.environ["RALLY_URL"] if st is None else st.url("gateway")
+        base = os.environ["RALLY_URL"] if st is None else st.public_url
         targets = await groups(base, a.clients, a.group)
         idea = {"text": "An idea worth posting"}
         rally = await measure(base, targets, a.clients, a.seconds, idea, use_wrk)

@@ -283,7 +283,7 @@ async def soak(args: argparse.Namespace) -> int:
            **({} if args.real_retention else SHORT_RETENTION)}
     with stack(env) as st:
         t = targets_of(st, Path(args.data_dir))
-        base = st.url("gateway") if st is not None else os.environ["RALLY_URL"]
+        base = st.public_url if st is not None else os.environ["RALLY_URL"]
         print(f"soak: {args.minutes:g} min at {args.rate:g} req/s against {base}; "
               f"services {sorted(t.services)}; sampling every {args.every:g} s")
         async with httpx.AsyncClient(base_url=base, timeout=30,

@@ -18,6 +18,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "shared" / "src"))
+sys.path.insert(0, str(ROOT / "tools"))
 
 from rally_shared.logs import CHILD_LOG_BACKUPS, CHILD_LOG_MAX_BYTES, rotate_file  # noqa: E402
 
@@ -47,6 +48,9 @@ SERVICES = [
     ServiceSpec("admin", "admin_service.main:app", 8105),
     ServiceSpec("gateway", "gateway_service.main:app", 8080, migrations=False),
 ]
+
+
+GATEWAY_BEHIND_EDGE_PORT = 8106  # the gateway's own port when the edge proxy holds the public one
 
 
 def _free_port() -> int:
@@ -83,8 +87,21 @@ class Stack:
         self.nats_url = nats_url or environ.get("RALLY_NATS_URL") or environ.get("NATS_URL") or ""
         self.specs = [s for s in SERVICES if s.exists() and (not only or s.name in only)]
         self.ports = {s.name: (_free_port() if free_ports else s.default_port) for s in self.specs}
+        public = self.ports.get("gateway", 8080)
         if not free_ports and os.environ.get("RALLY_GATEWAY_PORT"):
-            self.ports["gateway"] = int(os.environ["RALLY_GATEWAY_PORT"])
+            public = int(os.environ["RALLY_GATEWAY_PORT"])
+        # The edge proxy takes the public port and the gateway moves behind it (RALLY_EDGE=none:
+        # the gateway alone, as before). It needs the gateway, and the caddy binary.
+        from edge import caddy_binary
+
+        self.edge = (os.environ.get("RALLY_EDGE", "caddy") != "none" and "gateway" in self.ports
+                     and caddy_binary() is not None)
+        if self.edge:
+            self.ports["edge"] = public
+            self.ports["gateway"] = _free_port() if free_ports else GATEWAY_BEHIND_EDGE_PORT
+        elif "gateway" in self.ports:
+            self.ports["gateway"] = public
+        self._edge: subprocess.Popen[bytes] | None = None
         self.env = dict(env or {})
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self._nats: object | None = None
@@ -182,6 +199,38 @@ class Stack:
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.ports[name]}"
 
+    @property
+    def public_url(self) -> str:
+        """Where clients go: the edge proxy, or the gateway when there is no edge."""
+        return self.url("edge" if self.edge else "gateway")
+
+    def start_edge(self) -> None:
+        from edge import start_edge
+        from gateway_service.config import Settings as GatewaySettings
+
+        logs = self.data_dir / "logs"
+        rotate_file(logs / "edge.log", CHILD_LOG_MAX_BYTES, CHILD_LOG_BACKUPS)
+        # The gateway's body cap, from the same environment the gateway reads.
+        max_body = int(self.service_env().get("RALLY_MAX_BODY_BYTES")
+                       or GatewaySettings.model_fields["max_body_bytes"].default)
+        services = {s.name: self.url(s.name) for s in self.specs if s.name != "gateway"}
+        self._edge = start_edge(self.data_dir / "edge", logs / "edge.log", host="127.0.0.1",
+                                port=self.ports["edge"], gateway=self.url("gateway"), services=services,
+                                max_body_bytes=max_body)
+
+    def stop_edge(self) -> None:
+        if self._edge is not None and self._edge.poll() is None:
+            self._edge.terminate()
+            try:
+                self._edge.wait(10)
+            except subprocess.TimeoutExpired:
+                self._edge.kill()
+                self._edge.wait()
+        self._edge = None
+
+    def edge_exited(self) -> bool:
+        return self._edge is not None and self._edge.poll() is not None
+
     def service_env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
         env = dict(os.environ)
         env.update({
@@ -264,8 +313,11 @@ class Stack:
         self.migrate()
         for s in self.specs:
             self.start_service(s.name)
+        if self.edge:
+            self.start_edge()
 
     def stop(self) -> None:
+        self.stop_edge()
         for name in reversed(list(self.procs)):
             self.stop_service(name)
         self.stop_infra()
@@ -295,8 +347,11 @@ def main() -> int:
         for s in stack.specs:
             stack.start_service(s.name)
             print(f"  {s.name:<8} {stack.url(s.name)}", flush=True)
-        print(f"\nRally is up: {stack.url('gateway')}  (API docs: {stack.url('gateway')}/docs)",
-              flush=True)
+        if stack.edge:
+            stack.start_edge()
+            print(f"  edge     {stack.public_url} (Caddy, {stack.data_dir / 'edge' / 'Caddyfile'})",
+                  flush=True)
+        print(f"\nRally is up: {stack.public_url}  (API docs: {stack.public_url}/docs)", flush=True)
         print(f"Logs: {stack.data_dir / 'logs'}.  Ctrl-C stops everything.", flush=True)
         while not stopping:
             if stack.llama_exited():
@@ -306,6 +361,9 @@ def main() -> int:
                 if proc.poll() is not None:
                     print(f"{name} exited ({proc.returncode}); restarting", flush=True)
                     stack.start_service(name)
+            if stack.edge_exited():
+                print("the edge proxy exited; restarting", flush=True)
+                stack.start_edge()
             time.sleep(0.5)
     finally:
         print("\nRally: stopping ...", flush=True)

@@ -59,4 +59,4 @@ class Api:
 
 @pytest.fixture(scope="session")
 def api(stack: Stack) -> Api:
-    return Api(stack.url("gateway"))
+    return Api(stack.public_url)

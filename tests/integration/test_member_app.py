@@ -226,7 +226,7 @@ def js_size() -> dict[str, Any]:
 
 
 def test_reference_scenario_on_four_phones(stack: Any, api: Api, use_cases: dict[str, str], browser: Any) -> None:
-    base = stack.url("gateway")
+    base = stack.public_url
     sfx = uuid.uuid4().hex[:4]
     langs = {"Ann": "en", "Ben": "en", "Cat": "de", "Dan": "en"}
     phones = {n: phone(browser, base, f"{n} {sfx}", lang, axe=n == "Ann") for n, lang in langs.items()}
@@ -412,7 +412,7 @@ def test_refused_upload_reconnect_and_offline_proof(stack: Any, api: Api, use_ca
     assert photo_task is not None, f"no task takes a photo: {tasks}"
     me = next(n for n, h in heads.items()
               if api.call("GET", "/v1/me/tasks", h)["items"][0]["id"] == photo_task["id"])
-    p = phone(browser, stack.url("gateway"), me, "en")
+    p = phone(browser, stack.public_url, me, "en")
     ctx = p.page.context
     card = p.page.locator("article.task")
     file_input = card.locator('input[type="file"]')
@@ -563,7 +563,7 @@ def test_sign_in_with_the_identity_provider(stack: Any, browser: Any) -> None:
         stack.stop_service("gateway")
         stack.start_service("gateway", {"RALLY_OIDC_ISSUER": provider.url, "RALLY_OIDC_CLIENT_ID": "rally-member-app"})
         try:
-            p = phone(browser, stack.url("gateway"), "Oscar", "en")
+            p = phone(browser, stack.public_url, "Oscar", "en")
             with step("oidc", [p]):
                 p.page.goto("/")
                 p.page.get_by_role("button", name=p.tx("signin.provider")).click()
@@ -571,7 +571,7 @@ def test_sign_in_with_the_identity_provider(stack: Any, browser: Any) -> None:
                 assert "code=" not in p.page.url and "state=" not in p.page.url, p.page.url
                 asked = provider.seen[-1]
                 assert asked["response_type"] == "code" and asked["code_challenge_method"] == "S256"
-                assert asked["client_id"] == "rally-member-app" and asked["redirect_uri"] == stack.url("gateway") + "/"
+                assert asked["client_id"] == "rally-member-app" and asked["redirect_uri"] == stack.public_url + "/"
                 assert p.auth()["profileId"] == "oidc-oscar"
                 # The provider's token opens the API: the phone starts a session with it.
                 p.page.get_by_label(p.tx("sessions.topic")).fill("Signed in by the provider")
@@ -597,7 +597,7 @@ def test_first_load_on_fast_3g(stack: Any, browser: Any) -> None:
         cdp.send("Network.setCacheDisabled", {"cacheDisabled": True})
         cdp.send("Network.emulateNetworkConditions", {"offline": False, "latency": 562.5,
                                                       "downloadThroughput": 180_000, "uploadThroughput": 84_375})
-        page.goto(stack.url("gateway") + "/", wait_until="commit")
+        page.goto(stack.public_url + "/", wait_until="commit")
         page.wait_for_selector("html[data-ready] input[name=name]", timeout=30_000)
         ready_ms = page.evaluate("() => performance.getEntriesByName('rally:ready')[0].startTime")
         timings = page.evaluate("""() => [performance.getEntriesByType('navigation')[0],

@@ -167,7 +167,7 @@ def test_r3_cluster_loses_and_duplicates_nothing_when_the_stream_leader_dies(clu
     stack, cluster = cluster_stack
     info = asyncio.run(_stream(cluster.url))
     assert info.config.num_replicas == 3
-    api = Api(stack.url("gateway"))
+    api = Api(stack.public_url)
     admin, _ = api.token("admin", admin=True)
     ensure_use_cases(api, admin)
     run = start_session(api, "What should we do this weekend?", "", ["Cinema", "Bowling"], REFERENCE_MEMBERS)

@@ -174,7 +174,7 @@ def test_acceptance_script(stack, use_cases):
     script = Path(__file__).resolve().parents[2].parent / "shared" / "acceptance" / "reference.py"
     if not script.exists():
         pytest.skip(f"{script} not present")
-    env = {**os.environ, "RALLY_URL": stack.url("gateway")}
+    env = {**os.environ, "RALLY_URL": stack.public_url}
     r = subprocess.run([sys.executable, str(script), "--stage", "complete"], env=env, capture_output=True,
                        text=True, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr

@@ -37,7 +37,7 @@ pytestmark = [
 class System:
     def __init__(self, stack: Any) -> None:
         self.stack = stack
-        self.base = stack.url("gateway")
+        self.base = stack.public_url
         self.http = httpx.Client(base_url=self.base, timeout=30)
 
     def token(self, name: str, *, admin: bool = False) -> str:

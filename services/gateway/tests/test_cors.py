@@ -6,7 +6,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from gateway_service.config import Settings
-from gateway_service.cors import install_cors
+from rally_shared.cors import install_cors
 from rally_shared.errors import Unauthorized, install_error_handlers
 
 APP_ORIGIN = "https://app.example.org"

@@ -1,6 +1,6 @@
 import pytest
-from gateway_service.ratelimit import RateLimiter
 from gateway_service.routes import PUBLIC, service_for
+from rally_shared.ratelimit import RateLimiter
 
 
 @pytest.mark.parametrize(("path", "service"), [

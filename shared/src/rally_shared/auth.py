@@ -10,8 +10,9 @@ from typing import Annotated, Any
 import jwt
 from fastapi import Depends, Request
 
-from rally_shared.errors import Forbidden, Unauthorized
+from rally_shared.errors import Forbidden, TooManyRequests, Unauthorized
 from rally_shared.jwks import jwks_for
+from rally_shared.ratelimit import RateLimiter
 from rally_shared.settings import SharedSettings
 
 
@@ -112,12 +113,17 @@ def bearer_token(request: Request) -> str | None:
 
 
 async def current_principal(request: Request) -> Principal:
-    """FastAPI dependency: the verified caller, or 401."""
+    """FastAPI dependency: the verified caller, or 401; 429 once the caller has spent their
+    requests (the service's per-profile bucket, when the app has one)."""
     token = bearer_token(request)
     if token is None:
         raise Unauthorized("Missing bearer token.", code="missing_token")
     settings: SharedSettings = request.app.state.settings
-    return await verify_token(settings, token)
+    who = await verify_token(settings, token)
+    limiter: RateLimiter | None = getattr(request.app.state, "rate_limiter", None)
+    if limiter is not None and (wait := limiter.take(f"p:{who.profile_id}")) > 0:
+        raise TooManyRequests("Too many requests; slow down.", details={"retryAfterSeconds": round(wait, 2)})
+    return who
 
 
 async def admin_principal(p: Annotated[Principal, Depends(current_principal)]) -> Principal:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -152,7 +153,12 @@ def _message(error: Any) -> str:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return error_response(exc.status, exc.code, exc.message, exc.details)
+        headers = None
+        if isinstance(exc, TooManyRequests):
+            # Whole seconds, rounded up: a client that waits that long gets a token.
+            wait = float((exc.details or {}).get("retryAfterSeconds", 1))
+            headers = {"Retry-After": str(max(1, math.ceil(wait)))}
+        return error_response(exc.status, exc.code, exc.message, exc.details, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -29,6 +29,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from rally_shared.contracts.envelope import unsafe_text
+from rally_shared.cors import install_cors
 from rally_shared.db import make_engine, make_sessionmaker, unit_of_work
 from rally_shared.errors import error_response, install_error_handlers
 from rally_shared.logs import configure_logging, request_id_var
@@ -41,6 +42,7 @@ from rally_shared.messaging.tables import MessagingTables
 from rally_shared.metrics import HTTP_LATENCY
 from rally_shared.openapi import install_openapi, operation_id
 from rally_shared.overload import ConcurrencyLimit, inflight_limit
+from rally_shared.ratelimit import RateLimiter
 from rally_shared.settings import SharedSettings
 from rally_shared.tracing import parent_from_asgi, service_tracer
 
@@ -241,11 +243,15 @@ def create_service_app(
                   generate_unique_id_function=operation_id, telemetry=NO_FASTAPI_TELEMETRY)
     app.state.runtime = runtime
     app.state.settings = runtime.settings
+    # Per signed-in profile (current_principal takes from it): the edge in front does not limit.
+    cfg = runtime.settings
+    app.state.rate_limiter = RateLimiter(cfg.rate_limit_per_second, cfg.rate_limit_burst)
     install_error_handlers(app)
     # Inside the request context: a shed request still gets its request id and latency metric.
     app.add_middleware(ConcurrencyLimit, limit=inflight_limit(runtime.settings), service=runtime.name)
     app.add_middleware(RequestContextMiddleware, service=runtime.name, access_log=runtime.settings.access_log,
                        tracer=runtime.tracer)
+    install_cors(app, cfg.cors_origin_list)  # last: the outermost layer
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

@@ -80,6 +80,13 @@ class SharedSettings(BaseSettings):
     db_max_overflow: int = Field(10, ge=0)
     db_pool_timeout_seconds: float = Field(10, gt=0)
     max_inflight_requests: int = Field(0, ge=0)
+    # Token bucket per client (the signed-in profile; the gateway's own routes: else the address),
+    # per process: sustained rate and burst.
+    rate_limit_per_second: float = Field(50.0, gt=0)
+    rate_limit_burst: int = Field(200, gt=0)
+    # Browser origins allowed to call the API (comma-separated, e.g. https://app.example.org);
+    # none by default, so only same-origin pages and non-browser clients can.
+    cors_origins: str = ""
     # Set (by `make run`): the process logs to this file, rotated at log_max_bytes, keeping
     # log_backups old files; unset: to stderr (containers).
     log_file: str = ""
@@ -93,6 +100,10 @@ class SharedSettings(BaseSettings):
             raise ValueError("RALLY_JWT_SECRET or RALLY_JWKS_URL must be set when RALLY_AUTH_MODE "
                              "is not 'dev'")
         return self
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip()]
 
     @property
     def async_database_url(self) -> str:

@@ -20,6 +20,7 @@ from pydantic import Field
 from rally_shared.auth import Principal, bearer_token, issue_token, verify_token
 from rally_shared.contracts.asyncapi import document as asyncapi_document
 from rally_shared.contracts.envelope import CamelModel
+from rally_shared.cors import install_cors
 from rally_shared.errors import (
     ApiError,
     Forbidden,
@@ -32,6 +33,7 @@ from rally_shared.errors import (
 from rally_shared.logs import configure_logging, request_id_var
 from rally_shared.messaging.broker import nats_connect_options
 from rally_shared.openapi import install_openapi, operation_id
+from rally_shared.ratelimit import RateLimiter
 from rally_shared.service_app import NO_FASTAPI_TELEMETRY, RequestContextMiddleware
 from rally_shared.tracing import service_tracer
 from starlette.types import Scope
@@ -39,9 +41,7 @@ from swagger_ui_bundle import swagger_ui_path
 
 from gateway_service import devauth, openapi, proxy, streams, web
 from gateway_service.config import get_settings
-from gateway_service.cors import install_cors
 from gateway_service.live import LiveHub
-from gateway_service.ratelimit import RateLimiter
 from gateway_service.routes import PUBLIC, service_for
 
 settings = get_settings()
@@ -111,13 +111,6 @@ def rate_limit(request: Request, who: Principal | None) -> None:
     if wait > 0:
         raise TooManyRequests("Too many requests; slow down.",
                               details={"retryAfterSeconds": round(wait, 2)})
-
-
-@app.exception_handler(TooManyRequests)
-async def _too_many(_: Request, exc: TooManyRequests) -> JSONResponse:
-    retry = str(max(1, int((exc.details or {}).get("retryAfterSeconds", 1) + 0.999)))
-    return JSONResponse({"error": {"code": exc.code, "message": exc.message, "details": exc.details}},
-                        status_code=429, headers={"Retry-After": retry})
 
 
 @app.get("/healthz", include_in_schema=False)

@@ -1,4 +1,6 @@
-"""Browser access from other origins: only the ones an operator lists (RALLY_CORS_ORIGINS)."""
+"""Browser access from other origins: only the ones an operator lists (RALLY_CORS_ORIGINS). The
+gateway and every service answer it alike: the dev edge proxy routes API paths straight to the
+services."""
 
 from __future__ import annotations
 

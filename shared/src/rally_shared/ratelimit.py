@@ -1,4 +1,6 @@
-"""Per-client token buckets (in memory, per gateway replica)."""
+"""Per-client token buckets, in memory, per process: the gateway's for what it serves itself, and
+every service's per signed-in profile (in dev the edge proxy has no rate limits of its own; in
+Kubernetes the edge's policy limits per user in front of them)."""
 
 from __future__ import annotations
 

