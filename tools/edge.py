@@ -12,6 +12,7 @@ the contract's error JSON.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -94,9 +95,10 @@ def start_edge(config_dir: Path, log_file: Path, *, host: str, port: int, gatewa
     path = config_dir / "Caddyfile"
     path.write_text(caddyfile(host, port, gateway, services, max_body_bytes))
     log = open(log_file, "ab")  # noqa: SIM115 - handed to the child process
-    # HOME and XDG dirs inside the data dir: Caddy writes nothing outside it.
-    env = {"HOME": str(config_dir), "XDG_DATA_HOME": str(config_dir / "data"),
-           "XDG_CONFIG_HOME": str(config_dir / "config"), "PATH": "/usr/bin:/bin"}
+    # HOME and XDG dirs inside the data dir: Caddy writes nothing outside it. The rest of the
+    # environment is inherited (a test run's marker included: its leftover check finds Caddy too).
+    env = {**os.environ, "HOME": str(config_dir), "XDG_DATA_HOME": str(config_dir / "data"),
+           "XDG_CONFIG_HOME": str(config_dir / "config")}
     proc = subprocess.Popen([binary, "run", "--config", str(path), "--adapter", "caddyfile"],
                             stdout=log, stderr=subprocess.STDOUT, env=env)
     log.close()

@@ -388,17 +388,26 @@ def _seconds(duration: str) -> int:
     return int(sum(int(n) * units[u] for n, u in re.findall(r"(\d+)(ms|h|m|s)", duration)))
 
 
-def test_only_the_gateway_is_exposed(rendered: list[dict[str, Any]]) -> None:
+API_SERVICES = ("session", "ai", "tasks", "notify", "admin")
+
+
+def test_only_the_gateway_and_the_services_api_ports_are_exposed(rendered: list[dict[str, Any]]) -> None:
+    """The Ingress way in reaches the gateway only; HTTPRoutes also send the API straight to the
+    services, on their HTTP port only (their /metrics stay inside: see the next test)."""
     kind = _edge_kind(rendered)
     gw_service = by_kind(rendered, "Service")["gateway"]
     gw_ports = {p["name"]: p["port"] for p in gw_service["spec"]["ports"]}
-    for svc in by_kind(rendered, "Service").values():
+    services = by_kind(rendered, "Service")
+    for svc in services.values():
         assert svc["spec"].get("type", "ClusterIP") == "ClusterIP", svc["metadata"]["name"]
     for obj in by_kind(rendered, kind).values():
         if kind == "HTTPRoute":
             backends = [b for r in obj["spec"]["rules"] for b in r["backendRefs"]]
-            assert all(b.get("kind", "Service") == "Service" and b["name"] == "gateway"
-                       and b["port"] in gw_ports.values() for b in backends), obj["metadata"]["name"]
+            allowed = {("gateway", port) for port in gw_ports.values()} | {
+                (name, p["port"]) for name in API_SERVICES for p in services[name]["spec"]["ports"]
+                if p["name"] == "http"}
+            assert all(b.get("kind", "Service") == "Service" and (b["name"], b["port"]) in allowed
+                       for b in backends), obj["metadata"]["name"]
             # Attached to the operator's Gateway (deploy/README.md names it), by listener.
             assert all(ref.get("namespace") and ref.get("sectionName") for ref in obj["spec"]["parentRefs"])
         else:
@@ -451,6 +460,28 @@ def test_the_edge_check_sees_a_leak(rendered: list[dict[str, Any]]) -> None:
         obj["spec"]["rules"][0]["http"]["paths"].append(
             {"path": "/", "pathType": "Prefix", "backend": {"service": {"name": "gateway", "port": {"name": "http"}}}})
     assert _edge_route(leaky, "GET", "/metrics") is not None
+
+
+def test_httproutes_send_every_api_path_to_the_service_of_the_route_table(rendered: list[dict[str, Any]]) -> None:
+    """The gateway's route table (the same one `make run`'s edge proxy is built from) decides: with
+    HTTPRoutes each of its paths lands on its service; through an Ingress, on the gateway, which
+    proxies it. Dev tokens, the streams and unknown /v1 paths stay with the gateway either way."""
+    import re
+
+    from gateway_service.routes import ROUTES
+
+    direct = _edge_kind(rendered) == "HTTPRoute"
+    for pattern, service in ROUTES:
+        sample = re.sub(r"\(/\.\*\)\?", "", pattern.pattern.replace("[^/]+", "abc123")).strip("^$")
+        for path in (sample, sample + "/more", sample + "s"):
+            if not pattern.match(path):
+                continue
+            for method in ("GET", "POST"):
+                route = _edge_route(rendered, method, path)
+                assert route is not None and route["service"] == (service if direct else "gateway"), (path, route)
+    for path in ("/v1/auth/dev-token", "/v1/unknown", "/v1/me/stream", "/v1/sessions/abc123/stream", "/docs"):
+        route = _edge_route(rendered, "GET", path)
+        assert route is not None and route["service"] == "gateway", (path, route)
 
 
 def test_the_gateway_command_is_the_images_and_outlasts_the_edges_idle_timeout(
@@ -515,14 +546,16 @@ def test_network_policies_select_existing_pods(rendered: list[dict[str, Any]]) -
                         f"NetworkPolicy {name} allows traffic from pods that do not exist"
 
 
-def test_network_policies_let_only_the_gateway_in(rendered: list[dict[str, Any]],
-                                                  rally_services: list[Svc]) -> None:
+def test_network_policies_let_only_the_edge_s_backends_in(rendered: list[dict[str, Any]],
+                                                          rally_services: list[Svc]) -> None:
+    """The edge reaches what it routes to: the gateway, and with HTTPRoutes the services too."""
     pods = _pods(rendered)
     gw = pods["gateway"]
+    direct = _edge_kind(rendered) == "HTTPRoute"
     for s in rally_services:
         dst = pods[s.name]
         from_edge = _allowed(rendered, None, EDGE_NAMESPACES[_edge_kind(rendered)], dst, s.port)
-        assert from_edge == (s.name == "gateway"), f"{s.name}: reachable from the edge"
+        assert from_edge == (s.name == "gateway" or direct), f"{s.name}: reachable from the edge: {from_edge}"
         other_edge = {n for k, n in EDGE_NAMESPACES.items() if k != _edge_kind(rendered)}
         assert not any(_allowed(rendered, None, n, dst, s.port) for n in other_edge), \
             f"{s.name}: reachable from the edge this overlay does not use"

@@ -34,6 +34,8 @@ def schema_metadata(schema: str) -> MetaData:
 
 def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10,
                 pool_timeout: float = 10.0) -> AsyncEngine:
+    # No ping per checkout (a round trip and ~0.4 ms of CPU on every request): a connection the
+    # server dropped fails its request with 503 and SQLAlchemy then renews the whole pool.
     return create_async_engine(
         url, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=False,
         pool_timeout=pool_timeout,
