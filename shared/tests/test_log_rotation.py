@@ -72,7 +72,7 @@ def test_a_stack_service_rotates_its_own_log(tmp_path, monkeypatch):
     try:
         st.start_service("gateway")
         for _ in range(40):
-            r = httpx.get(st.public_url + "/v1/sessions", headers=auth(token), timeout=10)
+            r = httpx.get(st.url("gateway") + "/v1/sessions", headers=auth(token), timeout=10)
             assert r.status_code == 503 and r.headers["retry-after"] == "1", r.text
     finally:
         st.stop()
