@@ -97,3 +97,24 @@ def test_the_runs_postgres_is_spared_between_directories_and_stopped_at_the_end(
         time.sleep(0.1)
     assert not any(alive(pid) for pid in spared)
     assert run_tests.postgres_of(pg_dir) == set()
+
+
+def test_two_lanes_run_side_by_side_and_each_finds_its_own_leftovers(run_tests, tmp_path, capsys, monkeypatch):
+    """The whole-system tests run beside the rest: each lane has its own marker and Postgres, so a
+    process one lane leaves is named and stopped, and the totals add both lanes."""
+    integration, tidy = tmp_path / "integration", tmp_path / "tidy"
+    integration.mkdir(), tidy.mkdir()
+    (integration / "test_leak.py").write_text(LEAKY_TEST)
+    (tidy / "test_tidy.py").write_text(TIDY_TEST)
+    monkeypatch.setenv("LEAK_PID_FILE", str(tmp_path / "leak.pid"))
+    assert run_tests.lanes_of([tidy, integration], 2) == [[integration], [tidy]]
+    assert run_tests.lanes_of([tidy, integration], 1) == [[tidy, integration]]
+    assert run_tests.lanes_of([tidy], 2) == [[tidy]]
+
+    assert run_tests.run([tidy, integration], ["-p", "no:cacheprovider"], tmp_path / "reports", lanes=2) == 1
+    pid = int((tmp_path / "leak.pid").read_text())
+    out = capsys.readouterr().out
+    assert f"pid {pid}: {sys.executable} -c import time" in out
+    assert "integration (left processes behind)" in out and "2 passed" in out and "two lanes" in out
+    assert out.count("\n=== ") == 2  # each directory's output in one piece, under its heading
+    assert not alive(pid)

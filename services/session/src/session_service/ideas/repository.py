@@ -35,10 +35,6 @@ async def insert_idea(s: AsyncSession, idea_id: uuid.UUID, session_id: uuid.UUID
                        "VALUES (%s, %s, %s, %s, %s)", (idea_id, session_id, profile_id, text, created_at))
 
 
-async def idea_count(s: AsyncSession, session_id: uuid.UUID) -> int:
-    return int((await s.execute(select(Session.idea_count).where(Session.id == session_id))).scalar_one())
-
-
 async def visible_ideas(s: AsyncSession, session_id: uuid.UUID, limit: int,
                         after: tuple[datetime, str] | None) -> list[Idea]:
     q = select(Idea).where(Idea.session_id == session_id, Idea.deleted_at.is_(None),
