@@ -76,8 +76,10 @@ def caddyfile(host: str, port: int, gateway: str, services: dict[str, str], max_
               "\t\t\t" + _error(503, "upstream_unavailable",
                                 "The service behind this path is unavailable; try again shortly.")
               .replace("respond ", "respond @unavailable ", 1),
-              "\t\t\trespond `{\"error\": {\"code\": \"bad_request\", \"message\": \"{err.message}\", "
-              "\"details\": null}}` {err.status_code}",
+              # Anything else the edge refuses itself (a malformed request): a fixed text, since a
+              # placeholder's text would not be escaped for JSON.
+              "\t\t\t" + _error(400, "bad_request", "The edge proxy could not pass this request on.")
+              .replace(" 400", " {err.status_code}"),
               "\t\t}",
               "\t}",
               "}",
