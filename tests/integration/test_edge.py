@@ -16,6 +16,8 @@ from rally_shared.embedded import free_port
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
 from edge import caddyfile, start_edge  # noqa: E402
 
+from .scenario import wait  # noqa: E402
+
 SERVICES = {name: f"http://127.0.0.1:{9000 + i}" for i, name in enumerate(["session", "ai", "tasks", "notify",
                                                                            "admin"])}
 
@@ -52,6 +54,12 @@ def test_ideas_reach_the_session_service_without_the_gateway(stack, api):
         r = api.http.post(f"/v1/sessions/{sid}/ideas", headers=h, json={"text": f"idea {i}"})
         assert r.status_code == 201 and r.headers["via"] == "1.1 Caddy" and r.headers["x-request-id"]
     assert metric(stack.url("gateway"), count, {"rally_service": "gateway", "route": "session"}) == before
+    # The counter does count what the gateway proxies: one idea posted to the gateway itself.
+    r = httpx.post(f"{stack.url('gateway')}/v1/sessions/{sid}/ideas", headers=h, json={"text": "via gw"})
+    assert r.status_code == 201 and "via" not in r.headers
+    # (observed once the gateway has closed its upstream response, just after the client has it)
+    wait(lambda: metric(stack.url("gateway"), count, {"rally_service": "gateway", "route": "session"}) == before + 1,
+         what="the gateway's counter of proxied session requests")
     # The stream is still the gateway's (its rule comes before the session service's).
     with api.http.stream("GET", f"/v1/sessions/{sid}/stream", headers=h, timeout=10) as r:
         assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
