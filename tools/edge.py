@@ -32,9 +32,10 @@ def caddy_binary() -> str | None:
     return str(beside) if beside.exists() else shutil.which("caddy")
 
 
-def _error(status: int, code: str, message: str) -> str:
+def _respond(matcher: str, status: int | str, code: str, message: str) -> str:
+    """A Caddyfile `respond` line with the contract's error JSON (status may be a placeholder)."""
     body = json.dumps({"error": {"code": code, "message": message, "details": None}})
-    return f"respond `{body}` {status}"
+    return f"\t\t\trespond {matcher}`{body}` {status}"
 
 
 def caddyfile(host: str, port: int, gateway: str, services: dict[str, str], max_body_bytes: int) -> str:
@@ -69,17 +70,16 @@ def caddyfile(host: str, port: int, gateway: str, services: dict[str, str], max_
               "\t\theader Content-Type application/json",
               "\t\troute {",
               "\t\t\t@too_large expression {err.status_code} == 413",
-              "\t\t\t" + _error(413, "payload_too_large", f"The request body exceeds {max_body_bytes} bytes.")
-              .replace("respond ", "respond @too_large ", 1),
+              _respond("@too_large ", 413, "payload_too_large",
+                       f"The request body exceeds {max_body_bytes} bytes."),
               "\t\t\t@unavailable expression {err.status_code} >= 500",
               "\t\t\theader @unavailable Retry-After 1",
-              "\t\t\t" + _error(503, "upstream_unavailable",
-                                "The service behind this path is unavailable; try again shortly.")
-              .replace("respond ", "respond @unavailable ", 1),
+              _respond("@unavailable ", 503, "upstream_unavailable",
+                       "The service behind this path is unavailable; try again shortly."),
               # Anything else the edge refuses itself (a malformed request): a fixed text, since a
               # placeholder's text would not be escaped for JSON.
-              "\t\t\t" + _error(400, "bad_request", "The edge proxy could not pass this request on.")
-              .replace(" 400", " {err.status_code}"),
+              _respond("", "{err.status_code}", "bad_request",
+                       "The edge proxy could not pass this request on."),
               "\t\t}",
               "\t}",
               "}",
