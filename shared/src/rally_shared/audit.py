@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Table
@@ -11,7 +12,7 @@ from rally_shared.contracts.audit import AuditRecorded
 from rally_shared.contracts.envelope import Event, EventData
 from rally_shared.db import utcnow
 from rally_shared.logs import request_id_var
-from rally_shared.messaging.outbox import add_event
+from rally_shared.messaging.outbox import add_event, add_events
 
 
 async def record_audit(
@@ -44,6 +45,9 @@ class EventWriter:
 
     async def emit(self, s: AsyncSession, data: EventData) -> Event:
         return await add_event(s, self.outbox, data, request_id=request_id_var.get())
+
+    async def emit_many(self, s: AsyncSession, items: Sequence[EventData]) -> list[Event]:
+        return await add_events(s, self.outbox, items, request_id=request_id_var.get())
 
     async def audit(self, s: AsyncSession, actor_id: str | None, action: str, entity: str, entity_id: Any,
                     before: dict[str, Any] | None = None, after: dict[str, Any] | None = None) -> Event:

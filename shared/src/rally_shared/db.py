@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -17,6 +18,8 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from rally_shared.messaging.signal import outbox_signal
+
+log = logging.getLogger("rally.db")
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -81,3 +84,13 @@ async def unit_of_work(sm: async_sessionmaker[AsyncSession]) -> AsyncIterator[As
             raise
     if session.info.pop("outbox_dirty", False):
         outbox_signal.wake()
+    for fn in session.info.pop("after_commit", ()):
+        try:
+            fn()
+        except Exception:  # the commit stands; what follows it is best effort
+            log.warning("an after-commit step failed", exc_info=True)
+
+
+def after_commit(session: AsyncSession, fn: Callable[[], None]) -> None:
+    """Run `fn` once the unit of work owning `session` has committed; never after a rollback."""
+    session.info.setdefault("after_commit", []).append(fn)

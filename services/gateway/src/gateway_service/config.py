@@ -17,11 +17,6 @@ class Settings(SharedSettings):
     admin_url: str = "http://127.0.0.1:8105"
     max_body_bytes: int = 11 * 1024 * 1024  # uploads are 10 MB at most; JSON is far smaller
     upstream_timeout_seconds: float = 30.0
-    stream_heartbeat_seconds: float = 15.0
-    # Last-Event-ID replay reads back at most this many of the newest messages on the stream (all
-    # sessions), and of those only the ones younger than the window.
-    stream_replay_window_seconds: float = 15 * 60
-    stream_replay_max_messages: int = 5000
     # Where clients reach the public port, when that is not the address the process binds: in a
     # container the gateway binds 0.0.0.0 while compose publishes the port on 127.0.0.1 only.
     gateway_public_host: str = ""

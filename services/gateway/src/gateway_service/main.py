@@ -1,5 +1,5 @@
-"""The gateway: the only public port. Auth, routing, rate limits, request ids, merged OpenAPI with
-Swagger UI, and the live Server-Sent-Event streams."""
+"""The gateway: dev tokens, the merged OpenAPI with Swagger UI, the member app, and a proxy to the
+service that owns each path (auth, rate limits, request ids) where no edge proxy does that."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import logging
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import Any
 
 import httpx
-from fastapi import FastAPI, Header, Query, Request
+from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -25,13 +25,11 @@ from rally_shared.errors import (
     ApiError,
     Forbidden,
     NotFound,
-    ServiceUnavailable,
     TooManyRequests,
     Unauthorized,
     install_error_handlers,
 )
 from rally_shared.logs import configure_logging, request_id_var
-from rally_shared.messaging.broker import nats_connect_options
 from rally_shared.openapi import install_openapi, operation_id
 from rally_shared.ratelimit import RateLimiter
 from rally_shared.service_app import NO_FASTAPI_TELEMETRY, RequestContextMiddleware
@@ -39,16 +37,14 @@ from rally_shared.tracing import service_tracer
 from starlette.types import Scope
 from swagger_ui_bundle import swagger_ui_path
 
-from gateway_service import devauth, openapi, proxy, streams, web
+from gateway_service import devauth, openapi, proxy, web
 from gateway_service.config import get_settings
-from gateway_service.live import LiveHub
 from gateway_service.routes import PUBLIC, service_for
 
 settings = get_settings()
 configure_logging("gateway", settings.log_level)
 log = logging.getLogger("rally.gateway")
 tracer = service_tracer("gateway", settings)
-hub = LiveHub()
 limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
 state: dict[str, Any] = {}
 
@@ -62,12 +58,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     state["client"] = httpx.AsyncClient(
         timeout=settings.upstream_timeout_seconds,
         limits=httpx.Limits(max_connections=32, max_keepalive_connections=16, keepalive_expiry=20))
-    await hub.start(settings.nats_url or "nats://127.0.0.1:4222", **nats_connect_options(settings))
     devauth.announce(settings, log)
     try:
         yield
     finally:
-        await hub.stop()
         await state["client"].aclose()
 
 
@@ -119,10 +113,9 @@ async def healthz() -> dict[str, str]:
 
 
 @app.get("/readyz", include_in_schema=False)
-async def readyz() -> JSONResponse:
-    ok = hub.connected
-    return JSONResponse({"status": "ok" if ok else "unavailable", "checks": {"nats": "ok" if ok else "down"}},
-                        status_code=200 if ok else 503)
+async def readyz() -> dict[str, Any]:
+    # Nothing of its own to wait for: a service that is down answers 503 through the proxy.
+    return {"status": "ok", "checks": {}}
 
 
 @app.get("/metrics", include_in_schema=False)
@@ -155,61 +148,6 @@ async def dev_token(body: DevTokenRequest, request: Request) -> DevTokenResponse
     rate_limit(request, None)
     token, pid = issue_token(settings, body.name.strip() or body.name, admin=body.admin)
     return DevTokenResponse(token=token, profile_id=pid)
-
-
-LAST_EVENT_ID = Header(alias="Last-Event-ID", description=(
-    "Resume after this event: the missed events of the last minutes are sent first "
-    "(EventSource sends it by itself when it reconnects)."))
-LAST_EVENT_QUERY = Query(alias="lastEventId", description=(
-    "The same as `Last-Event-ID`, for a first connection that resumes (EventSource cannot set headers)."))
-# The schema of one SSE event (before OpenAPI 3.2 and its `itemSchema`, a stream's `schema`
-# describes each event): `data` is the JSON of `{id, type, occurredAt, data}`; `ready` has no id.
-SSE_EVENT = {"type": "object", "required": ["event", "data"], "properties": {
-    "event": {"type": "string"}, "id": {"type": "string"}, "retry": {"type": "integer", "minimum": 0},
-    "data": {"type": "string", "contentMediaType": "application/json"}}}
-STREAM_RESPONSES: dict[int | str, dict[str, Any]] = {200: {
-    "description": "Server-Sent Events: `ready`, then each event as `{id, type, occurredAt, data}`.",
-    "content": {"text/event-stream": {"schema": SSE_EVENT}}}}
-
-
-async def _check_session_access(session_id: str, request: Request) -> Response | None:
-    """The session service decides who may read a session (members and admins; anyone signed in
-    for a public one): the stream follows the same rule. None when allowed, else its answer."""
-    try:
-        check = await state["client"].get(f"{settings.session_url}/v1/sessions/{session_id}",
-                                          headers={"authorization": request.headers["authorization"]})
-    except httpx.HTTPError as exc:
-        raise ServiceUnavailable("The session service is unavailable; try again shortly.",
-                                 code="upstream_unavailable") from exc
-    if check.status_code != 200:
-        return JSONResponse(check.json(), status_code=check.status_code)
-    return None
-
-
-@app.get("/v1/sessions/{session_id}/stream", tags=["live"], response_class=Response,
-         responses=STREAM_RESPONSES)
-async def session_stream(session_id: str, request: Request,
-                         last_event_id: Annotated[str | None, LAST_EVENT_ID] = None,
-                         resume_after: Annotated[str | None, LAST_EVENT_QUERY] = None) -> Response:
-    """Server-Sent Events of one session, for whoever may read it (members and admins; anyone
-    signed in for a public session). Each event is its public projection: only your own answers,
-    never prompts, raw model output or audit data."""
-    who = await authenticate(request)
-    rate_limit(request, who)
-    if (refused := await _check_session_access(session_id, request)) is not None:
-        return refused
-    return await streams.open_stream(request, hub, settings, kind="session", key=session_id,
-                                     viewer=who.profile_id, resume=last_event_id or resume_after)
-
-
-@app.get("/v1/me/stream", tags=["live"], response_class=Response, responses=STREAM_RESPONSES)
-async def my_stream(request: Request, last_event_id: Annotated[str | None, LAST_EVENT_ID] = None,
-                    resume_after: Annotated[str | None, LAST_EVENT_QUERY] = None) -> Response:
-    """Server-Sent Events of my new notifications (`rally.notify.delivered`)."""
-    who = await authenticate(request)
-    rate_limit(request, who)
-    return await streams.open_stream(request, hub, settings, kind="profile", key=who.profile_id,
-                                     viewer=who.profile_id, resume=last_event_id or resume_after)
 
 
 @app.get("/openapi.json", include_in_schema=False)

@@ -6,6 +6,9 @@ import re
 
 _ID = r"[^/]+"
 ROUTES: list[tuple[re.Pattern[str], str]] = [
+    # The live streams: the notify service delivers to people (before the session rule below).
+    (re.compile(rf"^/v1/sessions/{_ID}/stream$"), "notify"),
+    (re.compile(r"^/v1/me/stream$"), "notify"),
     (re.compile(rf"^/v1/sessions/{_ID}/tasks(/.*)?$"), "tasks"),
     (re.compile(rf"^/v1/sessions/{_ID}/generations(/.*)?$"), "ai"),
     (re.compile(r"^/v1/sessions(/.*)?$"), "session"),

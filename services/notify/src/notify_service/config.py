@@ -25,6 +25,14 @@ class Settings(SharedSettings):
     digest_kinds: list[str] = [
         "phase_changed", "ideas_posted", "post_submitted", "task_completed", "goal_achieved",
     ]
+    # The live streams: a comment line this often keeps idle connections open through proxies.
+    stream_heartbeat_seconds: float = 15.0
+    # Last-Event-ID replay reads back at most this many of the newest messages on the stream (all
+    # sessions), and of those only the ones younger than the window.
+    stream_replay_window_seconds: float = 15 * 60
+    stream_replay_max_messages: int = 5000
+    # The session service decides who may read a session's stream.
+    session_url: str = "http://127.0.0.1:8101"
     # Out-of-band channels.
     smtp_host: str = ""
     smtp_port: int = 25

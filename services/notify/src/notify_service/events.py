@@ -6,4 +6,5 @@ from notify_service.models import messaging
 
 writer = EventWriter("notify", messaging.outbox)
 emit = writer.emit
+emit_many = writer.emit_many
 audit = writer.audit

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 
 from faststream.nats import NatsBroker
@@ -36,19 +37,38 @@ async def add_event(
     handled, a scheduler round) unless one is given, so one id follows a user's action through
     every service it reaches. So does the trace context of the span current here (the relay
     publishes later, from another task: the context must travel with the row)."""
-    request_id = request_id or request_id_var.get()
-    event = data if isinstance(data, Event) else data.to_event(request_id=request_id)
-    if request_id and not event.request_id:
-        event.request_id = request_id
-    if not event.traceparent:
-        event.traceparent = current_traceparent()
-    # Plain SQL on the transaction's connection: every state change writes one or two of these.
-    conn = await driver_connection(session)
-    await conn.execute(f"INSERT INTO {qualified(outbox)} (event_id, subject, payload) "
-                       "VALUES (%s, %s, %s::jsonb)",
-                       (event.id, event.type, event.model_dump_json(by_alias=True)))
-    session.info["outbox_dirty"] = True
+    (event,) = await add_events(session, outbox, [data], request_id=request_id)
     return event
+
+
+async def add_events(
+    session: AsyncSession, outbox: Table, items: Sequence[EventData | Event], *,
+    request_id: str | None = None,
+) -> list[Event]:
+    """`add_event` for several events, in one round trip to the database (pipelined)."""
+    request_id = request_id or request_id_var.get()
+    traceparent = current_traceparent()
+    events = []
+    for data in items:
+        event = data if isinstance(data, Event) else data.to_event(request_id=request_id)
+        if request_id and not event.request_id:
+            event.request_id = request_id
+        if not event.traceparent:
+            event.traceparent = traceparent
+        events.append(event)
+    if not events:
+        return events
+    # Plain SQL on the transaction's connection: every state change writes one or more of these.
+    conn = await driver_connection(session)
+    sql = f"INSERT INTO {qualified(outbox)} (event_id, subject, payload) VALUES (%s, %s, %s::jsonb)"
+    rows = [(e.id, e.type, e.model_dump_json(by_alias=True)) for e in events]
+    if len(rows) == 1:
+        await conn.execute(sql, rows[0])  # the hot paths' case (also inside a caller's pipeline)
+    else:
+        async with conn.cursor() as cur:
+            await cur.executemany(sql, rows)  # pipelined by the driver: one round trip
+    session.info["outbox_dirty"] = True
+    return events
 
 
 class OutboxRelay:

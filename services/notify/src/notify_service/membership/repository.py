@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from rally_shared.contracts.session import Phase
-from sqlalchemy import Exists, case, exists, null, select
+from sqlalchemy import Exists, case, exists, func, null, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -116,9 +116,12 @@ async def is_deleted(s: AsyncSession, session_id: str) -> bool:
     return bool((await s.execute(select(_deleted(session_id)))).scalar())
 
 
-async def is_silenced(s: AsyncSession, session_id: str, profile_id: str) -> bool:
-    """True when nothing of this session may reach this profile: it was deleted, or they left."""
-    left = exists().where(SessionMember.session_id == session_id,
-                          SessionMember.profile_id == profile_id,
-                          SessionMember.left_at.is_not(None))
-    return bool((await s.execute(select(_deleted(session_id) | left))).scalar())
+async def silenced(s: AsyncSession, session_id: str, profile_ids: list[str]) -> set[str]:
+    """Of these profiles, those nothing of this session may reach: everyone when it was deleted,
+    else those who left. One round trip."""
+    left = (select(func.array_agg(SessionMember.profile_id))
+            .where(SessionMember.session_id == session_id, SessionMember.profile_id.in_(profile_ids),
+                   SessionMember.left_at.is_not(None))
+            .scalar_subquery())
+    deleted, gone = (await s.execute(select(_deleted(session_id), left))).one()
+    return set(profile_ids) if deleted else set(gone or ())

@@ -16,12 +16,16 @@ from notify_service.models import Delivery, DigestItem, Notification
 UNREAD_RANK = case((Notification.read_at.is_(None), 1), else_=0)
 
 
-async def insert_once(s: AsyncSession, values: dict[str, Any]) -> Notification | None:
-    """Insert unless (profile, source, kind) exists; None when it was already there."""
-    stmt = (pg_insert(Notification).values(id=uuid.uuid4(), **values)
+async def insert_many_once(s: AsyncSession, rows: list[dict[str, Any]]) -> list[Notification]:
+    """Insert each row unless its (profile, source, kind) exists, in one statement; the rows
+    inserted, in their order (the repeats are left out)."""
+    if not rows:
+        return []
+    stmt = (pg_insert(Notification).values([{"id": uuid.uuid4(), **r} for r in rows])
             .on_conflict_do_nothing(constraint="uq_notifications_source")
             .returning(Notification))
-    return (await s.execute(stmt)).scalar_one_or_none()
+    created = {n.profile_id: n for n in (await s.execute(stmt)).scalars()}
+    return [created[r["profile_id"]] for r in rows if r["profile_id"] in created]
 
 
 async def insert_digest_item(s: AsyncSession, values: dict[str, Any]) -> bool:

@@ -3,26 +3,28 @@
 `notify()` is the single place a notification is born. It drops what concerns a deleted session
 or one the member left, honours the member's preferences, holds digest-able kinds back for a
 daily digest, writes the feed row exactly once per (profile, source, kind), publishes
-`rally.notify.delivered` for the live push through the outbox, and queues e-mail / webhook /
-Web Push deliveries. It only flushes: the caller owns the transaction.
+`rally.notify.delivered` for the live push through the outbox (and hands it to this replica's
+streams right after the commit), and queues e-mail / webhook / Web Push deliveries. It only
+flushes: the caller owns the transaction.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from rally_shared.auth import Principal
 from rally_shared.contracts.notify import NotificationDelivered
-from rally_shared.db import utcnow
+from rally_shared.db import after_commit, utcnow
 from rally_shared.errors import NotFound
 from rally_shared.pagination import Page, PageParams, make_page
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from notify_service.events import audit, emit
+from notify_service.events import audit, emit_many
 from notify_service.kinds import DIGEST, EMAIL, IN_APP, PUSH, WEBHOOK
 from notify_service.membership import repository as members
 from notify_service.metrics import NOTIFICATIONS
@@ -31,7 +33,7 @@ from notify_service.notifications import repository as repo
 from notify_service.notifications.schemas import NotificationRead, ReadAllResult
 from notify_service.preferences.repository import defaults
 from notify_service.push import service as push
-from notify_service.runtime import settings
+from notify_service.runtime import live, settings
 
 
 async def load_preferences(s: AsyncSession, profile_ids: Iterable[str]) -> dict[str, Preferences]:
@@ -55,34 +57,10 @@ async def notify(
 ) -> Notification | None:
     """Create one notification for one member; None when muted, held for the digest, a repeat,
     or about a session that was deleted or that the member left."""
-    if session_id is not None and await members.is_silenced(s, session_id, profile_id):
-        return None
-    if prefs is None:
-        prefs = (await load_preferences(s, [profile_id]))[profile_id]
-    if kind in prefs.muted_kinds:
-        return None
-    values = {"profile_id": profile_id, "session_id": session_id, "kind": kind,
-              "title": title[:300], "body": body, "data": data or {}, "source_key": source_key}
-    if kind != DIGEST and prefs.digest == "daily" and kind in settings.digest_kinds:
-        await repo.insert_digest_item(s, values)
-        return None
-    n = await repo.insert_once(s, values)
-    if n is None:
-        return None  # this member already has it: a redelivery or a restarted scheduler
-    NOTIFICATIONS.labels(kind, IN_APP).inc()
-    if IN_APP in prefs.channels:
-        await emit(s, NotificationDelivered(
-            notification_id=str(n.id), profile_id=profile_id, session_id=session_id, kind=kind,
-            channel=IN_APP, title=n.title))
-    if EMAIL in prefs.channels and prefs.email:
-        await repo.add_delivery(s, n.id, profile_id, EMAIL, prefs.email)
-        NOTIFICATIONS.labels(kind, EMAIL).inc()
-    if WEBHOOK in prefs.channels and prefs.webhook_url:
-        await repo.add_delivery(s, n.id, profile_id, WEBHOOK, prefs.webhook_url)
-        NOTIFICATIONS.labels(kind, WEBHOOK).inc()
-    if await push.queue(s, n, prefs):
-        NOTIFICATIONS.labels(kind, PUSH).inc()
-    return n
+    created = await notify_many(s, [profile_id], kind=kind, title=title, body=body,
+                                source_key=source_key, session_id=session_id, data=data,
+                                prefs=None if prefs is None else {profile_id: prefs})
+    return created[0] if created else None
 
 
 async def notify_many(
@@ -95,16 +73,54 @@ async def notify_many(
     source_key: str,
     session_id: str | None = None,
     data: dict[str, Any] | None = None,
+    prefs: Mapping[str, Preferences] | None = None,
 ) -> list[Notification]:
-    """The same notification for several members (each deduplicated on its own)."""
-    prefs = await load_preferences(s, profile_ids)
-    out = []
-    for pid, p in prefs.items():
-        n = await notify(s, profile_id=pid, kind=kind, title=title, body=body,
-                         source_key=source_key, session_id=session_id, data=data, prefs=p)
-        if n is not None:
-            out.append(n)
-    return out
+    """The same notification for several members, each at most once, in the order given.
+
+    A handful of statements whatever the number of members (who is silenced, their preferences,
+    one insert, one batch of events): a phase change of a big group is one of these."""
+    ids = list(dict.fromkeys(profile_ids))
+    if session_id is not None and ids:
+        gone = await members.silenced(s, session_id, ids)
+        ids = [pid for pid in ids if pid not in gone]
+    known = dict(prefs or {})
+    if missing := [pid for pid in ids if pid not in known]:
+        known |= await load_preferences(s, missing)
+    rows = []
+    for pid in ids:
+        p = known[pid]
+        if kind in p.muted_kinds:
+            continue
+        row = {"profile_id": pid, "session_id": session_id, "kind": kind, "title": title[:300],
+               "body": body, "data": data or {}, "source_key": source_key}
+        if kind != DIGEST and p.digest == "daily" and kind in settings.digest_kinds:
+            await repo.insert_digest_item(s, row)
+        else:
+            rows.append(row)
+    # A member who has it already (a redelivery, a restarted scheduler) is left out here.
+    created = await repo.insert_many_once(s, rows)
+    if not created:
+        return []
+    NOTIFICATIONS.labels(kind, IN_APP).inc(len(created))
+    events = await emit_many(s, [
+        NotificationDelivered(notification_id=str(n.id), profile_id=n.profile_id,
+                              session_id=session_id, kind=kind, channel=IN_APP, title=n.title)
+        for n in created if IN_APP in known[n.profile_id].channels])
+    for event in events:
+        # This replica's streams get it right after the commit; the relay's copy reaches the
+        # other replicas (and is dropped here as a repeat).
+        after_commit(s, partial(live.dispatch, event.model_dump(mode="json", by_alias=True)))
+    for n in created:
+        p = known[n.profile_id]
+        if EMAIL in p.channels and p.email:
+            await repo.add_delivery(s, n.id, n.profile_id, EMAIL, p.email)
+            NOTIFICATIONS.labels(kind, EMAIL).inc()
+        if WEBHOOK in p.channels and p.webhook_url:
+            await repo.add_delivery(s, n.id, n.profile_id, WEBHOOK, p.webhook_url)
+            NOTIFICATIONS.labels(kind, WEBHOOK).inc()
+        if await push.queue(s, n, p):
+            NOTIFICATIONS.labels(kind, PUSH).inc()
+    return created
 
 
 def _position(paging: PageParams) -> tuple[int, Any, uuid.UUID] | None:

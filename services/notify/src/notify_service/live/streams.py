@@ -11,10 +11,10 @@ from typing import Any, Literal
 from fastapi import Request
 from fastapi.responses import StreamingResponse
 
-from gateway_service.config import Settings
-from gateway_service.live import LiveHub, sse
-from gateway_service.projections import project, route
-from gateway_service.replay import Replay, read_after
+from notify_service.config import Settings
+from notify_service.live.hub import LiveHub, sse
+from notify_service.live.projections import project, route
+from notify_service.live.replay import Replay, read_after
 
 log = logging.getLogger("rally.gateway.streams")
 

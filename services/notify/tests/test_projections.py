@@ -8,9 +8,9 @@ import json
 from typing import Any
 
 import pytest
-from gateway_service.live import LiveHub, sse
-from gateway_service.projections import CONTEXT, MEMBER_FIELDS, RULES, project, route
-from gateway_service.streams import ends_stream
+from notify_service.live.hub import LiveHub, sse
+from notify_service.live.projections import CONTEXT, MEMBER_FIELDS, RULES, project, route
+from notify_service.live.streams import ends_stream
 from pydantic import BaseModel
 from pydantic.alias_generators import to_camel
 from rally_shared.contracts.ai import ContentGuidance, GeneratedTask, TasksGenerated
@@ -124,3 +124,15 @@ def test_removal_and_deletion_end_the_stream():
 def test_sse_frames_carry_an_id_only_when_there_is_one():
     assert sse({"type": "ready", "data": {}}).startswith(b"event: ready\n")
     assert sse({"id": "e1", "type": "t", "data": {}}).startswith(b"id: e1\nevent: t\n")
+
+
+async def test_an_event_is_queued_once_whichever_way_it_comes():
+    hub = LiveHub()
+    q = hub.subscribe(profile_id=ANN)
+    event = {"id": "n1", "type": "rally.notify.delivered", "data": {
+        "notificationId": "n1", "profileId": ANN, "sessionId": "s1", "kind": "x", "channel": "in_app",
+        "title": "Hi"}}
+    hub.dispatch(event)  # handed over after this replica's commit
+    hub.dispatch(dict(event))  # and back through NATS
+    hub.dispatch({**event, "id": "n2"})
+    assert [q.get_nowait()["id"] for _ in range(q.qsize())] == ["n1", "n2"]

@@ -1,9 +1,12 @@
-"""Live events for clients: one plain NATS subscription on `rally.>` per gateway replica, fanned out
+"""Live events for clients: one plain NATS subscription on `rally.>` per notify replica, fanned out
 to the Server-Sent-Event streams connected to this replica (by session and by member).
 
-Every replica receives every event (no queue group), so a client may hit any replica. Which
-stream an event goes to, and what of it a client sees, is `projections`' decision: the hub routes
-raw events, each stream projects them for its own viewer.
+Every replica receives every event (no queue group), so a client may hit any replica. A
+notification this replica writes is also handed to its own streams right after its commit
+(`deliver_after_commit`), without waiting for the outbox relay and the round trip through NATS;
+the copy that comes back from NATS is then dropped by id. Which stream an event goes to, and what
+of it a client sees, is `projections`' decision: the hub routes raw events, each stream projects
+them for its own viewer.
 """
 
 from __future__ import annotations
@@ -11,34 +14,39 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from typing import Any
 
-from gateway_service.projections import route
+from notify_service.live.projections import route
 
-log = logging.getLogger("rally.gateway.live")
+log = logging.getLogger("rally.notify.live")
 
 QUEUE_SIZE = 256
+# Ids of events already fanned out, to drop the second copy (local and from NATS). An event's
+# copies arrive within milliseconds of each other: a few thousand ids are ample.
+SEEN_IDS = 4096
 
 
 class LiveHub:
     def __init__(self) -> None:
         self.by_session: dict[str, set[asyncio.Queue[dict[str, Any]]]] = defaultdict(set)
         self.by_profile: dict[str, set[asyncio.Queue[dict[str, Any]]]] = defaultdict(set)
+        self._seen: OrderedDict[str, None] = OrderedDict()
         self._nc: Any = None
+        self._sub: Any = None
 
-    async def start(self, nats_url: str, **options: Any) -> None:
-        """Connect (options: credentials, TLS and inbox, `nats_connect_options`) and subscribe."""
-        import nats
-        from rally_shared.messaging.broker import nats_servers
-
-        self._nc = await nats.connect(nats_servers(nats_url), max_reconnect_attempts=-1,
-                                      name="rally-gateway-live", **options)
-        await self._nc.subscribe("rally.>", cb=self._on_msg)
+    async def start(self, nc: Any) -> None:
+        """Subscribe on the service's own NATS connection (its credentials, TLS and inbox)."""
+        self._nc = nc
+        self._sub = await nc.subscribe("rally.>", cb=self._on_msg)
 
     async def stop(self) -> None:
-        if self._nc is not None:
-            await self._nc.drain()
+        if self._sub is not None:
+            try:
+                await self._sub.unsubscribe()
+            except Exception:  # the connection is closing anyway
+                log.debug("live subscription cleanup failed", exc_info=True)
+        self._sub = self._nc = None
 
     @property
     def connected(self) -> bool:
@@ -60,15 +68,26 @@ class LiveHub:
         self.dispatch(event)
 
     def dispatch(self, event: dict[str, Any]) -> None:
-        """Queue a raw event for the streams it belongs to; types without a public rule go nowhere."""
+        """Queue a raw event for the streams it belongs to, once; types without a public rule go
+        nowhere."""
         where = route(event)
-        if where is None:
+        if where is None or self._repeat(str(event.get("id") or "")):
             return
         index = self.by_session if where[0] == "session" else self.by_profile
         for q in index.get(where[1], set()):
             if q.full():  # a slow client loses its oldest event rather than stalling everyone
                 q.get_nowait()
             q.put_nowait(event)
+
+    def _repeat(self, event_id: str) -> bool:
+        if not event_id:
+            return False
+        if event_id in self._seen:
+            return True
+        self._seen[event_id] = None
+        if len(self._seen) > SEEN_IDS:
+            self._seen.popitem(last=False)
+        return False
 
     def subscribe(self, *, session_id: str | None = None, profile_id: str | None = None
                   ) -> asyncio.Queue[dict[str, Any]]:
