@@ -3,8 +3,10 @@ uses, YAML loading and a small Kustomize renderer (no cluster and no kustomize b
 
 from __future__ import annotations
 
+import ast
 import base64
 import copy
+import importlib
 import importlib.util
 import sys
 from dataclasses import dataclass
@@ -23,6 +25,12 @@ CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding", "PersistentV
                   "CustomResourceDefinition", "PriorityClass", "IngressClass"}
 
 
+# What connects a service to NATS: the client libraries, Rally's messaging, or a ServiceRuntime
+# (rally_shared.service_app), which connects the service's broker.
+NATS_MODULES = ("nats", "faststream", "rally_shared.messaging")
+NATS_RUNTIME = ("rally_shared.service_app", {"ServiceRuntime", "create_service_app"})
+
+
 @dataclass(frozen=True)
 class Svc:
     name: str
@@ -33,6 +41,30 @@ class Svc:
     @property
     def directory(self) -> Path:
         return ROOT / "services" / self.name
+
+    @property
+    def uses_nats(self) -> bool:
+        """Whether the service's code connects to NATS: one of its modules imports the client, Rally's
+        messaging or a ServiceRuntime (read from the source, without importing it)."""
+        for path in sorted((self.directory / "src").rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(), str(path))):
+                if isinstance(node, ast.Import):
+                    modules = [a.name for a in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                    if node.module == NATS_RUNTIME[0] and {a.name for a in node.names} & NATS_RUNTIME[1]:
+                        return True
+                    modules = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+                else:
+                    continue
+                if any(m == n or m.startswith(n + ".") for m in modules for n in NATS_MODULES):
+                    return True
+        return False
+
+    def calls(self, others: list[Svc]) -> set[str]:
+        """The services this one calls over HTTP: those whose address its settings hold
+        (`<service>_url`, e.g. RALLY_SESSION_URL)."""
+        settings = importlib.import_module(self.app.split(".", 1)[0] + ".config").Settings
+        return {o.name for o in others if o.name != self.name and f"{o.name}_url" in settings.model_fields}
 
 
 def _load_stack() -> Any:

@@ -108,7 +108,8 @@ def test_depends_on_and_healthchecks(compose: dict[str, Any], rally_services: li
         svc = services[s.name]
         test = " ".join(svc["healthcheck"]["test"])
         assert f"127.0.0.1:{s.port}/readyz" in test, f"{s.name} healthcheck: {test}"
-        assert svc["environment"]["RALLY_NATS_URL"] == "nats://nats:4222"
+        if s.uses_nats:  # the gateway has no NATS connection
+            assert svc["environment"]["RALLY_NATS_URL"] == "nats://nats:4222", s.name
         assert svc["environment"]["RALLY_DATABASE_URL"].endswith("@postgres:5432/rally")
     gw = services["gateway"]
     for s in rally_services:

@@ -4,6 +4,7 @@ and the structural rules a schema cannot see."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -256,8 +257,6 @@ def test_nats_statefulset_keeps_jetstream_on_a_volume(rendered: list[dict[str, A
     sts = by_kind(rendered, "StatefulSet")["nats"]
     (c,) = [c for c in sts["spec"]["template"]["spec"]["containers"] if c["name"] == "nats"]
     if "--config" in c["args"]:  # production: nats.conf from a ConfigMap (test_k8s_nats.py reads it)
-        import re
-
         volumes = {v["name"]: v for v in sts["spec"]["template"]["spec"]["volumes"]}
         conf_path = c["args"][c["args"].index("--config") + 1]
         (mount,) = [m for m in c["volumeMounts"] if conf_path.startswith(m["mountPath"] + "/")]
@@ -294,16 +293,29 @@ def _edge_kind(rendered: list[dict[str, Any]]) -> str:
     return kinds.pop()
 
 
-def _gateway_paths() -> tuple[list[str], list[str], list[str]]:
-    """Concrete paths the gateway app serves, from its own route table: (public, live streams,
-    internal). Internal ones (probes, metrics) must not be reachable from outside."""
-    import re
+def _sample(pattern: re.Pattern[str]) -> str:
+    """A concrete path a rule of the gateway's route table matches."""
+    return re.sub(r"\(/\.\*\)\?", "", pattern.pattern.replace("[^/]+", "abc123")).strip("^$")
 
+
+def _stream_routes() -> dict[str, str]:
+    """The live streams: a concrete path of each rule of the gateway's route table whose pattern
+    ends in /stream$, and the service the table sends it to (the edge sends it there too)."""
+    from gateway_service.routes import ROUTES
+
+    return {_sample(pattern): service for pattern, service in ROUTES if pattern.pattern.endswith("/stream$")}
+
+
+def _gateway_paths() -> tuple[list[str], list[str], list[str]]:
+    """Concrete paths the public reaches: the gateway app's own routes and the API of its route
+    table (public), the live streams of that table (streams), and the gateway's probes and metrics
+    (internal), which must not be reachable from outside."""
     from gateway_service.main import app
     from gateway_service.routes import ROUTES
 
     internal = {"/healthz", "/readyz", "/metrics"}
-    public, streams = [], []
+    streams = list(_stream_routes())
+    public: list[str] = []
     routes = []
     for route in app.routes:  # an included router (the member app) holds routes of its own
         inner = getattr(route, "original_router", None)
@@ -315,13 +327,14 @@ def _gateway_paths() -> tuple[list[str], list[str], list[str]]:
         sample = re.sub(r"\{[^}:]+:path\}", "x/y.js", re.sub(r"\{[^}:]+\}", "abc123", path))
         if type(route).__name__ == "Mount":
             sample += "/swagger-ui.css"
-        if sample in internal:
-            continue
-        (streams if sample.endswith("/stream") else public).append(sample)
+        if sample in internal or sample in streams:
+            continue  # the streams: from the route table (a handler of the gateway's own is bypassed)
+        public.append(sample)
     for pattern, _ in ROUTES:
-        sample = re.sub(r"\(/\.\*\)\?", "", pattern.pattern.replace("[^/]+", "abc123")).strip("^$")
+        sample = _sample(pattern)
         assert pattern.match(sample), sample
-        public += [sample, f"{sample}/more"] if "(/.*)?" in pattern.pattern else [sample]
+        if sample not in streams:
+            public += [sample, f"{sample}/more"] if "(/.*)?" in pattern.pattern else [sample]
     served = {getattr(r, "path", "") for r in routes}
     assert len(public) > 20 and "/" in public and "/s/abc123" in public, public
     assert internal <= served, "the gateway no longer serves what this test keeps inside"
@@ -329,8 +342,6 @@ def _gateway_paths() -> tuple[list[str], list[str], list[str]]:
 
 
 def _path_matches(kind: str, path_type: str, value: str, path: str, regex_host: bool) -> bool:
-    import re
-
     if path_type == "Exact":
         return path == value
     if path_type == "RegularExpression":
@@ -382,8 +393,6 @@ def _edge_route(rendered: list[dict[str, Any]], method: str, path: str) -> dict[
 
 
 def _seconds(duration: str) -> int:
-    import re
-
     units = {"h": 3600, "m": 60, "s": 1, "ms": 0.001}
     return int(sum(int(n) * units[u] for n, u in re.findall(r"(\d+)(ms|h|m|s)", duration)))
 
@@ -392,8 +401,9 @@ API_SERVICES = ("session", "ai", "tasks", "notify", "admin")
 
 
 def test_only_the_gateway_and_the_services_api_ports_are_exposed(rendered: list[dict[str, Any]]) -> None:
-    """The Ingress way in reaches the gateway only; HTTPRoutes also send the API straight to the
-    services, on their HTTP port only (their /metrics stay inside: see the next test)."""
+    """The Ingress way in reaches the gateway and, for the live streams, the service that serves
+    them; HTTPRoutes also send the API straight to the services; on their HTTP port only (their
+    /metrics stay inside: see the next test)."""
     kind = _edge_kind(rendered)
     gw_service = by_kind(rendered, "Service")["gateway"]
     gw_ports = {p["name"]: p["port"] for p in gw_service["spec"]["ports"]}
@@ -411,11 +421,15 @@ def test_only_the_gateway_and_the_services_api_ports_are_exposed(rendered: list[
             # Attached to the operator's Gateway (deploy/README.md names it), by listener.
             assert all(ref.get("namespace") and ref.get("sectionName") for ref in obj["spec"]["parentRefs"])
         else:
+            backends = {"gateway", *_stream_routes().values()}
             for rule in obj["spec"]["rules"]:
                 for p in rule["http"]["paths"]:
-                    port = p["backend"]["service"]["port"]
-                    assert p["backend"]["service"]["name"] == "gateway"
-                    assert port.get("name") in gw_ports or port.get("number") in gw_ports.values()
+                    backend = p["backend"]["service"]
+                    assert backend["name"] in backends, (obj["metadata"]["name"], p["path"], backend)
+                    ports = {q["name"]: q["port"] for q in services[backend["name"]]["spec"]["ports"]
+                             if q["name"] == "http"}
+                    port = backend["port"]
+                    assert port.get("name") in ports or port.get("number") in ports.values(), (p["path"], port)
     pdb = by_kind(rendered, "PodDisruptionBudget")["gateway"]
     gw = by_kind(rendered, "Deployment")["gateway"]
     assert selects(pdb["spec"]["selector"], gw["spec"]["template"]["metadata"]["labels"])
@@ -438,6 +452,7 @@ def test_the_edge_routes_public_paths_and_keeps_metrics_inside(rendered: list[di
     for path in streams:
         route = _edge_route(rendered, "GET", path)
         assert route is not None and route["timeout"] >= STREAM_TIMEOUT_SECONDS, (path, route)
+        assert route["service"] == _stream_routes()[path], (path, route)
         assert not route["buffered"] or _edge_kind(rendered) == "HTTPRoute", (path, route)
         # Only the stream itself gets the long timeout: not its neighbours, not other methods.
         for near in (path + "x", path.replace("/stream", "/streams"), path.rsplit("/", 1)[0]):
@@ -465,21 +480,24 @@ def test_the_edge_check_sees_a_leak(rendered: list[dict[str, Any]]) -> None:
 def test_httproutes_send_every_api_path_to_the_service_of_the_route_table(rendered: list[dict[str, Any]]) -> None:
     """The gateway's route table (the same one `make run`'s edge proxy is built from) decides: with
     HTTPRoutes each of its paths lands on its service; through an Ingress, on the gateway, which
-    proxies it. Dev tokens, the streams and unknown /v1 paths stay with the gateway either way."""
-    import re
-
+    proxies it, except the live streams (the rules ending in /stream$), which go straight to their
+    service either way, whatever the method. Dev tokens and unknown /v1 paths stay with the gateway."""
     from gateway_service.routes import ROUTES
 
     direct = _edge_kind(rendered) == "HTTPRoute"
+    streams = _stream_routes()
+    assert streams, "the route table names no live stream"
     for pattern, service in ROUTES:
-        sample = re.sub(r"\(/\.\*\)\?", "", pattern.pattern.replace("[^/]+", "abc123")).strip("^$")
+        sample = _sample(pattern)
+        direct_here = direct or sample in streams
         for path in (sample, sample + "/more", sample + "s"):
             if not pattern.match(path):
                 continue
             for method in ("GET", "POST"):
                 route = _edge_route(rendered, method, path)
-                assert route is not None and route["service"] == (service if direct else "gateway"), (path, route)
-    for path in ("/v1/auth/dev-token", "/v1/unknown", "/v1/me/stream", "/v1/sessions/abc123/stream", "/docs"):
+                assert route is not None and route["service"] == (service if direct_here else "gateway"), \
+                    (method, path, route)
+    for path in ("/v1/auth/dev-token", "/v1/unknown", "/docs"):
         route = _edge_route(rendered, "GET", path)
         assert route is not None and route["service"] == "gateway", (path, route)
 
@@ -498,7 +516,6 @@ def _uvicorn_params(container: dict[str, Any], svc: Svc) -> dict[str, Any] | Non
     """The uvicorn options a container really starts with: the image's `rally-serve` line from the
     Dockerfile (its printf, with the service and port filled in) plus the container's args; None
     when the container keeps the image's command."""
-    import re
     import shlex
     import sys
 
@@ -548,27 +565,35 @@ def test_network_policies_select_existing_pods(rendered: list[dict[str, Any]]) -
 
 def test_network_policies_let_only_the_edge_s_backends_in(rendered: list[dict[str, Any]],
                                                           rally_services: list[Svc]) -> None:
-    """The edge reaches what it routes to: the gateway, and with HTTPRoutes the services too."""
+    """The edge reaches what it routes to: the gateway and the live streams' service, and with
+    HTTPRoutes the other services too. A service reaches another where its code calls it (its
+    settings hold that one's URL: the gateway every service's, notify the session service's). The
+    services whose code connects to NATS reach it, no other pod."""
     pods = _pods(rendered)
-    gw = pods["gateway"]
     direct = _edge_kind(rendered) == "HTTPRoute"
+    streams = set(_stream_routes().values())
+    callees = {s.name: s.calls(rally_services) for s in rally_services}
+    assert callees["gateway"] == {s.name for s in rally_services} - {"gateway"}
     for s in rally_services:
         dst = pods[s.name]
         from_edge = _allowed(rendered, None, EDGE_NAMESPACES[_edge_kind(rendered)], dst, s.port)
-        assert from_edge == (s.name == "gateway" or direct), f"{s.name}: reachable from the edge: {from_edge}"
+        assert from_edge == (s.name == "gateway" or s.name in streams or direct), \
+            f"{s.name}: reachable from the edge: {from_edge}"
         other_edge = {n for k, n in EDGE_NAMESPACES.items() if k != _edge_kind(rendered)}
         assert not any(_allowed(rendered, None, n, dst, s.port) for n in other_edge), \
             f"{s.name}: reachable from the edge this overlay does not use"
         if s.name != "gateway":
-            assert _allowed(rendered, gw, None, dst, s.port), f"gateway cannot reach {s.name}"
             for other in rally_services:
-                if other.name not in {"gateway", s.name}:
-                    assert not _allowed(rendered, pods[other.name], None, dst, s.port), \
-                        f"{other.name} can reach {s.name}: only the gateway may"
+                if other.name != s.name:
+                    calls = s.name in callees[other.name]
+                    assert _allowed(rendered, pods[other.name], None, dst, s.port) == calls, \
+                        f"{other.name} {'cannot' if calls else 'can'} reach {s.name}"
         assert _allowed(rendered, None, "monitoring", dst, s.port), f"Prometheus cannot scrape {s.name}"
         assert not _allowed(rendered, None, "some-other-namespace", dst, s.port)
-        # Every service (the gateway too, for the live stream) talks to NATS; nothing else does.
-        assert _allowed(rendered, dst, None, pods["nats"], 4222), f"{s.name} cannot reach NATS"
+        # The services that use NATS reach it (not the gateway: it has no NATS connection).
+        assert _allowed(rendered, dst, None, pods["nats"], 4222) == s.uses_nats, \
+            f"{s.name}: its code {'connects' if s.uses_nats else 'does not connect'} to NATS, its pods must " \
+            f"{'' if s.uses_nats else 'not '}reach it"
     assert not _allowed(rendered, {"app": "intruder"}, None, pods["nats"], 4222)
     if "postgres" in pods:
         for s in rally_services:

@@ -21,6 +21,9 @@ from rally_shared.settings import SharedSettings
 PRODUCTION = K8S / "overlays" / "production"
 DEV = K8S / "overlays" / "dev"
 USERS_SECRET = "nats-users"
+# Last-Event-ID replay of the live streams: the stream's info and short-lived consumers of any name
+# (the client library names them) on it.
+REPLAY = {"$JS.API.STREAM.INFO.rally", "$JS.API.CONSUMER.CREATE.rally.*.rally.>", "$JS.API.CONSUMER.MSG.NEXT.rally.*"}
 
 
 @pytest.fixture(scope="module")
@@ -153,10 +156,20 @@ def test_every_service_connects_as_its_own_user_with_its_own_password(
         docs: list[dict[str, Any]], rally_services: list[Svc]) -> None:
     _, conf = _conf(docs)
     users = {u["user"]: u for u in conf["authorization"]["users"]}
-    assert sorted(users) == sorted(s.name for s in rally_services), "one NATS user per service, no other"
+    clients = [s for s in rally_services if s.uses_nats]
+    assert clients and sorted(users) == sorted(s.name for s in clients), \
+        "one NATS user per service whose code connects to NATS, no other"
     nats_env = _env(_container(_sts(docs)["spec"]["template"]["spec"], "nats"))
     deployments = by_kind(docs, "Deployment")
+    # The server reads the passwords of those users from the Secret, no other.
+    read = {e["valueFrom"]["secretKeyRef"]["key"] for e in nats_env.values()
+            if e.get("valueFrom", {}).get("secretKeyRef", {}).get("name") == USERS_SECRET}
+    assert read == set(users), read
     for s in rally_services:
+        if not s.uses_nats:  # no credentials where nothing connects (the gateway)
+            env = _env(_container(deployments[s.name]["spec"]["template"]["spec"], s.name))
+            assert not {"RALLY_NATS_USER", "RALLY_NATS_PASSWORD"} & set(env), s.name
+            continue
         # The server: `password: $VAR`, VAR = the quoted value of a key of the Secret `nats-users`.
         var = users[s.name]["password"].removeprefix("$")
         raw = re.fullmatch(r'"\$\((\w+)\)"', nats_env[var]["value"])
@@ -181,6 +194,10 @@ def test_services_trust_the_nats_ca_and_see_no_private_key(docs: list[dict[str, 
     ca_file = config["RALLY_NATS_CA_FILE"]
     for s in rally_services:
         spec = by_kind(docs, "Deployment")[s.name]["spec"]["template"]["spec"]
+        if not s.uses_nats:  # nothing of the NATS certificates where nothing connects (the gateway)
+            assert not [v for v in spec.get("volumes", [])
+                        if v.get("secret", {}).get("secretName") == cert["secretName"]], s.name
+            continue
         c = _container(spec, s.name)
         volume = _mounted(c, {v["name"]: v for v in spec["volumes"]}, ca_file)["secret"]
         assert volume["secretName"] == cert["secretName"]
@@ -199,16 +216,26 @@ def test_services_trust_the_nats_ca_and_see_no_private_key(docs: list[dict[str, 
 
 
 def test_permissions_name_only_what_is_the_users_own(docs: list[dict[str, Any]]) -> None:
+    """Each user: its own events, streams, durables and replies. The service of the live streams
+    (the gateway's route table sends the /stream paths to it) also reads every event (`rally.>`, a
+    plain subscription) and replays the stream through short-lived consumers of its own, which
+    never reach another service's durable: its deny list names each one, and none of its own."""
+    from gateway_service.routes import ROUTES
+
+    live = {service for pattern, service in ROUTES if pattern.pattern.endswith("/stream$")}
     _, conf = _conf(docs)
     users = {u["user"]: u["permissions"] for u in conf["authorization"]["users"]}
+    assert live and live <= set(users), live
     durables: dict[str, set[str]] = {}
     for user, perms in users.items():
-        if user == "gateway":
-            continue
         durables[user] = set()
-        assert set(perms["subscribe"]["allow"]) == {f"_INBOX_{user}.>"}, user
+        reads = {f"_INBOX_{user}.>"} | ({"rally.>"} if user in live else set())
+        assert set(perms["subscribe"]["allow"]) == reads, user
         for subject in perms["publish"]["allow"]:
             assert not subject.startswith("_INBOX"), (user, subject)
+            if subject in REPLAY and "*" in subject:  # a consumer of any name: the live streams' replay
+                assert user in live, (user, subject)
+                continue
             m = (re.fullmatch(r"\$JS\.API\.CONSUMER\.(?:INFO|MSG\.NEXT)\.rally\.([^.]+)", subject)
                  or re.fullmatch(r"\$JS\.API\.CONSUMER\.CREATE\.rally\.([^.]+)\.>", subject)
                  or re.fullmatch(r"\$JS\.ACK\.rally\.([^.]+)\.>", subject)
@@ -221,14 +248,17 @@ def test_permissions_name_only_what_is_the_users_own(docs: list[dict[str, Any]])
             else:  # the JetStream API: only its two streams' info, creation and update
                 assert re.fullmatch(r"\$JS\.API\.STREAM\.(INFO|CREATE|UPDATE)\.(rally|rally_dlq)", subject), \
                     (user, subject)
-    # The gateway reads: the live subscription, the stream's info and consumers of its own, never a
-    # service's durable (its deny list names each one), and publishes nothing else.
-    gw = users["gateway"]
-    assert set(gw["subscribe"]["allow"]) == {"rally.>", "_INBOX_gateway.>"}
-    assert not [s for s in gw["publish"]["allow"] if not s.startswith("$JS.API.")]
-    denied = set(gw["publish"]["deny"])
-    for d in set().union(*durables.values()):
-        assert {f"$JS.API.CONSUMER.MSG.NEXT.rally.{d}", f"$JS.API.CONSUMER.CREATE.rally.{d}.>"} <= denied, d
+    for user, perms in users.items():
+        denied = set(perms["publish"].get("deny", []))
+        if user not in live:
+            assert not denied, user
+            continue
+        assert REPLAY <= set(perms["publish"]["allow"]), (user, REPLAY - set(perms["publish"]["allow"]))
+        # Deny wins over allow: every other service's durable, and not one of its own.
+        others = set().union(*(d for u, d in durables.items() if u != user))
+        assert others, "no durable consumers found"
+        assert denied == {s for d in others for s in (f"$JS.API.CONSUMER.MSG.NEXT.rally.{d}",
+                                                      f"$JS.API.CONSUMER.CREATE.rally.{d}.>")}, user
 
 
 def test_the_exporter_serves_jetstream_metrics_on_a_named_port(docs: list[dict[str, Any]]) -> None:

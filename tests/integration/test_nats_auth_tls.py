@@ -5,7 +5,7 @@ The server runs the production overlay's own configuration: the users and permis
 (`authorization`), client TLS and JetStream blocks of the rendered ConfigMap `nats-config`, with the
 environment its StatefulSet gives it (passwords through `nats-users`) and a throwaway CA and server
 certificate for the names of the Certificate `nats`. Each service then connects through its real
-code path (`ServiceRuntime`, `make_broker`, the gateway's `LiveHub` and replay) with the settings
+code path (`ServiceRuntime`, `make_broker`, notify's live-stream `LiveHub` and replay) with the settings
 its Deployment's environment gives it, and does what the code registers: ensures the streams,
 creates every durable consumer it declares, relays through its outbox every event type the contract
 says it produces, pulls, acknowledges and dead-letters. The server must report no permission
@@ -65,9 +65,10 @@ import rally_nats_conf  # noqa: E402
 from rally_deploy_helpers import K8S, by_kind, render  # noqa: E402
 
 # The services with an outbox, consumers and the streams to ensure (ServiceRuntime); the gateway
-# only reads (LiveHub, replay).
+# has no NATS user. Notify also reads every event for the live streams (LiveHub, replay).
 RUNTIME_SERVICES = ("session", "ai", "tasks", "notify", "admin")
-SERVICES = (*RUNTIME_SERVICES, "gateway")
+SERVICES = RUNTIME_SERVICES
+LIVE_STREAMS = "notify"
 # Passwords nats.conf could misread unless the StatefulSet quotes them: digits only, a number with
 # an exponent, `#` (a comment) and spaces.
 AWKWARD_PASSWORDS = ["1234567890" + "".join(secrets.choice("0123456789") for _ in range(20)),
@@ -370,8 +371,8 @@ async def _within(step: Any, what: str, server: Server, seconds: float = 30) -> 
 
 async def test_every_service_does_what_its_code_does_and_nothing_is_refused(
         server: Server, production: Production, migrated: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    from gateway_service.live import LiveHub
-    from gateway_service.replay import read_after
+    from notify_service.live.hub import LiveHub
+    from notify_service.live.replay import read_after
 
     runtimes: dict[str, ServiceRuntime] = {}
     durables: dict[str, list[str]] = {}
@@ -396,9 +397,8 @@ async def test_every_service_does_what_its_code_does_and_nothing_is_refused(
             # TLS, its user, the streams, its durable consumers, its outbox relay. A refused login
             # is retried for ever (as a service would): give up after a while.
             await _within(rt.start(), f"{svc} to start", server)
-        gw = settings_for(monkeypatch, "gateway", service_env(production, server, "gateway"))
-        assert gw.nats_user == "gateway"
-        await _within(hub.start(gw.nats_url, **nats_connect_options(gw)), "the gateway to connect", server)
+        # The live streams' subscription, on that service's own connection (its user).
+        await _within(hub.start(runtimes[LIVE_STREAMS].broker.connection), "the live hub to subscribe", server)
 
         # Every event type each service produces, through its outbox and relay.
         published: dict[str, str] = {}
@@ -444,7 +444,7 @@ async def test_every_service_does_what_its_code_does_and_nothing_is_refused(
                 o = rt.tables.outbox
                 assert (await s.execute(select(func.count()).select_from(o)
                                         .where(o.c.published_at.is_(None)))).scalar_one() == 0, svc
-        # Last-Event-ID replay: the gateway's own short-lived consumer on the stream.
+        # Last-Event-ID replay: the live streams' own short-lived consumer on the stream.
         replay = await read_after(hub.jetstream(), "an-id-long-gone", lambda e: e.get("id") in published,
                                   window_seconds=600, max_messages=1000)
         assert {e["id"] for e in replay.events} == set(published)
@@ -511,7 +511,7 @@ async def test_each_user_is_refused_what_is_not_its_own(
                 refused[f"_INBOX_{other}.>"] = "subscription"
         refused["_INBOX.>"] = "subscription"
         refused[f"{DLQ_STREAM_NAME}.>"] = "subscription"
-        if svc != "gateway":
+        if svc != LIVE_STREAMS:
             refused["rally.>"] = "subscription"  # services read events through their durables only
         settings = settings_for(monkeypatch, svc, service_env(production, server, svc))
         assert not await unrefused(settings, refused), f"{svc} was allowed"
