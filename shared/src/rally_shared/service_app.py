@@ -6,6 +6,7 @@ A service builds a `ServiceRuntime` at import time (so its subscribers are decla
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 import uuid
@@ -122,6 +123,23 @@ class ServiceRuntime:
             await self.engine.dispose()
 
 
+_frozen = False
+
+
+def freeze_startup_heap() -> None:
+    """Leave what start-up built out of every later garbage collection (once per process).
+
+    A full collection walks every tracked object: about 160,000 once a service has imported its
+    libraries, which blocks the event loop for about 170 ms on a small machine, each time the heap
+    has grown by a quarter (the long tail of the notification latency). Frozen, those objects are
+    never walked again: a collection sees only what the running service made."""
+    global _frozen
+    if not _frozen:
+        gc.collect()  # start-up's own garbage goes first, so none of it is kept for ever
+        gc.freeze()
+        _frozen = True
+
+
 def runtime_of(request: Request) -> ServiceRuntime:
     rt: ServiceRuntime = request.app.state.runtime
     return rt
@@ -232,6 +250,7 @@ def create_service_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await runtime.start()
+        freeze_startup_heap()
         try:
             yield
         finally:

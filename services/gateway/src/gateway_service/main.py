@@ -32,7 +32,7 @@ from rally_shared.errors import (
 from rally_shared.logs import configure_logging, request_id_var
 from rally_shared.openapi import install_openapi, operation_id
 from rally_shared.ratelimit import RateLimiter
-from rally_shared.service_app import NO_FASTAPI_TELEMETRY, RequestContextMiddleware
+from rally_shared.service_app import NO_FASTAPI_TELEMETRY, RequestContextMiddleware, freeze_startup_heap
 from rally_shared.tracing import service_tracer
 from starlette.types import Scope
 from swagger_ui_bundle import swagger_ui_path
@@ -59,6 +59,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         timeout=settings.upstream_timeout_seconds,
         limits=httpx.Limits(max_connections=32, max_keepalive_connections=16, keepalive_expiry=20))
     devauth.announce(settings, log)
+    freeze_startup_heap()
     try:
         yield
     finally:

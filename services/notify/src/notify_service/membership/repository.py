@@ -18,6 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from notify_service.models import KnownSession, SessionMember
 
+ADD_MEMBERS = pg_insert(SessionMember).on_conflict_do_nothing()
+ADD_OWNER = pg_insert(SessionMember).on_conflict_do_update(
+    index_elements=["session_id", "profile_id"], set_={"role": "owner"})
+
 
 async def upsert_session(s: AsyncSession, session_id: str, owner_id: str, topic: str | None,
                          phase: Phase | None = None, phase_flow: Sequence[Phase] | None = None) -> None:
@@ -37,16 +41,10 @@ async def add_members(s: AsyncSession, session_id: str, profile_ids: Iterable[st
                       at: datetime, role: str = "member") -> None:
     """Members named by an event at `at`; one who left stays out (only a join brings them back)."""
     rows = [{"session_id": session_id, "profile_id": p, "role": role, "joined_at": at}
-            for p in set(profile_ids)]
-    if not rows:
-        return
-    stmt = pg_insert(SessionMember).values(rows)
-    if role == "owner":
-        stmt = stmt.on_conflict_do_update(index_elements=["session_id", "profile_id"],
-                                          set_={"role": "owner"})
-    else:
-        stmt = stmt.on_conflict_do_nothing()
-    await s.execute(stmt)
+            for p in sorted(set(profile_ids))]
+    if rows:
+        # A fixed statement with the rows as parameters: compiled once, sent as one insert.
+        await s.execute(ADD_OWNER if role == "owner" else ADD_MEMBERS, rows)
 
 
 async def join(s: AsyncSession, session_id: str, profile_id: str, *, name: str, role: str,

@@ -12,6 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from notify_service.models import Delivery, DigestItem, Notification
 
+INSERT_ONCE = (pg_insert(Notification).on_conflict_do_nothing(constraint="uq_notifications_source")
+               .returning(Notification))
 # Unread first (rank 1), then newest: one sort key for the feed and its keyset cursor.
 UNREAD_RANK = case((Notification.read_at.is_(None), 1), else_=0)
 
@@ -21,10 +23,9 @@ async def insert_many_once(s: AsyncSession, rows: list[dict[str, Any]]) -> list[
     inserted, in their order (the repeats are left out)."""
     if not rows:
         return []
-    stmt = (pg_insert(Notification).values([{"id": uuid.uuid4(), **r} for r in rows])
-            .on_conflict_do_nothing(constraint="uq_notifications_source")
-            .returning(Notification))
-    created = {n.profile_id: n for n in (await s.execute(stmt)).scalars()}
+    # One fixed statement with the rows as parameters: compiled once, sent as one multi-row insert.
+    created = {n.profile_id: n for n in await s.scalars(
+        INSERT_ONCE, [{"id": uuid.uuid4(), **r} for r in rows])}
     return [created[r["profile_id"]] for r in rows if r["profile_id"] in created]
 
 
