@@ -1,10 +1,18 @@
 """Event pipeline latency: phase change committed -> notification visible to the member, p50/p99.
 
-usage: .venv/bin/python bench/pipeline_latency.py [--sessions 100]
+usage: .venv/bin/python bench/pipeline_latency.py [--sessions 100] [--concurrency 5] [--mode both]
 Starts a private stack unless RALLY_URL is set. For each session (flow ideation -> completed, so no AI
 is involved) the member listens on GET /v1/me/stream; the clock starts when the owner's phase change
 returns (committed) and stops when the member's stream carries the notification (outbox relay ->
-JetStream -> notify consumer -> notification row + outbox -> JetStream -> gateway -> SSE).
+JetStream -> notify consumer -> notification row -> the notify service's own stream, right after
+its commit).
+
+Two loads, each printed on its own line:
+- `quiet`: every session is set up first (tokens, session, member, stream), then the phase changes
+  run `--concurrency` at a time. What one phase change costs while others happen.
+- `busy`: each session is set up and changed in turn, `--concurrency` sessions at a time, so the
+  phase changes share the machine with the set-up of the others (joins, session creation, which
+  every service consumes).
 """
 
 from __future__ import annotations
@@ -13,25 +21,36 @@ import argparse
 import asyncio
 import json
 import time
+from dataclasses import dataclass, field
 
 import httpx
 from _stack import gateway, percentile
 
 
-async def one(http: httpx.AsyncClient, i: int) -> float:
-    owner = (await http.post("/v1/auth/dev-token", json={"name": f"owner-{i}-{time.time()}"})).json()
-    member = (await http.post("/v1/auth/dev-token", json={"name": f"member-{i}-{time.time()}"})).json()
+@dataclass
+class Session:
+    sid: str
+    owner: dict[str, str]
+    member: dict[str, str]
+    arrived: asyncio.Future[float] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+    listener: asyncio.Task[None] | None = None
+
+
+async def set_up(http: httpx.AsyncClient, i: int) -> Session:
+    tag = f"{i}-{time.time()}"
+    owner = (await http.post("/v1/auth/dev-token", json={"name": f"owner-{tag}"})).json()
+    member = (await http.post("/v1/auth/dev-token", json={"name": f"member-{tag}"})).json()
     oh = {"Authorization": f"Bearer {owner['token']}"}
     mh = {"Authorization": f"Bearer {member['token']}"}
     sid = (await http.post("/v1/sessions", headers=oh, json={
         "topic": f"Pipeline {i}", "visibility": "public", "phaseFlow": ["ideation", "completed"]})).json()["id"]
-    await http.post(f"/v1/sessions/{sid}/members", headers=mh)
-    await asyncio.sleep(0.3)  # let the notify service see the membership first
-    arrived = asyncio.get_running_loop().create_future()
+    r = await http.post(f"/v1/sessions/{sid}/members", headers=mh)
+    assert r.status_code in (200, 201), r.text
+    s = Session(sid, oh, mh)
     ready = asyncio.Event()
 
     async def listen() -> None:
-        async with http.stream("GET", "/v1/me/stream", headers=mh, timeout=60) as resp:
+        async with http.stream("GET", "/v1/me/stream", headers=mh, timeout=120) as resp:
             async for line in resp.aiter_lines():
                 if not line.startswith("data: "):
                     continue
@@ -41,38 +60,71 @@ async def one(http: httpx.AsyncClient, i: int) -> float:
                 # The move to `completed` is announced as the one "goal achieved" notification.
                 elif ev["data"].get("sessionId") == sid and ev["data"].get("kind") in (
                         "phase_changed", "goal_achieved"):
-                    arrived.set_result(time.perf_counter())
+                    s.arrived.set_result(time.perf_counter())
                     return
 
-    task = asyncio.create_task(listen())
-    await ready.wait()
-    r = await http.post(f"/v1/sessions/{sid}/phase", headers=oh, json={"to": "completed"})
+    s.listener = asyncio.create_task(listen())
+    await asyncio.wait_for(ready.wait(), 30)
+    return s
+
+
+async def change(http: httpx.AsyncClient, s: Session) -> float:
+    r = await http.post(f"/v1/sessions/{s.sid}/phase", headers=s.owner, json={"to": "completed"})
     t0 = time.perf_counter()
     assert r.status_code == 200, r.text
-    t1 = await asyncio.wait_for(arrived, 30)
-    task.cancel()
+    t1 = await asyncio.wait_for(s.arrived, 30)
     return t1 - t0
+
+
+async def quiet(http: httpx.AsyncClient, n: int, concurrency: int) -> list[float]:
+    sem = asyncio.Semaphore(concurrency)
+
+    async def guarded_set_up(i: int) -> Session:
+        async with sem:
+            return await set_up(http, i)
+
+    sessions = await asyncio.gather(*(guarded_set_up(i) for i in range(n)))
+    await asyncio.sleep(3)  # every consumer has caught up with the set-up
+
+    async def guarded_change(s: Session) -> float:
+        async with sem:
+            return await change(http, s)
+
+    return await asyncio.gather(*(guarded_change(s) for s in sessions))
+
+
+async def busy(http: httpx.AsyncClient, n: int, concurrency: int) -> list[float]:
+    sem = asyncio.Semaphore(concurrency)
+
+    async def one(i: int) -> float:
+        async with sem:
+            s = await set_up(http, i)
+            await asyncio.sleep(0.3)  # the notify service has the membership
+            return await change(http, s)
+
+    return await asyncio.gather(*(one(i) for i in range(n)))
+
+
+def report(mode: str, lat: list[float], concurrency: int) -> None:
+    ms = [x * 1000 for x in lat]
+    print(f"{mode:5s} ({len(ms)} sessions, {concurrency} at a time): phase change committed -> notification "
+          f"on the member's stream: p50 {percentile(ms, 50):.1f} ms, p99 {percentile(ms, 99):.1f} ms "
+          f"(goal <= 50 ms), max {max(ms):.1f} ms")
 
 
 async def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sessions", type=int, default=100)
     ap.add_argument("--concurrency", type=int, default=5)
+    ap.add_argument("--mode", choices=["quiet", "busy", "both"], default="both")
     a = ap.parse_args()
     env = {"RALLY_RATE_LIMIT_PER_SECOND": "100000", "RALLY_RATE_LIMIT_BURST": "100000"}
     with gateway(env=env) as base:
-        async with httpx.AsyncClient(base_url=base, timeout=60) as http:
-            sem = asyncio.Semaphore(a.concurrency)
-
-            async def guarded(i: int) -> float:
-                async with sem:
-                    return await one(http, i)
-
-            lat = await asyncio.gather(*(guarded(i) for i in range(a.sessions)))
-    ms = [x * 1000 for x in lat]
-    print(f"sessions={a.sessions} concurrency={a.concurrency}")
-    print(f"phase change committed -> notification on the member's stream: p50 {percentile(ms, 50):.1f} ms, "
-          f"p99 {percentile(ms, 99):.1f} ms (goal <= 50 ms), max {max(ms):.1f} ms")
+        async with httpx.AsyncClient(base_url=base, timeout=60,
+                                     limits=httpx.Limits(max_connections=None)) as http:
+            for mode in (["quiet", "busy"] if a.mode == "both" else [a.mode]):
+                lat = await (quiet if mode == "quiet" else busy)(http, a.sessions, a.concurrency)
+                report(mode, lat, a.concurrency)
 
 
 if __name__ == "__main__":

@@ -57,6 +57,51 @@ async def test_requests_beyond_the_limit_get_503_at_once_and_probes_still_answer
         assert "rally_http_shed_total" in (await c.get("/metrics")).text
 
 
+async def test_open_live_streams_do_not_count_as_requests_in_flight():
+    from fastapi.responses import StreamingResponse
+
+    gate, closed = asyncio.Event(), asyncio.Event()
+    opened: list[int] = []
+    router = APIRouter()
+
+    @router.get("/v1/stream")
+    async def stream() -> StreamingResponse:
+        async def events():
+            yield b"event: ready\ndata: {}\n\n"
+            opened.append(1)
+            await gate.wait()
+            closed.set()
+
+        return StreamingResponse(events(), media_type="text/event-stream")
+
+    @router.get("/v1/slow")
+    async def slow() -> dict[str, bool]:
+        await gate.wait()
+        return {"ok": True}
+
+    _, app = make_app(SharedSettings(max_inflight_requests=2), router)
+    async with client(app) as c:
+        # ASGITransport reads a whole body: the streams are held open on their own tasks, opened
+        # one after another (a burst of new ones still counts until each has started).
+        streams = []
+        for n in range(1, 6):
+            task = asyncio.create_task(c.get("/v1/stream"))
+            streams.append(task)
+            for _ in range(500):
+                if len(opened) == n or task.done():
+                    break
+                await asyncio.sleep(0.01)
+            assert not task.done(), f"stream {n} was refused: {task.result().status_code}"
+        assert not closed.is_set()
+        # Five open streams, a limit of two: ordinary requests are still taken...
+        slow = [asyncio.create_task(c.get("/v1/slow")) for _ in range(2)]
+        await asyncio.sleep(0.2)
+        # ...up to the limit, which still holds for them.
+        assert_shed(await asyncio.wait_for(c.get("/v1/slow"), 5))
+        gate.set()
+        assert [r.status_code for r in await asyncio.gather(*slow, *streams)] == [200] * 7
+
+
 def test_the_default_limit_is_twice_the_database_pool():
     assert inflight_limit(SharedSettings()) == 40  # above the gateway's 32 upstream connections
     assert inflight_limit(SharedSettings(db_pool_size=4, db_max_overflow=0)) == 8

@@ -4,7 +4,7 @@ whole system (tests/integration/conftest.py).
 Four members in four browser contexts play the reference scenario on screen only: sign in, invite
 link, join, ideas and a comment, the plan (vote), answers, tasks with a real photo and a rating,
 completed, notifications. A second test covers refused uploads, the live stream reconnecting after
-the gateway restarts, and a proof posted offline (the session still reads; the proof is sent once
+the notify service (which serves it) restarts, and a proof posted offline (the session still reads; the proof is sent once
 when the phone is back online). A third measures the first load on a throttled connection.
 
 Screenshots of every page go to test-artifacts/member/ when a step fails; axe-core results (vendored
@@ -447,9 +447,9 @@ def test_refused_upload_reconnect_and_offline_proof(stack: Any, api: Api, use_ca
     with step("reconnect", [p]):
         live = p.page.locator("p.live")
         expect_text(live, p.tx("live.on"))
-        stack.stop_service("gateway")
+        stack.stop_service("notify")
         expect_text(live, p.tx("live.reconnecting"))
-        stack.start_service("gateway")
+        stack.start_service("notify")
         expect_text(live, p.tx("live.on"), 40_000)
         # An event after the restart reaches the phone over the new stream.
         idea = api.call("GET", f"/v1/sessions/{sid}/ideas", heads[me])["items"][0]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from rally_shared.errors import error_response
 from rally_shared.metrics import HTTP_SHED
@@ -51,7 +51,24 @@ class ConcurrencyLimit:
             await response(scope, receive, send)
             return
         self.inflight += 1
+        counted = True
+
+        async def send_counting(message: Message) -> None:
+            nonlocal counted
+            if counted and message["type"] == "http.response.start" and _is_event_stream(message):
+                # A live stream holds its connection for hours, mostly idle: once it has started it
+                # is no longer work in flight, or a few hundred open streams would shed everything.
+                self.inflight -= 1
+                counted = False
+            await send(message)
+
         try:
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, send_counting)
         finally:
-            self.inflight -= 1
+            if counted:
+                self.inflight -= 1
+
+
+def _is_event_stream(start: Message) -> bool:
+    return any(k.lower() == b"content-type" and v.startswith(b"text/event-stream")
+               for k, v in start.get("headers", ()))

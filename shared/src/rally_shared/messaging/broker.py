@@ -13,11 +13,10 @@ from nats.js.api import ConsumerConfig
 from opentelemetry.trace import SpanKind, Tracer
 from pydantic import ValidationError
 from sqlalchemy import Table
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from rally_shared.contracts.envelope import DLQ_STREAM_NAME, STREAM_NAME, STREAM_SUBJECTS, Event
-from rally_shared.db import unit_of_work
+from rally_shared.db import driver_connection, qualified, unit_of_work
 from rally_shared.logs import event_id_var, request_id_var
 from rally_shared.messaging.streams import DUPLICATE_WINDOW_SECONDS
 from rally_shared.metrics import EVENTS_CONSUMED, EVENTS_DEAD_LETTERED, EVENTS_DUPLICATE
@@ -159,13 +158,11 @@ class EventConsumers:
                       "messaging.consumer.group.name": durable}):
             try:
                 async with unit_of_work(self.sm_provider()) as s:
-                    inserted = await s.execute(
-                        pg_insert(self.inbox)
-                        .values(consumer=durable, event_id=event.id)
-                        .on_conflict_do_nothing()
-                        .returning(self.inbox.c.event_id)
-                    )
-                    if inserted.first() is None:
+                    # Plain SQL: every event of every consumer passes here.
+                    cur = await (await driver_connection(s)).execute(
+                        f"INSERT INTO {qualified(self.inbox)} (consumer, event_id) VALUES (%s, %s) "
+                        "ON CONFLICT DO NOTHING RETURNING event_id", (durable, event.id))
+                    if await cur.fetchone() is None:
                         EVENTS_DUPLICATE.labels(durable).inc()
                     else:
                         await fn(s, event)
