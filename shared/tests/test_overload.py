@@ -24,6 +24,15 @@ def client(app) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
 
 
+def add_slow_route(router: APIRouter, gate: asyncio.Event) -> None:
+    """`GET /v1/slow`: answers once the gate opens (a request held in flight)."""
+
+    @router.get("/v1/slow")
+    async def slow() -> dict[str, bool]:
+        await gate.wait()
+        return {"ok": True}
+
+
 def assert_shed(r: httpx.Response, code: str = "overloaded") -> None:
     assert r.status_code == 503, r.text
     assert r.headers["retry-after"] == "1"
@@ -36,10 +45,7 @@ async def test_requests_beyond_the_limit_get_503_at_once_and_probes_still_answer
     gate = asyncio.Event()
     router = APIRouter()
 
-    @router.get("/v1/slow")
-    async def slow() -> dict[str, bool]:
-        await gate.wait()
-        return {"ok": True}
+    add_slow_route(router, gate)
 
     _, app = make_app(SharedSettings(max_inflight_requests=3), router)
     async with client(app) as c:
@@ -74,10 +80,7 @@ async def test_open_live_streams_do_not_count_as_requests_in_flight():
 
         return StreamingResponse(events(), media_type="text/event-stream")
 
-    @router.get("/v1/slow")
-    async def slow() -> dict[str, bool]:
-        await gate.wait()
-        return {"ok": True}
+    add_slow_route(router, gate)
 
     _, app = make_app(SharedSettings(max_inflight_requests=2), router)
     async with client(app) as c:
