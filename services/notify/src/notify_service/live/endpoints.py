@@ -29,6 +29,7 @@ async def close_clients() -> None:
     while _client:
         await _client.popitem()[1].aclose()
 
+
 LAST_EVENT_ID = Header(alias="Last-Event-ID", description=(
     "Resume after this event: the missed events of the last minutes are sent first "
     "(EventSource sends it by itself when it reconnects)."))

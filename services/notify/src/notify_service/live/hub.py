@@ -3,10 +3,10 @@ to the Server-Sent-Event streams connected to this replica (by session and by me
 
 Every replica receives every event (no queue group), so a client may hit any replica. A
 notification this replica writes is also handed to its own streams right after its commit
-(`deliver_after_commit`), without waiting for the outbox relay and the round trip through NATS;
-the copy that comes back from NATS is then dropped by id. Which stream an event goes to, and what
-of it a client sees, is `projections`' decision: the hub routes raw events, each stream projects
-them for its own viewer.
+(`notifications.service.notify_many`, through `rally_shared.db.after_commit`), without waiting
+for the outbox relay and the round trip through NATS; the copy that comes back from NATS is then
+dropped by id. Which stream an event goes to, and what of it a client sees, is `projections`'
+decision: the hub routes raw events, each stream projects them for its own viewer.
 """
 
 from __future__ import annotations
@@ -47,10 +47,6 @@ class LiveHub:
             except Exception:  # the connection is closing anyway
                 log.debug("live subscription cleanup failed", exc_info=True)
         self._sub = self._nc = None
-
-    @property
-    def connected(self) -> bool:
-        return bool(self._nc is not None and self._nc.is_connected)
 
     def jetstream(self) -> Any:
         """The JetStream context of the hub's connection (for replaying missed events)."""
