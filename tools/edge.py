@@ -67,6 +67,9 @@ def caddyfile(host: str, port: int, gateway: str, services: dict[str, str], max_
               "\t\theader Content-Type application/json",
               "\t\troute {",
               "\t\t\t@too_large expression {err.status_code} == 413",
+              # The rest of the refused body may still be on its way: a connection kept open would
+              # read it as the next request (a 431 for the client's next call on it).
+              "\t\t\theader @too_large Connection close",
               _respond("@too_large ", 413, "payload_too_large",
                        f"The request body exceeds {max_body_bytes} bytes."),
               "\t\t\t@unavailable expression {err.status_code} >= 500",

@@ -31,6 +31,11 @@ def test_oversized_body_is_413(api):
     r = api.http.post("/v1/sessions", headers={**h, "content-type": "application/json"},
                       content=b'{"topic": "' + b"x" * (12 * 1024 * 1024) + b'"}')
     assert r.status_code == 413 and r.json()["error"]["code"] == "payload_too_large"
+    # The connection is closed after the refusal, so what is left of the body is never read as the
+    # next request: the same client goes on normally.
+    assert r.headers.get("connection") == "close"
+    for _ in range(3):
+        assert api.http.get("/v1/sessions", headers=h).status_code == 200
 
 
 def test_merged_openapi_and_local_swagger_ui(api):
