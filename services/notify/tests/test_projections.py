@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 import pytest
-from notify_service.live.hub import LiveHub, sse
+from notify_service.live.hub import LiveHub, parse_event, sse
 from notify_service.live.projections import CONTEXT, MEMBER_FIELDS, RULES, project, route
 from notify_service.live.streams import ends_stream
 from pydantic import BaseModel
@@ -136,3 +136,9 @@ async def test_an_event_is_queued_once_whichever_way_it_comes():
     hub.dispatch(dict(event))  # and back through NATS
     hub.dispatch({**event, "id": "n2"})
     assert [q.get_nowait()["id"] for _ in range(q.qsize())] == ["n1", "n2"]
+
+
+def test_only_json_objects_are_taken_for_events():
+    assert parse_event(b'{"id": "e1", "type": "t"}') == {"id": "e1", "type": "t"}
+    assert parse_event(b"not json") is None
+    assert parse_event(b"[1, 2]") is None

@@ -55,13 +55,8 @@ class LiveHub:
         return self._nc.jetstream()
 
     async def _on_msg(self, msg: Any) -> None:
-        try:
-            event = json.loads(msg.data)
-        except ValueError:
-            return
-        if not isinstance(event, dict):
-            return
-        self.dispatch(event)
+        if (event := parse_event(msg.data)) is not None:
+            self.dispatch(event)
 
     def dispatch(self, event: dict[str, Any]) -> None:
         """Queue a raw event for the streams it belongs to, once; types without a public rule go
@@ -100,6 +95,15 @@ class LiveHub:
                 index[key].discard(q)
                 if not index[key]:
                     del index[key]
+
+
+def parse_event(data: bytes) -> dict[str, Any] | None:
+    """A message's event envelope, or None for anything that is not a JSON object."""
+    try:
+        event = json.loads(data)
+    except ValueError:
+        return None
+    return event if isinstance(event, dict) else None
 
 
 def sse(event: dict[str, Any]) -> bytes:

@@ -8,7 +8,6 @@ event in reach is sent and the client is told the replay is not complete (it sho
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,6 +16,8 @@ from typing import Any
 
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from rally_shared.contracts.envelope import STREAM_NAME
+
+from notify_service.live.hub import parse_event
 
 log = logging.getLogger("rally.gateway.replay")
 
@@ -60,11 +61,7 @@ async def read_after(js: Any, last_event_id: str, wanted: Callable[[dict[str, An
                     break
                 if msg.metadata.timestamp and msg.metadata.timestamp < oldest:
                     continue
-                try:
-                    event = json.loads(msg.data)
-                except ValueError:
-                    continue
-                if not isinstance(event, dict):
+                if (event := parse_event(msg.data)) is None:
                     continue
                 if str(event.get("id", "")) == last_event_id:
                     # Everything before the client's last event was delivered already.
