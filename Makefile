@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install browser run test lint bench clean
+.PHONY: install browser run test lint bench clean api-docs
 
 $(STAMP): Makefile uv.lock pyproject.toml $(wildcard services/*/pyproject.toml) shared/pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -31,6 +31,11 @@ test: install browser
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+
+# The merged OpenAPI, the AsyncAPI and the Swagger UI page, built once into the gateway package
+# (the edge serves them as files); run after changing a route or an event. A test checks them.
+api-docs: install
+	$(BIN)/python tools/api_docs.py
 
 # Benchmarks print their numbers; see bench/README.md for what each measures.
 bench: install

@@ -20,11 +20,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import time
 from dataclasses import dataclass, field
 
 import httpx
-from _stack import gateway, percentile
+from _stack import percentile, stack
 
 
 @dataclass
@@ -105,11 +106,37 @@ async def busy(http: httpx.AsyncClient, n: int, concurrency: int) -> list[float]
     return await asyncio.gather(*(one(i) for i in range(n)))
 
 
-def report(mode: str, lat: list[float], concurrency: int) -> None:
+CONSUMER = "notify-phase_changed"
+
+
+def consumer_sums(notify_url: str | None) -> dict[str, float]:
+    """The notify consumer's lag and handling histograms' sums and counts (rally_shared.metrics)."""
+    if notify_url is None:
+        return {}
+    out: dict[str, float] = {}
+    for line in httpx.get(f"{notify_url}/metrics", timeout=10).text.splitlines():
+        for name in ("rally_event_lag_seconds", "rally_event_handle_seconds"):
+            for part in ("sum", "count"):
+                if line.startswith(f'{name}_{part}{{consumer="{CONSUMER}"}}'):
+                    out[f"{name}_{part}"] = float(line.rsplit(" ", 1)[1])
+    return out
+
+
+def report(mode: str, lat: list[float], concurrency: int, before: dict[str, float],
+           after: dict[str, float]) -> None:
     ms = [x * 1000 for x in lat]
     print(f"{mode:5s} ({len(ms)} sessions, {concurrency} at a time): phase change committed -> notification "
           f"on the member's stream: p50 {percentile(ms, 50):.1f} ms, p99 {percentile(ms, 99):.1f} ms "
           f"(goal <= 50 ms), max {max(ms):.1f} ms")
+    parts = []
+    for name, label in (("rally_event_lag_seconds", "event written -> notify's handler starts"),
+                        ("rally_event_handle_seconds", "the handler, commit included")):
+        n = after.get(f"{name}_count", 0) - before.get(f"{name}_count", 0)
+        if n > 0:
+            mean = (after[f"{name}_sum"] - before.get(f"{name}_sum", 0)) / n * 1000
+            parts.append(f"{label}: mean {mean:.1f} ms")
+    if parts:
+        print("      of which " + "; ".join(parts))
 
 
 async def main() -> None:
@@ -119,12 +146,15 @@ async def main() -> None:
     ap.add_argument("--mode", choices=["quiet", "busy", "both"], default="both")
     a = ap.parse_args()
     env = {"RALLY_RATE_LIMIT_PER_SECOND": "100000", "RALLY_RATE_LIMIT_BURST": "100000"}
-    with gateway(env=env) as base:
+    with stack(env=env) as st:
+        base = os.environ["RALLY_URL"] if st is None else st.public_url
+        notify_url = None if st is None else st.url("notify")
         async with httpx.AsyncClient(base_url=base, timeout=60,
                                      limits=httpx.Limits(max_connections=None)) as http:
             for mode in (["quiet", "busy"] if a.mode == "both" else [a.mode]):
+                before = consumer_sums(notify_url)
                 lat = await (quiet if mode == "quiet" else busy)(http, a.sessions, a.concurrency)
-                report(mode, lat, a.concurrency)
+                report(mode, lat, a.concurrency, before, consumer_sums(notify_url))
 
 
 if __name__ == "__main__":

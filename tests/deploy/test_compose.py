@@ -188,3 +188,16 @@ def test_dashboard_uses_the_provisioned_datasource(compose: dict[str, Any]) -> N
                 walk(v)
 
     walk(dashboard)
+
+
+def test_the_public_port_is_on_loopback_and_the_session_service_knows_it(compose: dict[str, Any]) -> None:
+    """Dev tokens are minted by the session service only while the public port is on loopback:
+    it must see the address the gateway is published on, not the 0.0.0.0 it binds."""
+    services = compose["services"]
+    (mapping,) = services["gateway"]["ports"]
+    bind = "${RALLY_GATEWAY_BIND:-127.0.0.1}"
+    assert str(mapping).startswith(bind + ":"), mapping
+    for name in ("session", "gateway"):
+        env = services[name]["environment"]
+        assert env["RALLY_GATEWAY_PUBLIC_HOST"] == bind, name
+        assert env["RALLY_DEV_AUTH_ON_NETWORK"] == "${RALLY_DEV_AUTH_ON_NETWORK:-false}", name

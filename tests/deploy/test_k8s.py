@@ -481,7 +481,7 @@ def test_httproutes_send_every_api_path_to_the_service_of_the_route_table(render
     """The gateway's route table (the same one `make run`'s edge proxy is built from) decides: with
     HTTPRoutes each of its paths lands on its service; through an Ingress, on the gateway, which
     proxies it, except the live streams (the rules ending in /stream$), which go straight to their
-    service either way, whatever the method. Dev tokens and unknown /v1 paths stay with the gateway."""
+    service either way, whatever the method. Unknown /v1 paths and the API documents stay with the gateway."""
     from gateway_service.routes import ROUTES
 
     direct = _edge_kind(rendered) == "HTTPRoute"
@@ -497,7 +497,7 @@ def test_httproutes_send_every_api_path_to_the_service_of_the_route_table(render
                 route = _edge_route(rendered, method, path)
                 assert route is not None and route["service"] == (service if direct_here else "gateway"), \
                     (method, path, route)
-    for path in ("/v1/auth/dev-token", "/v1/unknown", "/docs"):
+    for path in ("/v1/unknown", "/docs", "/openapi.json"):
         route = _edge_route(rendered, "GET", path)
         assert route is not None and route["service"] == "gateway", (path, route)
 

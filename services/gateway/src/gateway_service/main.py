@@ -1,9 +1,9 @@
-"""The gateway: dev tokens, the merged OpenAPI with Swagger UI, the member app, and a proxy to the
-service that owns each path (auth, rate limits, request ids) where no edge proxy does that."""
+"""The gateway: the member app, the API documents (built once, served as files), a 404 for paths no
+route names, and a proxy to the service that owns each path (auth, rate limits, request ids) where
+no edge proxy does that."""
 
 from __future__ import annotations
 
-import copy
 import logging
 import uuid
 from collections.abc import AsyncIterator
@@ -12,18 +12,13 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI, Request
-from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import Field
-from rally_shared.auth import Principal, bearer_token, issue_token, verify_token
-from rally_shared.contracts.asyncapi import document as asyncapi_document
-from rally_shared.contracts.envelope import CamelModel
+from rally_shared.auth import Principal, bearer_token, verify_token
 from rally_shared.cors import install_cors
 from rally_shared.errors import (
     ApiError,
-    Forbidden,
     NotFound,
     TooManyRequests,
     Unauthorized,
@@ -37,7 +32,7 @@ from rally_shared.tracing import service_tracer
 from starlette.types import Scope
 from swagger_ui_bundle import swagger_ui_path
 
-from gateway_service import devauth, openapi, proxy, web
+from gateway_service import apidocs, proxy, web
 from gateway_service.config import get_settings
 from gateway_service.routes import PUBLIC, service_for
 
@@ -58,7 +53,6 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     state["client"] = httpx.AsyncClient(
         timeout=settings.upstream_timeout_seconds,
         limits=httpx.Limits(max_connections=32, max_keepalive_connections=16, keepalive_expiry=20))
-    devauth.announce(settings, log)
     freeze_startup_heap()
     try:
         yield
@@ -68,13 +62,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 app = FastAPI(title="Rally API", version="0.1.0", lifespan=lifespan, docs_url=None, openapi_url=None,
               generate_unique_id_function=operation_id, telemetry=NO_FASTAPI_TELEMETRY,
-              description="The public API of Rally, AI-guided group sessions. Authenticate with "
-                          "`Authorization: Bearer <JWT>`; in dev mode get one from "
-                          "`POST /v1/auth/dev-token`. Every error answers "
-                          '`{"error": {"code", "message", "details"}}`.')
+              description="The gateway of Rally; the public API's document is /openapi.json.")
 app.state.settings = settings
 install_error_handlers(app)
-app.mount("/_docs", StaticFiles(directory=swagger_ui_path), name="swagger")
+app.mount(apidocs.SWAGGER_PREFIX, StaticFiles(directory=swagger_ui_path), name="swagger")
 
 
 def client_key(request: Request, who: Principal | None) -> str:
@@ -124,55 +115,18 @@ async def metrics() -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
-class DevTokenRequest(CamelModel):
-    name: str = Field(min_length=1, max_length=120)
-    admin: bool = False
+def _api_document(path: str, name: str) -> None:
+    """Built once (tools/api_docs.py); the gateway serves the files where no edge does."""
+    media = "text/html; charset=utf-8" if name.endswith(".html") else "application/json"
+
+    async def serve() -> FileResponse:
+        return FileResponse(apidocs.DIR / name, media_type=media)
+
+    app.add_api_route(path, serve, methods=["GET"], include_in_schema=False, name=name)
 
 
-class DevTokenResponse(CamelModel):
-    token: str
-    profile_id: str
-
-
-@app.post("/v1/auth/dev-token", response_model=DevTokenResponse, tags=["auth"],
-          openapi_extra={"security": []},
-          responses={403: {"description": "Dev tokens are refused: the public port is not on loopback."},
-                     404: {"description": "Not in dev mode: there are no dev tokens."}})
-async def dev_token(body: DevTokenRequest, request: Request) -> DevTokenResponse:
-    """Dev mode only: a signed token for a named profile (the same name gives the same profile).
-    Served only while the public port listens on loopback, unless RALLY_DEV_AUTH_ON_NETWORK=1."""
-    if settings.auth_mode != "dev":
-        raise NotFound("Dev tokens exist in dev mode only.")
-    if not devauth.dev_tokens_allowed(settings):
-        raise Forbidden("Dev tokens are refused: the public port is not on loopback "
-                        "(an operator may set RALLY_DEV_AUTH_ON_NETWORK=1).", code="dev_tokens_refused")
-    rate_limit(request, None)
-    token, pid = issue_token(settings, body.name.strip() or body.name, admin=body.admin)
-    return DevTokenResponse(token=token, profile_id=pid)
-
-
-@app.get("/openapi.json", include_in_schema=False)
-async def merged_openapi() -> JSONResponse:
-    if "openapi" not in state or len(state.get("openapi_sources", ())) < len(settings.service_urls()):
-        base = copy.deepcopy(app.openapi())
-        docs = await openapi.fetch_all(state["client"], settings.service_urls())
-        state["openapi"] = openapi.merge(base, docs)
-        state["openapi_sources"] = list(docs)
-    return JSONResponse(state["openapi"])
-
-
-@app.get("/asyncapi.json", include_in_schema=False)
-async def asyncapi() -> JSONResponse:
-    """The AsyncAPI 3 document of every event on NATS, generated from the contract models."""
-    return JSONResponse(asyncapi_document())
-
-
-@app.get("/docs", include_in_schema=False)
-async def docs() -> HTMLResponse:
-    return get_swagger_ui_html(openapi_url="/openapi.json", title="Rally API",
-                               swagger_js_url="/_docs/swagger-ui-bundle.js",
-                               swagger_css_url="/_docs/swagger-ui.css",
-                               swagger_favicon_url="/_docs/favicon-32x32.png")
+for _path, _name in apidocs.FILES.items():
+    _api_document(_path, _name)
 
 
 # The member app at `/` (its files need no token), before the catch-all below.

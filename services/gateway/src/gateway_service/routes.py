@@ -12,6 +12,7 @@ ROUTES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(rf"^/v1/sessions/{_ID}/tasks(/.*)?$"), "tasks"),
     (re.compile(rf"^/v1/sessions/{_ID}/generations(/.*)?$"), "ai"),
     (re.compile(r"^/v1/sessions(/.*)?$"), "session"),
+    (re.compile(r"^/v1/auth(/.*)?$"), "session"),
     (re.compile(r"^/v1/me/tasks(/.*)?$"), "tasks"),
     (re.compile(r"^/v1/tasks(/.*)?$"), "tasks"),
     (re.compile(r"^/v1/media(/.*)?$"), "tasks"),
@@ -25,8 +26,9 @@ ROUTES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^/admin(/.*)?$"), "admin"),
 ]
 
-# Paths reachable without a token: the dashboard's own files authenticate through the API.
-PUBLIC = re.compile(r"^/admin(/.*)?$")
+# Paths reachable without a token: the dashboard's own files authenticate through the API, and a
+# dev token is how one gets a token in the first place.
+PUBLIC = re.compile(r"^(/admin(/.*)?|/v1/auth/dev-token)$")
 
 
 def service_for(path: str) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import ssl
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -19,7 +20,13 @@ from rally_shared.contracts.envelope import DLQ_STREAM_NAME, STREAM_NAME, STREAM
 from rally_shared.db import driver_connection, qualified, unit_of_work
 from rally_shared.logs import event_id_var, request_id_var
 from rally_shared.messaging.streams import DUPLICATE_WINDOW_SECONDS
-from rally_shared.metrics import EVENTS_CONSUMED, EVENTS_DEAD_LETTERED, EVENTS_DUPLICATE
+from rally_shared.metrics import (
+    EVENT_HANDLE,
+    EVENT_LAG,
+    EVENTS_CONSUMED,
+    EVENTS_DEAD_LETTERED,
+    EVENTS_DUPLICATE,
+)
 from rally_shared.settings import SharedSettings
 from rally_shared.tracing import mark_error, span
 
@@ -149,6 +156,8 @@ class EventConsumers:
             return
         request_id_var.set(event.request_id)
         event_id_var.set(event.id)
+        started = time.monotonic()
+        EVENT_LAG.labels(durable).observe(max(0.0, time.time() - event.occurred_at.timestamp()))
         # A consumer span continuing the producer's trace (the message header, else the envelope's
         # copy): what the handler writes to the outbox or queues joins the same trace.
         with span(self.tracer, f"process {event.type}", headers=msg.headers, parent=event.traceparent,
@@ -167,6 +176,7 @@ class EventConsumers:
                     else:
                         await fn(s, event)
                         EVENTS_CONSUMED.labels(durable).inc()
+                EVENT_HANDLE.labels(durable).observe(time.monotonic() - started)
             except Exception as exc:
                 mark_error(exc)
                 delivered = msg.raw_message.metadata.num_delivered

@@ -23,9 +23,9 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from rally_shared import devauth
 from rally_shared.errors import NotFound
 
-from gateway_service import devauth
 from gateway_service.config import get_settings
 
 STATIC = Path(__file__).resolve().parent / "static"

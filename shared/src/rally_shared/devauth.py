@@ -1,4 +1,7 @@
-"""When the gateway may mint dev tokens: dev auth mode, and only where nobody else can ask.
+"""When dev tokens may be minted: dev auth mode, and only where nobody else can ask.
+
+The session service mints them (`POST /v1/auth/dev-token`); the member app reads the same answer
+to show its name sign-in.
 
 A dev token may name any profile and claim admin, so anyone who reaches the endpoint owns the
 installation. It is served only while the public port listens on loopback, unless an operator
@@ -10,7 +13,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 
-from gateway_service.config import Settings
+from rally_shared.settings import SharedSettings
 
 
 def is_loopback(host: str) -> bool:
@@ -23,13 +26,13 @@ def is_loopback(host: str) -> bool:
         return False  # a name other than localhost may resolve to anything
 
 
-def dev_tokens_allowed(settings: Settings) -> bool:
+def dev_tokens_allowed(settings: SharedSettings) -> bool:
     if settings.auth_mode != "dev":
         return False
     return is_loopback(settings.public_host) or settings.dev_auth_on_network
 
 
-def announce(settings: Settings, log: logging.Logger) -> None:
+def announce(settings: SharedSettings, log: logging.Logger) -> None:
     """One start-up line whenever dev auth and the network meet, so an operator cannot miss it."""
     if settings.auth_mode != "dev" or is_loopback(settings.public_host):
         return

@@ -4,16 +4,10 @@ override that is announced loudly."""
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import pytest
-import yaml
-from fastapi.testclient import TestClient
-from gateway_service import devauth
-from gateway_service import main as gateway
-from gateway_service.config import Settings
-
-ROOT = Path(__file__).resolve().parents[3]
+from rally_shared import devauth
+from rally_shared.settings import SharedSettings
 
 
 @pytest.mark.parametrize(("host", "loopback"), [
@@ -23,8 +17,8 @@ def test_loopback_addresses(host, loopback):
     assert devauth.is_loopback(host) is loopback
 
 
-def settings(**kw: object) -> Settings:
-    return Settings(**kw)  # type: ignore[arg-type]
+def settings(**kw: object) -> SharedSettings:
+    return SharedSettings(**kw)  # type: ignore[arg-type]
 
 
 def test_dev_tokens_need_dev_mode_and_loopback_or_the_override():
@@ -47,33 +41,3 @@ def test_start_up_says_when_dev_auth_meets_the_network(caplog):
         devauth.announce(settings(gateway_host="0.0.0.0", dev_auth_on_network=True), log)
         assert "DEV AUTH ON THE NETWORK" in caplog.records[-1].getMessage()
         assert caplog.records[-1].levelno == logging.WARNING
-
-
-@pytest.fixture
-def client() -> TestClient:
-    return TestClient(gateway.app)  # no lifespan: the endpoint needs neither NATS nor services
-
-
-def test_dev_token_endpoint_refuses_on_the_network(client, monkeypatch):
-    monkeypatch.setattr(gateway.settings, "gateway_host", "0.0.0.0")
-    monkeypatch.setattr(gateway.settings, "gateway_public_host", "")
-    r = client.post("/v1/auth/dev-token", json={"name": "mallory", "admin": True})
-    assert r.status_code == 403 and r.json()["error"]["code"] == "dev_tokens_refused"
-    monkeypatch.setattr(gateway.settings, "dev_auth_on_network", True)
-    r = client.post("/v1/auth/dev-token", json={"name": "operator"})
-    assert r.status_code == 200 and r.json()["token"]
-
-
-def test_dev_token_endpoint_serves_on_loopback(client, monkeypatch):
-    monkeypatch.setattr(gateway.settings, "gateway_host", "127.0.0.1")
-    monkeypatch.setattr(gateway.settings, "gateway_public_host", "")
-    r = client.post("/v1/auth/dev-token", json={"name": "ann"})
-    assert r.status_code == 200 and r.json()["profileId"]
-
-
-def test_compose_publishes_the_gateway_on_loopback_and_says_so():
-    gw = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["gateway"]
-    (mapping,) = gw["ports"]
-    bind = "${RALLY_GATEWAY_BIND:-127.0.0.1}"
-    assert str(mapping).startswith(bind + ":"), mapping
-    assert gw["environment"]["RALLY_GATEWAY_PUBLIC_HOST"] == bind
