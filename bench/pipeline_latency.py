@@ -19,12 +19,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
+import psutil
 from _stack import percentile, stack
 
 
@@ -122,6 +125,30 @@ def consumer_sums(notify_url: str | None) -> dict[str, float]:
     return out
 
 
+def cpu_seconds(st: Any) -> dict[str, float]:
+    """CPU time so far of each service process, the edge, and the machine as a whole."""
+    procs = {name: proc.pid for name, proc in st.procs.items()} if st is not None else {}
+    if st is not None and st._edge is not None:
+        procs["edge"] = st._edge.pid
+    out: dict[str, float] = {}
+    for name, pid in procs.items():
+        with contextlib.suppress(psutil.Error):
+            t = psutil.Process(pid).cpu_times()
+            out[name] = t.user + t.system
+    total = psutil.cpu_times()
+    out["machine"] = total.user + total.system + getattr(total, "nice", 0.0)
+    return out
+
+
+def report_cpu(before: dict[str, float], after: dict[str, float], n: int) -> None:
+    used = {k: after[k] - before[k] for k in after if k in before}
+    machine = used.pop("machine", 0.0)
+    rest = machine - sum(used.values())
+    parts = [f"{k} {v / n * 1000:.1f}" for k, v in sorted(used.items(), key=lambda kv: -kv[1])]
+    print(f"      CPU ms per session: {', '.join(parts)}, the rest (Postgres, NATS, this client) "
+          f"{rest / n * 1000:.1f}")
+
+
 def report(mode: str, lat: list[float], concurrency: int, before: dict[str, float],
            after: dict[str, float]) -> None:
     ms = [x * 1000 for x in lat]
@@ -152,9 +179,10 @@ async def main() -> None:
         async with httpx.AsyncClient(base_url=base, timeout=60,
                                      limits=httpx.Limits(max_connections=None)) as http:
             for mode in (["quiet", "busy"] if a.mode == "both" else [a.mode]):
-                before = consumer_sums(notify_url)
+                before, cpu = consumer_sums(notify_url), cpu_seconds(st)
                 lat = await (quiet if mode == "quiet" else busy)(http, a.sessions, a.concurrency)
                 report(mode, lat, a.concurrency, before, consumer_sums(notify_url))
+                report_cpu(cpu, cpu_seconds(st), a.sessions)
 
 
 if __name__ == "__main__":

@@ -113,3 +113,80 @@ async def test_each_event_records_its_lag_and_its_handling_time(consumer):
     assert sample("rally_event_lag_seconds", "count") == 1
     assert 3.0 <= sample("rally_event_lag_seconds", "sum") < 10.0
     assert 0.2 <= sample("rally_event_handle_seconds", "sum") < 5.0
+
+
+class BatchConsumer:
+    """A consumer taking batches whose handler fails for events marked `poison`."""
+
+    def __init__(self) -> None:
+        tag = uuid.uuid4().hex[:8]
+        self.subject = f"rally.batchtest.{tag}"
+        self.metadata = schema_metadata(f"batch_{tag}")
+        self.settings = SharedSettings(retention_interval_seconds=0, outbox_relay_enabled=False,
+                                       consumer_max_deliver=2)
+        self.runtime = ServiceRuntime(f"batch-{tag}", self.settings, define_messaging_tables(self.metadata))
+        self.handled: list[str] = []
+        self.durable = f"{self.runtime.name}-things"
+
+        @self.runtime.consumers.on_batch(self.subject, "things", max_batch=20, max_wait=0.3)
+        async def on_thing(s: AsyncSession, event: Event) -> None:
+            if event.data.get("poison"):
+                raise RuntimeError("this event cannot be handled")
+            # Inside the batch's transaction: a row per handled event, kept only if it commits.
+            await s.execute(text(f'CREATE TABLE IF NOT EXISTS "{self.metadata.schema}".seen (id text)'))
+            await s.execute(text(f'INSERT INTO "{self.metadata.schema}".seen VALUES (:id)'), {"id": event.id})
+            self.handled.append(event.id)
+
+
+@pytest.fixture
+async def batch_consumer():
+    c = BatchConsumer()
+    engine = make_engine(c.settings.async_database_url, pool_size=2)
+    async with engine.begin() as conn:
+        await conn.execute(text(f'CREATE SCHEMA "{c.metadata.schema}"'))
+        await conn.run_sync(c.metadata.create_all)
+    await c.runtime.start()
+    try:
+        yield c, engine
+    finally:
+        await c.runtime.stop()
+        async with engine.begin() as conn:
+            await conn.execute(text(f'DROP SCHEMA "{c.metadata.schema}" CASCADE'))
+        await engine.dispose()
+
+
+def _count(name: str, durable: str) -> float:
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value(f"{name}_total", {"consumer": durable}) or 0.0
+
+
+async def test_a_batch_consumer_handles_what_arrived_together_once_each(batch_consumer):
+    c, engine = batch_consumer
+    events = [Event(type=c.subject, data={"n": i}) for i in range(12)]
+    for e in events:
+        await publish_event(e)
+    await publish_event(events[3])  # published again: handled once all the same
+    await until(lambda: len(c.handled) >= 12)
+    await asyncio.sleep(0.5)
+    assert sorted(c.handled) == sorted(e.id for e in events)
+    async with engine.connect() as conn:
+        rows = (await conn.execute(text(f'SELECT id FROM "{c.metadata.schema}".seen'))).scalars().all()
+    assert sorted(rows) == sorted(e.id for e in events)
+    assert _count("rally_events_consumed", c.durable) == 12
+
+
+async def test_one_bad_event_holds_up_no_other_and_is_dead_lettered(batch_consumer):
+    c, engine = batch_consumer
+    good = [Event(type=c.subject, data={"n": i}) for i in range(6)]
+    bad = Event(type=c.subject, data={"poison": True})
+    for e in [*good[:3], bad, *good[3:]]:
+        await publish_event(e)
+    # The batch fails as a whole, then each event is handled on its own: the good ones commit,
+    # the bad one is retried once (consumer_max_deliver=2), then dead-lettered.
+    await until(lambda: _count("rally_events_dead_lettered", c.durable) == 1)
+    assert sorted(set(c.handled)) == sorted(e.id for e in good)
+    async with engine.connect() as conn:
+        rows = (await conn.execute(text(f'SELECT id FROM "{c.metadata.schema}".seen'))).scalars().all()
+    assert sorted(rows) == sorted(e.id for e in good)  # the failed batch's rows were rolled back
+    assert _count("rally_events_consumed", c.durable) == 6

@@ -280,8 +280,8 @@ def test_nats_statefulset_keeps_jetstream_on_a_volume(rendered: list[dict[str, A
 # controller's for the base's Ingress objects, the Gateway's for production's HTTPRoutes.
 EDGE_NAMESPACES = {"Ingress": "ingress-nginx", "HTTPRoute": "gateway-system"}
 # The longest idle time a common edge keeps an upstream connection open (Envoy's default, used by
-# most Gateway API implementations; ingress-nginx 60 s, GKE 600 s). The gateway's keep-alive must
-# be longer, so the edge, not the gateway, closes an idle connection.
+# most Gateway API implementations; ingress-nginx 60 s, GKE 600 s). The keep-alive of every
+# Deployment the edge reaches must be longer, so the edge, not the app, closes an idle connection.
 EDGE_IDLE_TIMEOUT_SECONDS = 3600
 SHORT_TIMEOUT_SECONDS = 60
 STREAM_TIMEOUT_SECONDS = 3600
@@ -430,12 +430,6 @@ def test_only_the_gateway_and_the_services_api_ports_are_exposed(rendered: list[
                              if q["name"] == "http"}
                     port = backend["port"]
                     assert port.get("name") in ports or port.get("number") in ports.values(), (p["path"], port)
-    pdb = by_kind(rendered, "PodDisruptionBudget")["gateway"]
-    gw = by_kind(rendered, "Deployment")["gateway"]
-    assert selects(pdb["spec"]["selector"], gw["spec"]["template"]["metadata"]["labels"])
-    # The autoscaler's floor is the fewest pods there are: the budget must still allow an eviction.
-    least = by_kind(rendered, "HorizontalPodAutoscaler")["gateway"]["spec"]["minReplicas"]
-    assert pdb["spec"]["minAvailable"] < least or least == 1
 
 
 def test_the_edge_routes_public_paths_and_keeps_metrics_inside(rendered: list[dict[str, Any]]) -> None:
@@ -502,14 +496,110 @@ def test_httproutes_send_every_api_path_to_the_service_of_the_route_table(render
         assert route is not None and route["service"] == "gateway", (path, route)
 
 
-def test_the_gateway_command_is_the_images_and_outlasts_the_edges_idle_timeout(
+def _edge_backends(rendered: list[dict[str, Any]]) -> set[str]:
+    """The Deployments the edge sends requests to: those whose pods the Services named by the
+    HTTPRoutes' backendRefs (or the Ingress backends) select."""
+    kind = _edge_kind(rendered)
+    if kind == "HTTPRoute":
+        names = {b["name"] for route in by_kind(rendered, kind).values()
+                 for rule in route["spec"]["rules"] for b in rule.get("backendRefs", [])}
+    else:
+        names = {p["backend"]["service"]["name"] for ing in by_kind(rendered, kind).values()
+                 for rule in ing["spec"]["rules"] for p in rule["http"]["paths"]}
+    services = by_kind(rendered, "Service")
+    assert names <= set(services), f"the edge names Services that do not exist: {names - set(services)}"
+    return {name for name, d in by_kind(rendered, "Deployment").items()
+            if any(selects({"matchLabels": services[s]["spec"]["selector"]},
+                           d["spec"]["template"]["metadata"]["labels"]) for s in names)}
+
+
+def _fewest_replicas(rendered: list[dict[str, Any]], deployment: str) -> int:
+    """The fewest pods a Deployment runs: its autoscaler's floor, or its replica count."""
+    for hpa in by_kind(rendered, "HorizontalPodAutoscaler").values():
+        ref = hpa["spec"]["scaleTargetRef"]
+        if (ref["kind"], ref["name"]) == ("Deployment", deployment):
+            return int(hpa["spec"].get("minReplicas", 1))
+    return int(by_kind(rendered, "Deployment")[deployment]["spec"].get("replicas", 1))
+
+
+def _behind_the_edge_problems(rendered: list[dict[str, Any]], rally_services: list[Svc]) -> list[str]:
+    """What is wrong with the Deployments the edge reaches: each must run the image's `rally-serve`
+    (its other options kept) with client addresses from X-Forwarded-For and a keep-alive longer
+    than the edge's idle timeout, and have one PodDisruptionBudget (the eviction API refuses a pod
+    with two) that lets a drain evict a pod at the autoscaler's floor yet keeps one when there are
+    two or more."""
+    deployments, svcs = by_kind(rendered, "Deployment"), {s.name: s for s in rally_services}
+    pdbs = by_kind(rendered, "PodDisruptionBudget")
+    problems: list[str] = []
+    for name in sorted(_edge_backends(rendered)):
+        if name not in svcs:
+            problems.append(f"{name}: the edge reaches it, but it is no service of tools/rally_stack.py")
+            continue
+        c = _container(deployments[name], name)
+        params = _uvicorn_params(c, svcs[name])
+        if params is None or "command" in c or c["args"][0] != "rally-serve":
+            problems.append(f"{name}: does not run the image's rally-serve with its own options")
+        elif not (params["proxy_headers"] and params["forwarded_allow_ips"] == "*"):
+            problems.append(f"{name}: client addresses do not come from X-Forwarded-For")
+        elif params["timeout_keep_alive"] <= EDGE_IDLE_TIMEOUT_SECONDS:
+            problems.append(f"{name}: keep-alive {params['timeout_keep_alive']} s, the edge's is longer")
+        elif params["timeout_graceful_shutdown"] is None:
+            problems.append(f"{name}: the image's graceful shutdown timeout is lost")
+        labels = deployments[name]["spec"]["template"]["metadata"]["labels"]
+        budgets = [p for p in pdbs.values() if selects(p["spec"]["selector"], labels)]
+        if len(budgets) != 1:
+            problems.append(f"{name}: {len(budgets)} PodDisruptionBudgets select its pods, not one")
+            continue
+        spec, least = budgets[0]["spec"], _fewest_replicas(rendered, name)
+        limits = {k: spec[k] for k in ("minAvailable", "maxUnavailable") if k in spec}
+        if len(limits) != 1 or not all(isinstance(v, int) for v in limits.values()):
+            # A percentage rounds: with these few pods, state the count.
+            problems.append(f"{name}: its budget needs one count, minAvailable or maxUnavailable: {limits}")
+            continue
+        kept = limits["minAvailable"] if "minAvailable" in limits else least - limits["maxUnavailable"]
+        if not kept < least:
+            problems.append(f"{name}: its budget keeps {kept} of {least} pods: a drain can never evict one")
+        if kept < 1 and least > 1:
+            problems.append(f"{name}: its budget lets a drain evict all {least} pods at once")
+    return problems
+
+
+def test_every_deployment_the_edge_reaches_outlasts_its_idle_timeout_and_has_a_budget(
         rendered: list[dict[str, Any]], rally_services: list[Svc]) -> None:
-    gw = _container(by_kind(rendered, "Deployment")["gateway"], "gateway")
-    params = _uvicorn_params(gw, next(s for s in rally_services if s.name == "gateway"))
-    assert params is not None and gw["args"][0] == "rally-serve"
-    assert params["proxy_headers"] and params["forwarded_allow_ips"] == "*"
-    assert params["timeout_keep_alive"] > EDGE_IDLE_TIMEOUT_SECONDS
-    assert params["timeout_graceful_shutdown"] is not None  # the image's, kept
+    from gateway_service.routes import ROUTES
+
+    reached = _edge_backends(rendered)
+    # With HTTPRoutes every service of the route table is reached directly; through an Ingress the
+    # gateway and the live streams' service.
+    expected = {"gateway", *_stream_routes().values()}
+    if _edge_kind(rendered) == "HTTPRoute":
+        expected |= {service for _, service in ROUTES}
+    assert reached == expected, reached
+    assert _behind_the_edge_problems(rendered, rally_services) == []
+
+
+def test_the_behind_the_edge_check_sees_what_is_missing(rendered: list[dict[str, Any]],
+                                                       rally_services: list[Svc]) -> None:
+    import copy
+
+    for name in sorted(_edge_backends(rendered)):
+        for breakage in ("no args", "short keep-alive", "edge untrusted", "no budget", "strict budget"):
+            broken = copy.deepcopy(rendered)
+            c = _container(by_kind(broken, "Deployment")[name], name)
+            pdb = next(p for p in by_kind(broken, "PodDisruptionBudget").values()
+                       if p["spec"]["selector"]["matchLabels"] == {RALLY_LABEL: name})
+            if breakage == "no args":
+                del c["args"]
+            elif breakage == "short keep-alive":
+                c["args"][c["args"].index("--timeout-keep-alive") + 1] = "65"
+            elif breakage == "edge untrusted":  # uvicorn's default trusts 127.0.0.1 only
+                at = c["args"].index("--forwarded-allow-ips")
+                del c["args"][at:at + 2]
+            elif breakage == "no budget":
+                broken.remove(pdb)
+            else:
+                pdb["spec"] = {"minAvailable": _fewest_replicas(broken, name), "selector": pdb["spec"]["selector"]}
+            assert _behind_the_edge_problems(broken, rally_services), (name, breakage)
 
 
 def _uvicorn_params(container: dict[str, Any], svc: Svc) -> dict[str, Any] | None:

@@ -10,6 +10,7 @@ from typing import Any
 
 from faststream import AckPolicy
 from faststream.nats import JStream, NatsBroker, NatsMessage, NatsSecurity, NatsUserPassword, PullSub
+from nats.aio.msg import Msg
 from nats.js.api import ConsumerConfig
 from opentelemetry.trace import SpanKind, Tracer
 from pydantic import ValidationError
@@ -123,7 +124,7 @@ class EventConsumers:
 
         def register(fn: Handler) -> Handler:
             async def handle(body: dict[str, Any], msg: NatsMessage) -> None:
-                await self.process(durable, fn, body, msg)
+                await self.process(durable, fn, body, msg.raw_message)
 
             handle.__name__ = durable.replace("-", "_")
             self.broker.subscriber(
@@ -146,52 +147,129 @@ class EventConsumers:
 
         return register
 
-    async def process(
-        self, durable: str, fn: Handler, body: dict[str, Any], msg: NatsMessage
-    ) -> None:
+    def on_batch(
+        self, subject: str, name: str, *, max_batch: int = 64, max_wait: float = 0.05,
+        ack_wait: float | None = None,
+    ) -> Callable[[Handler], Handler]:
+        """A consumer for bookkeeping no one waits on (analytics, the audit log): it takes what has
+        arrived, up to `max_batch` events or `max_wait` seconds, and handles them in one transaction
+        (one inbox statement, one commit). A batch that fails is handled again event by event, each
+        with its own retries and dead letter, so one bad event holds up no other."""
+        durable = f"{self.service}-{name}"
+        self.names.append(durable)
+
+        def register(fn: Handler) -> Handler:
+            async def handle(bodies: list[Any], msg: NatsMessage) -> None:
+                # A batch subscriber's message carries the list of NATS messages it was made of.
+                raw: list[Msg] = msg.raw_message  # type: ignore[assignment]
+                await self.process_batch(durable, fn, bodies, raw)
+
+            handle.__name__ = durable.replace("-", "_")
+            self.broker.subscriber(
+                subject,
+                stream=RALLY_STREAM,
+                durable=durable,
+                pull_sub=PullSub(batch_size=max_batch, timeout=max_wait, batch=True),
+                ack_policy=AckPolicy.MANUAL,
+                config=ConsumerConfig(
+                    max_deliver=self.max_deliver + 1, ack_wait=ack_wait or self.ack_wait,
+                    max_ack_pending=max(1000, 4 * max_batch),
+                ),
+                inbox_prefix=f"{self.inbox_prefix}.".encode(),
+                title=durable,
+            )(handle)
+            return fn
+
+        return register
+
+    async def process(self, durable: str, fn: Handler, body: dict[str, Any], msg: Msg) -> None:
         try:
             event = Event.model_validate(body)
         except ValidationError as exc:
             await self._dead_letter(durable, body, f"invalid envelope: {exc}", msg)
             return
+        EVENT_LAG.labels(durable).observe(max(0.0, time.time() - event.occurred_at.timestamp()))
+        started = time.monotonic()
+        try:
+            async with unit_of_work(self.sm_provider()) as s:
+                # Plain SQL: every event of every consumer passes here.
+                cur = await (await driver_connection(s)).execute(
+                    f"INSERT INTO {qualified(self.inbox)} (consumer, event_id) VALUES (%s, %s) "
+                    "ON CONFLICT DO NOTHING RETURNING event_id", (durable, event.id))
+                if await cur.fetchone() is None:
+                    EVENTS_DUPLICATE.labels(durable).inc()
+                else:
+                    await self._run(durable, fn, s, event, msg.headers)
+                    EVENTS_CONSUMED.labels(durable).inc()
+        except Exception as exc:
+            delivered = msg.metadata.num_delivered or 1
+            if delivered >= self.max_deliver:
+                await self._dead_letter(durable, body, repr(exc), msg)
+                return
+            log.warning("handler %s failed (delivery %s); retrying", durable, delivered, exc_info=True)
+            await msg.nak(delay=min(0.5 * 2 ** (delivered - 1), 30.0))
+            return
+        EVENT_HANDLE.labels(durable).observe(time.monotonic() - started)
+        await msg.ack()
+
+    async def process_batch(self, durable: str, fn: Handler, bodies: list[Any], msgs: list[Msg]) -> None:
+        batch: list[tuple[Event, dict[str, Any], Msg]] = []
+        for body, msg in zip(bodies, msgs, strict=True):
+            try:
+                batch.append((Event.model_validate(body), body, msg))
+            except ValidationError as exc:
+                await self._dead_letter(durable, body, f"invalid envelope: {exc}", msg)
+        if not batch:
+            return
+        now = time.time()
+        for event, _, _ in batch:
+            EVENT_LAG.labels(durable).observe(max(0.0, now - event.occurred_at.timestamp()))
+        started = time.monotonic()
+        try:
+            async with unit_of_work(self.sm_provider()) as s:
+                cur = await (await driver_connection(s)).execute(
+                    f"INSERT INTO {qualified(self.inbox)} (consumer, event_id) "
+                    "SELECT %s, unnest(%s::text[]) ON CONFLICT DO NOTHING RETURNING event_id",
+                    (durable, [event.id for event, _, _ in batch]))
+                fresh = {row[0] for row in await cur.fetchall()}
+                handled = 0
+                for event, _, msg in batch:
+                    if event.id not in fresh:  # seen before, or twice in this batch
+                        EVENTS_DUPLICATE.labels(durable).inc()
+                        continue
+                    fresh.discard(event.id)
+                    await self._run(durable, fn, s, event, msg.headers)
+                    handled += 1
+        except Exception:
+            log.warning("a batch of %d for %s failed; handling its events one by one", len(batch), durable,
+                        exc_info=True)
+            for _, body, msg in batch:
+                await self.process(durable, fn, body, msg)
+            return
+        each = (time.monotonic() - started) / len(batch)
+        for _, _, msg in batch:
+            EVENT_HANDLE.labels(durable).observe(each)
+            await msg.ack()
+        EVENTS_CONSUMED.labels(durable).inc(handled)
+
+    async def _run(self, durable: str, fn: Handler, s: AsyncSession, event: Event,
+                   headers: dict[str, str] | None) -> None:
         request_id_var.set(event.request_id)
         event_id_var.set(event.id)
-        started = time.monotonic()
-        EVENT_LAG.labels(durable).observe(max(0.0, time.time() - event.occurred_at.timestamp()))
         # A consumer span continuing the producer's trace (the message header, else the envelope's
         # copy): what the handler writes to the outbox or queues joins the same trace.
-        with span(self.tracer, f"process {event.type}", headers=msg.headers, parent=event.traceparent,
+        with span(self.tracer, f"process {event.type}", headers=headers, parent=event.traceparent,
                   kind=SpanKind.CONSUMER, attributes={
                       "messaging.system": "nats", "messaging.operation.type": "process",
                       "messaging.destination.name": event.type, "messaging.message.id": event.id,
                       "messaging.consumer.group.name": durable}):
             try:
-                async with unit_of_work(self.sm_provider()) as s:
-                    # Plain SQL: every event of every consumer passes here.
-                    cur = await (await driver_connection(s)).execute(
-                        f"INSERT INTO {qualified(self.inbox)} (consumer, event_id) VALUES (%s, %s) "
-                        "ON CONFLICT DO NOTHING RETURNING event_id", (durable, event.id))
-                    if await cur.fetchone() is None:
-                        EVENTS_DUPLICATE.labels(durable).inc()
-                    else:
-                        await fn(s, event)
-                        EVENTS_CONSUMED.labels(durable).inc()
-                EVENT_HANDLE.labels(durable).observe(time.monotonic() - started)
+                await fn(s, event)
             except Exception as exc:
                 mark_error(exc)
-                delivered = msg.raw_message.metadata.num_delivered
-                if delivered >= self.max_deliver:
-                    await self._dead_letter(durable, body, repr(exc), msg)
-                    return
-                log.warning("handler %s failed (delivery %s); retrying", durable, delivered,
-                            exc_info=True)
-                await msg.nack(delay=min(0.5 * 2 ** (delivered - 1), 30.0))
-                return
-            await msg.ack()
+                raise
 
-    async def _dead_letter(
-        self, durable: str, body: Any, reason: str, msg: NatsMessage
-    ) -> None:
+    async def _dead_letter(self, durable: str, body: Any, reason: str, msg: Msg) -> None:
         EVENTS_DEAD_LETTERED.labels(durable).inc()
         log.error("dead-lettering a message for %s: %s", durable, reason)
         try:

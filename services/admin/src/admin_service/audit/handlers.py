@@ -17,4 +17,4 @@ async def on_audit_recorded(s: AsyncSession, event: Event) -> None:
         await analytics.on_audit(s, event.id, data)
 
 
-runtime.consumers.on(AuditRecorded.TYPE, "audit_recorded")(on_audit_recorded)
+runtime.consumers.on_batch(AuditRecorded.TYPE, "audit_recorded")(on_audit_recorded)
