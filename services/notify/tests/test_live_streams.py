@@ -70,6 +70,33 @@ async def test_each_notification_reaches_a_stream_once_though_two_copies_arrive(
         live.unsubscribe(ben_q)
 
 
+async def test_the_hub_hears_only_what_a_client_may_see(client, publish, monkeypatch):
+    """The hub subscribes to the subjects with a public rule: the audit log's records (before and
+    after snapshots, the most frequent events) never reach it."""
+    from datetime import UTC, datetime
+
+    from notify_service.live.projections import RULES, live_subjects
+    from notify_service.runtime import live
+    from rally_shared.contracts.audit import AuditRecorded
+
+    subjects = live_subjects()
+    assert "rally.notify.delivered" in subjects and "rally.session.phase_changed" in subjects
+    assert not {t for t, rule in RULES.items() if rule.audience == "nobody"} & set(subjects)
+    heard: list[str] = []
+    monkeypatch.setattr(live, "dispatch", lambda event: heard.append(event["type"]))
+    sid = uuid.uuid4().hex
+    await publish(AuditRecorded(service="session", actor_id="ann", action="session.create", entity="session",
+                                entity_id=sid, after={"sessionId": sid}, at=datetime.now(UTC)))
+    await publish(SessionCreated(session_id=sid, topic="Weekend", owner_id="ann", visibility="members",
+                                 phase="ideation", phase_flow=["ideation", "completed"]))
+    for _ in range(100):
+        if heard:
+            break
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.3)
+    assert heard == ["rally.session.created"]
+
+
 def test_the_streams_document_resuming(app):
     doc = app.openapi()
     for path, op_id in (("/v1/sessions/{session_id}/stream", "live_session_stream"),

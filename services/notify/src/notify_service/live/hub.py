@@ -1,5 +1,6 @@
-"""Live events for clients: one plain NATS subscription on `rally.>` per notify replica, fanned out
-to the Server-Sent-Event streams connected to this replica (by session and by member).
+"""Live events for clients: plain NATS subscriptions, per notify replica, on the subjects a client
+may see (`projections.live_subjects`), fanned out to the Server-Sent-Event streams connected to
+this replica (by session and by member).
 
 Every replica receives every event (no queue group), so a client may hit any replica. A
 notification this replica writes is also handed to its own streams right after its commit
@@ -17,7 +18,7 @@ import logging
 from collections import OrderedDict, defaultdict
 from typing import Any
 
-from notify_service.live.projections import route
+from notify_service.live.projections import live_subjects, route
 
 log = logging.getLogger("rally.notify.live")
 
@@ -33,20 +34,21 @@ class LiveHub:
         self.by_profile: dict[str, set[asyncio.Queue[dict[str, Any]]]] = defaultdict(set)
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._nc: Any = None
-        self._sub: Any = None
+        self._subs: list[Any] = []
 
     async def start(self, nc: Any) -> None:
         """Subscribe on the service's own NATS connection (its credentials, TLS and inbox)."""
         self._nc = nc
-        self._sub = await nc.subscribe("rally.>", cb=self._on_msg)
+        self._subs = [await nc.subscribe(subject, cb=self._on_msg) for subject in live_subjects()]
 
     async def stop(self) -> None:
-        if self._sub is not None:
+        for sub in self._subs:
             try:
-                await self._sub.unsubscribe()
+                await sub.unsubscribe()
             except Exception:  # the connection is closing anyway
                 log.debug("live subscription cleanup failed", exc_info=True)
-        self._sub = self._nc = None
+        self._subs = []
+        self._nc = None
 
     def jetstream(self) -> Any:
         """The JetStream context of the hub's connection (for replaying missed events)."""

@@ -155,6 +155,12 @@ RULES: dict[str, Rule] = {
 }
 
 
+def live_subjects() -> list[str]:
+    """The subjects whose events a client may see: the hub subscribes to these only, so events no
+    client sees (the audit log's snapshots above all, the most frequent) never reach it."""
+    return sorted(t for t, rule in RULES.items() if rule.audience != "nobody")
+
+
 def rule_for(event: Mapping[str, Any]) -> Rule | None:
     """The rule of an event's type; None (and so never sent) for a type without one."""
     rule = RULES.get(str(event.get("type", "")))
