@@ -372,6 +372,7 @@ async def _within(step: Any, what: str, server: Server, seconds: float = 30) -> 
 async def test_every_service_does_what_its_code_does_and_nothing_is_refused(
         server: Server, production: Production, migrated: None, monkeypatch: pytest.MonkeyPatch) -> None:
     from notify_service.live.hub import LiveHub
+    from notify_service.live.projections import live_subjects
     from notify_service.live.replay import read_after
 
     runtimes: dict[str, ServiceRuntime] = {}
@@ -389,9 +390,12 @@ async def test_every_service_does_what_its_code_does_and_nothing_is_refused(
             settings = settings_for(monkeypatch, svc, service_env(production, server, svc))
             assert settings.nats_user == svc and settings.nats_ca_file, svc
             rt = ServiceRuntime(svc, settings, original.tables)
-            # The service's own consumers, each with a handler that refuses: pull, then dead-letter.
+            # The service's own consumers, each with a handler that refuses: pull, then dead-letter
+            # (a batch consumer as a batch: its pulls and acks are the ones production makes).
             for subject, durable in consumers:
-                rt.consumers.on(subject, durable.removeprefix(f"{svc}-"))(refuse)
+                name = durable.removeprefix(f"{svc}-")
+                register = rt.consumers.on_batch if durable in original.consumers.batched else rt.consumers.on
+                register(subject, name)(refuse)
             durables[svc] = list(rt.consumers.names)
             runtimes[svc] = rt
             # TLS, its user, the streams, its durable consumers, its outbox relay. A refused login
@@ -432,11 +436,15 @@ async def test_every_service_does_what_its_code_does_and_nothing_is_refused(
                 for d in names:
                     info = await js.consumer_info(STREAM_NAME, d)
                     assert info.delivered.stream_seq > 0 and info.num_ack_pending == 0, (d, info)
-            # Every event reached the stream under its own subject, and the live stream.
+            # Every event reached the stream under its own subject, and the live hub those a client
+            # may see (it subscribes to nothing else).
             for what in published.values():
                 msg = await js.get_last_msg(STREAM_NAME, what.split(": ")[1])
                 assert msg.data, what
-            await eventually(lambda: {e.get("id") for e in live} >= set(published), timeout=15)
+            visible = {i for i, what in published.items() if what.split(": ")[1] in live_subjects()}
+            assert visible and len(visible) < len(published)
+            await eventually(lambda: {e.get("id") for e in live} >= visible, timeout=15)
+            assert {e.get("type") for e in live} <= set(live_subjects())
         finally:
             await inspector.close()
         for svc, rt in runtimes.items():

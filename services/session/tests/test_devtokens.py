@@ -48,10 +48,15 @@ async def test_none_outside_dev_mode_and_bad_names_are_refused(client, settings,
     assert r.status_code == 404 and r.json()["error"]["message"] == "Dev tokens exist in dev mode only."
 
 
-async def test_dev_tokens_are_rate_limited_per_address(client, settings, monkeypatch):
+async def test_dev_tokens_are_rate_limited_per_address(client):
     from rally_shared.ratelimit import RateLimiter
     from session_service.main import app
 
-    monkeypatch.setattr(app.state, "rate_limiter", RateLimiter(0.01, 2))
-    codes = [(await client.post("/v1/auth/dev-token", json={"name": f"n{i}"})).status_code for i in range(3)]
+    kept = app.state.rate_limiter
+    app.state.rate_limiter = RateLimiter(0.01, 2)
+    try:
+        codes = [(await client.post("/v1/auth/dev-token", json={"name": f"n{i}"})).status_code
+                 for i in range(3)]
+    finally:
+        app.state.rate_limiter = kept
     assert codes == [200, 200, 429]

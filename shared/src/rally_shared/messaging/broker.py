@@ -115,6 +115,7 @@ class EventConsumers:
         # subscriber would otherwise replace with the default one.
         self.inbox_prefix = inbox_prefix
         self.names: list[str] = []
+        self.batched: set[str] = set()  # the durables of on_batch
 
     def on(
         self, subject: str, name: str | None = None, *, ack_wait: float | None = None
@@ -157,6 +158,7 @@ class EventConsumers:
         with its own retries and dead letter, so one bad event holds up no other."""
         durable = f"{self.service}-{name}"
         self.names.append(durable)
+        self.batched.add(durable)
 
         def register(fn: Handler) -> Handler:
             async def handle(bodies: list[Any], msg: NatsMessage) -> None:
