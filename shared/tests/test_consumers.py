@@ -8,8 +8,10 @@ hand it to one of `workers` concurrent handlers."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
+from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
@@ -20,7 +22,7 @@ from rally_shared.service_app import ServiceRuntime
 from rally_shared.settings import SharedSettings
 from rally_shared.testing import publish_event
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 
 class Consumer:
@@ -43,21 +45,28 @@ class Consumer:
             self.done[event.id] = time.monotonic()
 
 
-@pytest.fixture
-async def consumer(request):
-    c = Consumer(getattr(request, "param", 0.0))
+@contextlib.asynccontextmanager
+async def running(c: Consumer | BatchConsumer) -> AsyncIterator[AsyncEngine]:
+    """The consumer's schema created, its runtime started; all of it gone afterwards."""
     engine = make_engine(c.settings.async_database_url, pool_size=2)
     async with engine.begin() as conn:
         await conn.execute(text(f'CREATE SCHEMA "{c.metadata.schema}"'))
         await conn.run_sync(c.metadata.create_all)
     await c.runtime.start()
     try:
-        yield c
+        yield engine
     finally:
         await c.runtime.stop()
         async with engine.begin() as conn:
             await conn.execute(text(f'DROP SCHEMA "{c.metadata.schema}" CASCADE'))
         await engine.dispose()
+
+
+@pytest.fixture
+async def consumer(request):
+    c = Consumer(getattr(request, "param", 0.0))
+    async with running(c):
+        yield c
 
 
 async def until(check, timeout: float = 15.0) -> None:
@@ -141,18 +150,8 @@ class BatchConsumer:
 @pytest.fixture
 async def batch_consumer():
     c = BatchConsumer()
-    engine = make_engine(c.settings.async_database_url, pool_size=2)
-    async with engine.begin() as conn:
-        await conn.execute(text(f'CREATE SCHEMA "{c.metadata.schema}"'))
-        await conn.run_sync(c.metadata.create_all)
-    await c.runtime.start()
-    try:
+    async with running(c) as engine:
         yield c, engine
-    finally:
-        await c.runtime.stop()
-        async with engine.begin() as conn:
-            await conn.execute(text(f'DROP SCHEMA "{c.metadata.schema}" CASCADE'))
-        await engine.dispose()
 
 
 def _count(name: str, durable: str) -> float:
