@@ -174,8 +174,7 @@ class EventConsumers:
                 pull_sub=PullSub(batch_size=max_batch, timeout=max_wait, batch=True),
                 ack_policy=AckPolicy.MANUAL,
                 config=ConsumerConfig(
-                    max_deliver=self.max_deliver + 1, ack_wait=ack_wait or self.ack_wait,
-                    max_ack_pending=max(1000, 4 * max_batch),
+                    max_deliver=self.max_deliver + 1, ack_wait=ack_wait or self.ack_wait
                 ),
                 inbox_prefix=f"{self.inbox_prefix}.".encode(),
                 title=durable,
