@@ -317,10 +317,12 @@ class Stack:
             self.start_edge()
 
     def stop(self) -> None:
-        self.stop_edge()
-        for name in reversed(list(self.procs)):
-            self.stop_service(name)
-        self.stop_infra()
+        try:
+            self.stop_edge()
+            for name in reversed(list(self.procs)):
+                self.stop_service(name)
+        finally:  # Postgres and NATS never outlive the stack, whatever stopping the rest raised
+            self.stop_infra()
 
 
 def main() -> int:

@@ -99,6 +99,24 @@ def test_the_runs_postgres_is_spared_between_directories_and_stopped_at_the_end(
     assert run_tests.postgres_of(pg_dir) == set()
 
 
+def test_an_embedded_postgres_whose_stop_fails_is_quit_by_its_pid(tmp_path, monkeypatch):
+    """A failed or timed-out `pg_ctl stop` must not leave the cluster running past its owner."""
+    import pgserver._commands
+    from rally_shared.embedded import start_postgres, stop_postgres
+
+    pg_dir = tmp_path / "pg"
+    start_postgres(pg_dir, database="postgres")
+    postmaster = int((pg_dir / "postmaster.pid").read_text().split()[0])
+    assert alive(postmaster)
+
+    def failing_pg_ctl(*args, **kwargs):
+        raise subprocess.TimeoutExpired("pg_ctl", 30)
+
+    monkeypatch.setattr(pgserver._commands, "pg_ctl", failing_pg_ctl)
+    stop_postgres(pg_dir)
+    assert not alive(postmaster)
+
+
 def test_two_lanes_run_side_by_side_and_each_finds_its_own_leftovers(run_tests, tmp_path, capsys, monkeypatch):
     """The whole-system tests run beside the rest: each lane has its own marker and Postgres, so a
     process one lane leaves is named and stopped, and the totals add both lanes."""

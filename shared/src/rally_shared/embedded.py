@@ -80,13 +80,38 @@ def _ensure_max_connections(srv: Any, data_dir: Path) -> None:
 def stop_postgres(data_dir: Path) -> None:
     from pgserver._commands import pg_ctl  # type: ignore[attr-defined]
 
-    if (data_dir / "postmaster.pid").exists():
-        # pgserver runs the cluster as a dedicated user when started by root.
-        user = "pgserver" if os.geteuid() == 0 else None
-        try:
-            pg_ctl(["-m", "fast", "-w", "stop"], pgdata=data_dir, user=user, timeout=30)
-        except Exception as exc:  # already stopped is fine
-            print(f"postgres stop: {exc}", file=sys.stderr)
+    pid_file = data_dir / "postmaster.pid"
+    if not pid_file.exists():
+        return
+    # pgserver runs the cluster as a dedicated user when started by root.
+    user = "pgserver" if os.geteuid() == 0 else None
+    try:
+        pg_ctl(["-m", "fast", "-w", "stop"], pgdata=data_dir, user=user, timeout=30)
+        return
+    except Exception as exc:  # already stopped is fine; otherwise it must not outlive its owner
+        print(f"postgres stop: {exc}", file=sys.stderr)
+    _quit_postmaster(pid_file, data_dir)
+
+
+def _quit_postmaster(pid_file: Path, data_dir: Path) -> None:
+    """SIGQUIT (PostgreSQL's immediate shutdown) to the postmaster named in its pid file, when
+    that process is still this cluster's (a stale file's pid may belong to anything by now)."""
+    try:
+        pid = int(pid_file.read_text().split()[0])
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    except (OSError, ValueError, IndexError):
+        return
+    if "postgres" not in cmdline or str(data_dir) not in cmdline:
+        return
+    try:
+        os.kill(pid, signal.SIGQUIT)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            os.kill(pid, 0)
+            time.sleep(0.1)
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 def nats_binary() -> str:
