@@ -4,7 +4,6 @@ no edge proxy does that."""
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -25,7 +24,6 @@ from rally_shared.errors import (
     install_error_handlers,
 )
 from rally_shared.logs import configure_logging, request_id_var
-from rally_shared.openapi import install_openapi, operation_id
 from rally_shared.ratelimit import RateLimiter
 from rally_shared.service_app import NO_FASTAPI_TELEMETRY, RequestContextMiddleware, freeze_startup_heap
 from rally_shared.tracing import service_tracer
@@ -38,7 +36,6 @@ from gateway_service.routes import PUBLIC, service_for
 
 settings = get_settings()
 configure_logging("gateway", settings.log_level)
-log = logging.getLogger("rally.gateway")
 tracer = service_tracer("gateway", settings)
 limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
 state: dict[str, Any] = {}
@@ -61,7 +58,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 app = FastAPI(title="Rally API", version="0.1.0", lifespan=lifespan, docs_url=None, openapi_url=None,
-              generate_unique_id_function=operation_id, telemetry=NO_FASTAPI_TELEMETRY,
+              telemetry=NO_FASTAPI_TELEMETRY,
               description="The gateway of Rally; the public API's document is /openapi.json.")
 app.state.settings = settings
 install_error_handlers(app)
@@ -146,7 +143,5 @@ async def route(path: str, request: Request) -> Response:
     return await proxy.forward(state["client"], request, settings.service_urls()[service], service, body,
                                request_id_var.get() or uuid.uuid4().hex, tracer=tracer)
 
-
-install_openapi(app)  # after every route: it checks their operation ids now
 
 __all__ = ["ApiError", "app"]
