@@ -127,23 +127,11 @@ class EventConsumers:
             async def handle(body: dict[str, Any], msg: NatsMessage) -> None:
                 await self.process(durable, fn, body, msg.raw_message)
 
-            handle.__name__ = durable.replace("-", "_")
-            self.broker.subscriber(
-                subject,
-                stream=RALLY_STREAM,
-                durable=durable,
-                # One message per pull, up to `workers` handled at once: a pull for several waits
-                # for the rest of its batch once the first message is in (up to its timeout: 1 s
-                # measured on a quiet consumer), while a pull for one returns with it.
-                pull_sub=PullSub(batch_size=1, timeout=1.0),
-                max_workers=self.workers,
-                ack_policy=AckPolicy.MANUAL,
-                config=ConsumerConfig(
-                    max_deliver=self.max_deliver + 1, ack_wait=ack_wait or self.ack_wait
-                ),
-                inbox_prefix=f"{self.inbox_prefix}.".encode(),
-                title=durable,
-            )(handle)
+            # One message per pull, up to `workers` handled at once: a pull for several waits for
+            # the rest of its batch once the first message is in (up to its timeout: 1 s measured
+            # on a quiet consumer), while a pull for one returns with it.
+            self._subscribe(subject, durable, handle, PullSub(batch_size=1, timeout=1.0), ack_wait,
+                            max_workers=self.workers)
             return fn
 
         return register
@@ -166,22 +154,27 @@ class EventConsumers:
                 raw: list[Msg] = msg.raw_message  # type: ignore[assignment]
                 await self.process_batch(durable, fn, bodies, raw)
 
-            handle.__name__ = durable.replace("-", "_")
-            self.broker.subscriber(
-                subject,
-                stream=RALLY_STREAM,
-                durable=durable,
-                pull_sub=PullSub(batch_size=max_batch, timeout=max_wait, batch=True),
-                ack_policy=AckPolicy.MANUAL,
-                config=ConsumerConfig(
-                    max_deliver=self.max_deliver + 1, ack_wait=ack_wait or self.ack_wait
-                ),
-                inbox_prefix=f"{self.inbox_prefix}.".encode(),
-                title=durable,
-            )(handle)
+            self._subscribe(subject, durable, handle,
+                            PullSub(batch_size=max_batch, timeout=max_wait, batch=True), ack_wait)
             return fn
 
         return register
+
+    def _subscribe(self, subject: str, durable: str, handle: Callable[..., Awaitable[None]],
+                   pull_sub: PullSub, ack_wait: float | None, **options: Any) -> None:
+        """A durable pull consumer on the rally stream, acknowledged by the handler itself."""
+        handle.__name__ = durable.replace("-", "_")
+        self.broker.subscriber(
+            subject,
+            stream=RALLY_STREAM,
+            durable=durable,
+            pull_sub=pull_sub,
+            ack_policy=AckPolicy.MANUAL,
+            config=ConsumerConfig(max_deliver=self.max_deliver + 1, ack_wait=ack_wait or self.ack_wait),
+            inbox_prefix=f"{self.inbox_prefix}.".encode(),
+            title=durable,
+            **options,
+        )(handle)
 
     async def process(self, durable: str, fn: Handler, body: dict[str, Any], msg: Msg) -> None:
         try:
