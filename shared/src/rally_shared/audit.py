@@ -27,14 +27,17 @@ async def record_audit(
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
 ) -> Event:
-    rid = request_id_var.get()
-    return await add_event(
-        session, outbox,
-        AuditRecorded(service=service, actor_id=actor_id, action=action, entity=entity,
-                      entity_id=entity_id, before=before, after=after, request_id=rid,
-                      at=utcnow()),
-        request_id=rid,
-    )
+    record = audit_record(service=service, actor_id=actor_id, action=action, entity=entity,
+                          entity_id=entity_id, before=before, after=after)
+    return await add_event(session, outbox, record, request_id=record.request_id)
+
+
+def audit_record(*, service: str, actor_id: str | None, action: str, entity: str, entity_id: str,
+                 before: dict[str, Any] | None = None, after: dict[str, Any] | None = None) -> AuditRecorded:
+    """The audit record of a mutation made now, by the request (or event) being handled."""
+    return AuditRecorded(service=service, actor_id=actor_id, action=action, entity=entity,
+                         entity_id=entity_id, before=before, after=after, request_id=request_id_var.get(),
+                         at=utcnow())
 
 
 class EventWriter:
@@ -48,6 +51,13 @@ class EventWriter:
 
     async def emit_many(self, s: AsyncSession, items: Sequence[EventData]) -> list[Event]:
         return await add_events(s, self.outbox, items, request_id=request_id_var.get())
+
+    def audit_record(self, actor_id: str | None, action: str, entity: str, entity_id: Any,
+                     before: dict[str, Any] | None = None, after: dict[str, Any] | None = None
+                     ) -> AuditRecorded:
+        """`audit`'s record, for a caller writing its outbox rows itself (a group commit)."""
+        return audit_record(service=self.service, actor_id=actor_id, action=action, entity=entity,
+                            entity_id=str(entity_id), before=before, after=after)
 
     async def audit(self, s: AsyncSession, actor_id: str | None, action: str, entity: str, entity_id: Any,
                     before: dict[str, Any] | None = None, after: dict[str, Any] | None = None) -> Event:

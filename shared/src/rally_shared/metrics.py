@@ -43,3 +43,7 @@ HTTP_SHED = Counter(
     "rally_http_shed_total", "Requests answered 503 at once because too many were in flight",
     ["rally_service"]
 )
+# Writes committed together by a group commit (rally_shared.group_commit): 1 at low load; how
+# much a commit is shared at high load.
+GROUP_COMMIT_SIZE = Histogram("rally_group_commit_size", "Writes committed in one group commit",
+                              ["rally_service"], buckets=(1, 2, 4, 8, 16, 32, 64, 128))

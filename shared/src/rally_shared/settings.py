@@ -124,3 +124,9 @@ class SharedSettings(BaseSettings):
             if url.startswith(prefix):
                 return "postgresql+psycopg://" + url[len(prefix):]
         return url
+
+    @property
+    def database_conninfo(self) -> str:
+        """The database URL as libpq reads it, for a connection of the driver's own."""
+        url, driver = self.async_database_url, "postgresql+psycopg://"
+        return "postgresql://" + url[len(driver):] if url.startswith(driver) else url

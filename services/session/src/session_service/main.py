@@ -6,6 +6,7 @@ from session_service import devtokens, handlers  # noqa: F401  (handlers registe
 from session_service.answers.endpoints import router as answers_router
 from session_service.approach.endpoints import candidates_router
 from session_service.approach.endpoints import router as approach_router
+from session_service.ideas import writer as idea_writer
 from session_service.ideas.endpoints import router as ideas_router
 from session_service.phases import deadlines
 from session_service.phases.endpoints import router as phases_router
@@ -18,6 +19,8 @@ runtime.on_start.append(devtokens.announce)
 runtime.on_start.append(seed_session_types)
 runtime.on_start.append(deadlines.start)
 runtime.on_stop.append(deadlines.stop)
+runtime.on_start.append(idea_writer.start)
+runtime.on_stop.append(idea_writer.stop)
 
 app = create_service_app(
     runtime,

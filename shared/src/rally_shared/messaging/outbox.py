@@ -46,6 +46,25 @@ async def add_events(
     request_id: str | None = None,
 ) -> list[Event]:
     """`add_event` for several events, in one round trip to the database (pipelined)."""
+    events = prepare_events(items, request_id=request_id)
+    if not events:
+        return events
+    # Plain SQL on the transaction's connection: every state change writes one or more of these.
+    conn = await driver_connection(session)
+    sql = f"INSERT INTO {qualified(outbox)} (event_id, subject, payload) VALUES (%s, %s, %s::jsonb)"
+    rows = [outbox_row(e) for e in events]
+    if len(rows) == 1:
+        await conn.execute(sql, rows[0])  # the hot paths' case (also inside a caller's pipeline)
+    else:
+        async with conn.cursor() as cur:
+            await cur.executemany(sql, rows)  # pipelined by the driver: one round trip
+    session.info["outbox_dirty"] = True
+    return events
+
+
+def prepare_events(items: Sequence[EventData | Event], *, request_id: str | None = None) -> list[Event]:
+    """The events as the outbox stores them: each carries the request id of the work that wrote
+    it and the trace context current here (see `add_event`)."""
     request_id = request_id or request_id_var.get()
     traceparent = current_traceparent()
     events = []
@@ -56,19 +75,12 @@ async def add_events(
         if not event.traceparent:
             event.traceparent = traceparent
         events.append(event)
-    if not events:
-        return events
-    # Plain SQL on the transaction's connection: every state change writes one or more of these.
-    conn = await driver_connection(session)
-    sql = f"INSERT INTO {qualified(outbox)} (event_id, subject, payload) VALUES (%s, %s, %s::jsonb)"
-    rows = [(e.id, e.type, e.model_dump_json(by_alias=True)) for e in events]
-    if len(rows) == 1:
-        await conn.execute(sql, rows[0])  # the hot paths' case (also inside a caller's pipeline)
-    else:
-        async with conn.cursor() as cur:
-            await cur.executemany(sql, rows)  # pipelined by the driver: one round trip
-    session.info["outbox_dirty"] = True
     return events
+
+
+def outbox_row(event: Event) -> tuple[str, str, str]:
+    """(event_id, subject, payload as JSON text): an outbox row's columns for one event."""
+    return event.id, event.type, event.model_dump_json(by_alias=True)
 
 
 class OutboxRelay:

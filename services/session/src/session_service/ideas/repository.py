@@ -4,35 +4,52 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
+from rally_shared.contracts.envelope import Event
 from rally_shared.db import driver_connection, qualified
+from rally_shared.messaging.outbox import outbox_row
 from sqlalchemy import Table, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from session_service.models import Comment, Idea, Member, Session
+from session_service.ideas.schemas import IdeaRead
+from session_service.models import Comment, Idea, Member, Session, messaging
 
 IDEAS, MEMBERS, SESSIONS = (cast(Table, m.__table__) for m in (Idea, Member, Session))
+OUTBOX = messaging.outbox
 
 
-async def claim_idea_slot(s: AsyncSession, session_id: uuid.UUID, profile_id: str, limit: int) -> bool:
-    """Count one more idea if the caller is a member, the session is in ideation and below its
-    limit: one row update checks all three. Its row lock orders the post after a concurrent phase
-    change (which locks the row too), so no idea lands in a session that has left ideation."""
+# An idea post in one statement: the row update that checks membership, phase and the idea limit
+# (counting one more idea), then the idea and its outbox rows, written only if the check passed.
+# Its row lock orders the post after a concurrent phase change (which locks the row too), so no
+# idea lands in a session that has left ideation. Returns 1 if posted, 0 if refused.
+POST_IDEA = (
+    f"WITH claim AS (UPDATE {qualified(SESSIONS)} s SET idea_count = s.idea_count + 1 "
+    "WHERE s.id = %(session_id)s AND s.deleted_at IS NULL AND s.phase = 'ideation' "
+    "AND s.idea_count < %(limit)s "
+    f"AND EXISTS (SELECT 1 FROM {qualified(MEMBERS)} m WHERE m.session_id = s.id "
+    "AND m.profile_id = %(profile_id)s) RETURNING s.id), "
+    f"idea AS (INSERT INTO {qualified(IDEAS)} (id, session_id, profile_id, text, created_at) "
+    "SELECT %(id)s, claim.id, %(profile_id)s, %(text)s, %(created_at)s FROM claim RETURNING 1), "
+    f"events AS (INSERT INTO {qualified(OUTBOX)} (event_id, subject, payload) "
+    "SELECT e, s, p::jsonb FROM unnest(%(event_ids)s::text[], %(subjects)s::text[], %(payloads)s::text[]) "
+    "AS v(e, s, p) WHERE EXISTS (SELECT 1 FROM idea)) "
+    "SELECT count(*) FROM claim"
+)
+
+
+def post_idea_params(idea: IdeaRead, limit: int, events: list[Event]) -> dict[str, Any]:
+    rows = [outbox_row(e) for e in events]
+    return {"session_id": idea.session_id, "limit": limit, "profile_id": idea.profile_id, "id": idea.id,
+            "text": idea.text, "created_at": idea.created_at, "event_ids": [r[0] for r in rows],
+            "subjects": [r[1] for r in rows], "payloads": [r[2] for r in rows]}
+
+
+async def post_idea(s: AsyncSession, params: dict[str, Any]) -> bool:
+    """POST_IDEA in the caller's transaction: True if the idea was posted."""
     conn = await driver_connection(s)
-    cur = await conn.execute(
-        f"UPDATE {qualified(SESSIONS)} s SET idea_count = s.idea_count + 1 "
-        "WHERE s.id = %s AND s.deleted_at IS NULL AND s.phase = 'ideation' AND s.idea_count < %s "
-        f"AND EXISTS (SELECT 1 FROM {qualified(MEMBERS)} m WHERE m.session_id = s.id AND m.profile_id = %s)",
-        (session_id, limit, profile_id))
-    return cur.rowcount == 1
-
-
-async def insert_idea(s: AsyncSession, idea_id: uuid.UUID, session_id: uuid.UUID, profile_id: str, text: str,
-                      created_at: datetime) -> None:
-    conn = await driver_connection(s)
-    await conn.execute(f"INSERT INTO {qualified(IDEAS)} (id, session_id, profile_id, text, created_at) "
-                       "VALUES (%s, %s, %s, %s, %s)", (idea_id, session_id, profile_id, text, created_at))
+    row = await (await conn.execute(POST_IDEA, params)).fetchone()
+    return bool(row and row[0])
 
 
 async def visible_ideas(s: AsyncSession, session_id: uuid.UUID, limit: int,

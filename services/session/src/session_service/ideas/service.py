@@ -1,45 +1,74 @@
-"""Idea and comment rules. Flushes, never commits."""
+"""Idea and comment rules. Flushes, never commits: the caller owns the transaction, except for an
+idea post on the hot path, which the idea writer's group commit owns."""
 
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from rally_shared.auth import Principal
 from rally_shared.contracts.admin import ContentModerated
 from rally_shared.contracts.session import CommentPosted, IdeaPosted
-from rally_shared.db import driver_connection, utcnow
-from rally_shared.errors import Conflict, Forbidden, NotFound
+from rally_shared.db import unit_of_work, utcnow
+from rally_shared.errors import Conflict, Forbidden, NotFound, ServiceUnavailable
+from rally_shared.messaging.outbox import prepare_events
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from session_service.config import get_settings
-from session_service.events import audit, emit
+from session_service.events import audit, emit, writer
 from session_service.ideas import repository as repo
 from session_service.ideas.schemas import IdeaRead
+from session_service.ideas.writer import idea_writer
 from session_service.metrics import COMMENTS_POSTED, IDEAS_POSTED
 from session_service.models import Comment, Idea
 from session_service.sessions.service import load_as_member, parse_id
 
 
-async def post_idea(s: AsyncSession, raw_id: str, text: str, who: Principal) -> IdeaRead:
-    """The hot path: one row update for every check, then the idea and its two events, all as
-    plain SQL; the refusals are explained by the full rules, which run only then."""
-    sid = parse_id(raw_id)
-    limit = get_settings().max_ideas_per_session
-    if not await repo.claim_idea_slot(s, sid, who.profile_id, limit):
-        sess, _ = await load_as_member(s, raw_id, who)  # 404 or 403 when that is why
-        if sess.phase != "ideation":
-            raise Conflict(f"Ideas can be posted during 'ideation' only; the session is in '{sess.phase}'.")
-        raise Conflict("This session has reached its idea limit.")
+def _new_idea(sid: uuid.UUID, text: str, who: Principal) -> tuple[IdeaRead, dict[str, Any]]:
+    """The idea, and the parameters of the one statement that posts it with its two events."""
     idea = IdeaRead(id=uuid.uuid4(), session_id=sid, profile_id=who.profile_id, text=text,
                     created_at=utcnow())
-    # One round trip for the three rows: the pipeline sends them without waiting for each answer.
-    async with (await driver_connection(s)).pipeline():
-        await repo.insert_idea(s, idea.id, sid, who.profile_id, text, idea.created_at)
-        await emit(s, IdeaPosted(session_id=str(sid), idea_id=str(idea.id), profile_id=who.profile_id,
-                                 text=text))
-        await audit(s, who.profile_id, "idea.create", "idea", idea.id,
-                    after={"sessionId": str(sid), "text": text})
+    events = prepare_events([
+        IdeaPosted(session_id=str(sid), idea_id=str(idea.id), profile_id=who.profile_id, text=text),
+        writer.audit_record(who.profile_id, "idea.create", "idea", idea.id,
+                            after={"sessionId": str(sid), "text": text}),
+    ])
+    return idea, repo.post_idea_params(idea, get_settings().max_ideas_per_session, events)
+
+
+async def _refusal(s: AsyncSession, raw_id: str, who: Principal) -> Conflict:
+    """Why a post was refused, by the full rules (they raise 404 or 403 when that is why)."""
+    sess, _ = await load_as_member(s, raw_id, who)
+    if sess.phase != "ideation":
+        return Conflict(f"Ideas can be posted during 'ideation' only; the session is in '{sess.phase}'.")
+    return Conflict("This session has reached its idea limit.")
+
+
+async def post_idea(s: AsyncSession, raw_id: str, text: str, who: Principal) -> IdeaRead:
+    """An idea post in the caller's transaction (a request with an Idempotency-Key)."""
+    idea, params = _new_idea(parse_id(raw_id), text, who)
+    if not await repo.post_idea(s, params):
+        raise await _refusal(s, raw_id, who)
+    s.info["outbox_dirty"] = True  # wake the relay after the commit
+    IDEAS_POSTED.inc()
+    return idea
+
+
+async def post_idea_grouped(sm: async_sessionmaker[AsyncSession], raw_id: str, text: str, who: Principal
+                            ) -> IdeaRead:
+    """The hot path: one statement checks membership, phase and limit and writes the idea with its
+    events, committed with the posts arriving at the same time (group commit). The refusals are
+    explained by the full rules, which run only then."""
+    sid = parse_id(raw_id)
+    group = idea_writer()
+    if group is None:
+        raise ServiceUnavailable("The session service is starting or stopping; try again shortly.")
+    idea, params = _new_idea(sid, text, who)
+    row = await group.execute(repo.POST_IDEA, params, order=sid)
+    if not (row and row[0]):
+        async with unit_of_work(sm) as s:
+            raise await _refusal(s, raw_id, who)
     IDEAS_POSTED.inc()
     return idea
 
