@@ -230,3 +230,50 @@ async def test_the_cache_reads_a_token_header_before_any_fetch():
     with pytest.raises(Unauthorized):
         await cache.key_for("garbage")
     assert cache.fetches == 0
+
+
+async def test_a_verified_token_is_checked_again_only_when_it_must_be(monkeypatch):
+    """The request path's cache of verified tokens: a hit skips the signature check; other
+    settings, the token's expiry, the cache's own lifetime and its size each bring a check back."""
+    from rally_shared import auth
+
+    checks: list[str] = []
+    real = auth.verify_token
+
+    async def counted(settings: SharedSettings, token: str) -> Any:
+        checks.append(token)
+        return await real(settings, token)
+
+    monkeypatch.setattr(auth, "verify_token", counted)
+    settings = SharedSettings(jwt_secret="s" * 40)
+    cache = auth.VerifiedTokens()
+    token, pid = issue_token(settings, "ann")
+    assert (await cache.verify(settings, token)).profile_id == pid
+    assert (await cache.verify(settings, token)).profile_id == pid
+    assert len(checks) == 1
+    with pytest.raises(Unauthorized):  # another secret: never the cached answer
+        await cache.verify(SharedSettings(jwt_secret="t" * 40), token)
+    # A token about to expire is honoured until it does, then refused as expired.
+    exp = int(time.time()) + 2
+    short = jwt.encode({"sub": "p", "iss": settings.jwt_issuer, "exp": exp}, settings.jwt_secret)
+    await cache.verify(settings, short)
+    while time.time() <= exp + 0.05:
+        await asyncio.sleep(0.1)
+    with pytest.raises(Unauthorized) as refused:
+        await cache.verify(settings, short)
+    assert refused.value.code == "token_expired"
+    # The cache's own lifetime (a withdrawn key stops working within it) and its size.
+    brief = auth.VerifiedTokens(ttl=0.05)
+    await brief.verify(settings, token)
+    await asyncio.sleep(0.1)
+    before = len(checks)
+    await brief.verify(settings, token)
+    assert len(checks) == before + 1
+    small = auth.VerifiedTokens(size=2)
+    tokens = [issue_token(settings, name)[0] for name in ("a", "b", "c")]
+    for t in tokens:
+        await small.verify(settings, t)
+    before = len(checks)
+    await small.verify(settings, tokens[2])  # kept
+    await small.verify(settings, tokens[0])  # the oldest, dropped for the third
+    assert checks[before:] == [tokens[0]]

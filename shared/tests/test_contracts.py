@@ -37,3 +37,13 @@ def test_envelope_round_trip_uses_camel_case_and_aliases():
     assert wire["data"]["from"] == "ideation" and wire["type"] == "rally.session.phase_changed"
     back = parse_data(Event.model_validate(wire), PhaseChanged)
     assert back.to_phase == "approaches" and back.from_phase == "ideation"
+
+
+def test_unsafe_text_finds_what_postgres_cannot_store_at_any_depth():
+    from rally_shared.contracts.envelope import unsafe_text
+
+    assert not unsafe_text({"a": ["plain ascii", 1, None], "b": {"c": "déjà vu ✓"}})
+    assert unsafe_text({"a": ["ok", {"b": "nul \x00 inside"}]})
+    assert unsafe_text({"a": ("ok", "lone \ud83d surrogate")})
+    assert unsafe_text({"key \x00": "value"})
+    assert not unsafe_text("a\x01b")  # control characters are storable (the path check refuses them)

@@ -112,6 +112,40 @@ def bearer_token(request: Request) -> str | None:
     return token.strip()
 
 
+class VerifiedTokens:
+    """Tokens verified lately, so a client's next requests skip the signature check (a tenth of a
+    small request's CPU). An entry lasts until its token expires and at most `ttl` seconds, so a key
+    the issuer withdraws stops being honoured within that time; the oldest entries go first."""
+
+    def __init__(self, size: int = 4096, ttl: float = 60.0) -> None:
+        self.size, self.ttl = size, ttl
+        self._entries: dict[tuple[str, ...], tuple[Principal, float]] = {}
+
+    @staticmethod
+    def _key(settings: SharedSettings, token: str) -> tuple[str, ...]:
+        # Everything verification depends on: a token is never honoured under other settings.
+        return (token, settings.jwt_secret, settings.jwks_url, settings.jwt_issuer, settings.jwt_audience,
+                settings.auth_roles_claim, settings.auth_admin_role)
+
+    async def verify(self, settings: SharedSettings, token: str) -> Principal:
+        key, now = self._key(settings, token), time.time()
+        hit = self._entries.get(key)
+        if hit is not None:
+            if now < hit[1]:
+                return hit[0]
+            del self._entries[key]
+        who = await verify_token(settings, token)
+        exp = jwt.decode(token, options={"verify_signature": False}).get("exp")
+        if isinstance(exp, int | float):
+            if len(self._entries) >= self.size:
+                del self._entries[next(iter(self._entries))]
+            self._entries[key] = (who, min(float(exp), now + self.ttl))
+        return who
+
+
+verified_tokens = VerifiedTokens()
+
+
 async def current_principal(request: Request) -> Principal:
     """FastAPI dependency: the verified caller, or 401; 429 once the caller has spent their
     requests (the service's per-profile bucket, when the app has one)."""
@@ -119,7 +153,7 @@ async def current_principal(request: Request) -> Principal:
     if token is None:
         raise Unauthorized("Missing bearer token.", code="missing_token")
     settings: SharedSettings = request.app.state.settings
-    who = await verify_token(settings, token)
+    who = await verified_tokens.verify(settings, token)
     limiter: RateLimiter | None = getattr(request.app.state, "rate_limiter", None)
     if limiter is not None and (wait := limiter.take(f"p:{who.profile_id}")) > 0:
         raise TooManyRequests("Too many requests; slow down.", details={"retryAfterSeconds": round(wait, 2)})

@@ -57,7 +57,7 @@ def typed_position(position: tuple[Any, ...] | None, *types: type) -> tuple[Any,
     return tuple(out)
 
 
-def page_params(
+async def page_params(  # async: FastAPI runs a plain function in a worker thread
     limit: Annotated[int, Query(ge=1, le=200, description="Page size (default 50, at most 200)")] = 50,
     cursor: Annotated[str | None, Query(description="nextCursor of the previous page")] = None,
 ) -> PageParams:

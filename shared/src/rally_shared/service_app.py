@@ -140,6 +140,12 @@ def freeze_startup_heap() -> None:
         _frozen = True
 
 
+# Dependencies are async even when they do not await: FastAPI runs a plain function in a worker
+# thread, two thread hand-offs per request.
+async def runtime_dependency(request: Request) -> ServiceRuntime:
+    return runtime_of(request)
+
+
 def runtime_of(request: Request) -> ServiceRuntime:
     rt: ServiceRuntime = request.app.state.runtime
     return rt
@@ -154,7 +160,7 @@ async def get_db(request: Request) -> AsyncIterator[AsyncSession]:
 # scope="function": commit before the response is sent, so a client never reads stale data and a
 # failed commit becomes an error response rather than a silent loss.
 DbSession = Annotated[AsyncSession, Depends(get_db, scope="function")]
-Runtime = Annotated[ServiceRuntime, Depends(runtime_of)]
+Runtime = Annotated[ServiceRuntime, Depends(runtime_dependency)]
 
 
 def unsafe_request(request: Request) -> bool:

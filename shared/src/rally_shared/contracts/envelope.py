@@ -16,10 +16,13 @@ DLQ_SUBJECTS = ["rally_dlq.>"]
 
 
 def unsafe_text(value: Any, depth: int = 0) -> bool:
-    """True when a JSON value holds text Postgres cannot store: NUL or unpaired surrogates."""
+    """True when a JSON value holds text Postgres cannot store: NUL or unpaired surrogates.
+    Every model built here runs it (events too): plain loops, and ASCII text needs no encoding."""
     if isinstance(value, str):
         if "\x00" in value:
             return True
+        if value.isascii():
+            return False
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:
@@ -28,9 +31,13 @@ def unsafe_text(value: Any, depth: int = 0) -> bool:
     if depth > 32:
         return False
     if isinstance(value, dict):
-        return any(unsafe_text(k, depth + 1) or unsafe_text(v, depth + 1) for k, v in value.items())
-    if isinstance(value, list | tuple):
-        return any(unsafe_text(v, depth + 1) for v in value)
+        for k, v in value.items():
+            if unsafe_text(k, depth + 1) or unsafe_text(v, depth + 1):
+                return True
+    elif isinstance(value, list | tuple):
+        for v in value:
+            if unsafe_text(v, depth + 1):
+                return True
     return False
 
 

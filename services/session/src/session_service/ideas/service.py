@@ -29,12 +29,12 @@ def _new_idea(sid: uuid.UUID, text: str, who: Principal) -> tuple[IdeaRead, dict
     """The idea, and the parameters of the one statement that posts it with its two events."""
     idea = IdeaRead(id=uuid.uuid4(), session_id=sid, profile_id=who.profile_id, text=text,
                     created_at=utcnow())
-    events = prepare_events([
+    posted, audited = prepare_events([
         IdeaPosted(session_id=str(sid), idea_id=str(idea.id), profile_id=who.profile_id, text=text),
         writer.audit_record(who.profile_id, "idea.create", "idea", idea.id,
                             after={"sessionId": str(sid), "text": text}),
     ])
-    return idea, repo.post_idea_params(idea, get_settings().max_ideas_per_session, events)
+    return idea, repo.post_idea_params(idea, get_settings().max_ideas_per_session, (posted, audited))
 
 
 async def _refusal(s: AsyncSession, raw_id: str, who: Principal) -> Conflict:
