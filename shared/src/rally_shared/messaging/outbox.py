@@ -11,8 +11,10 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from faststream.nats import NatsBroker
+from nats.js import JetStreamContext
 from opentelemetry.trace import Span, SpanKind, Tracer
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -102,6 +104,7 @@ class OutboxRelay:
         # created_at of the oldest row the last claim found still unpublished; None once a drain
         # has emptied the outbox. Kept while publishing fails, so the age keeps growing.
         self.oldest_unpublished: datetime | None = None
+        self._js: tuple[Any, JetStreamContext] | None = None
 
     def oldest_unpublished_seconds(self) -> float:
         """How long the oldest unpublished row this relay knows of has waited (the outbox's lag)."""
@@ -116,23 +119,32 @@ class OutboxRelay:
         table = qualified(self.outbox)
         async with self.sm() as s, s.begin():
             conn = await driver_connection(s)
+            # Claim and mark in one statement (each row written once): the mark holds only if
+            # every event is published, since the transaction commits after that.
             cur = await conn.execute(
-                "SELECT seq, event_id, subject, payload::text, payload->>'traceparent', created_at "
-                f"FROM {table} WHERE published_at IS NULL ORDER BY seq LIMIT %s FOR UPDATE SKIP LOCKED",
-                (self.batch_size,))
-            rows = await cur.fetchall()
+                f"UPDATE {table} o SET published_at = %s FROM (SELECT seq FROM {table} "
+                "WHERE published_at IS NULL ORDER BY seq LIMIT %s FOR UPDATE SKIP LOCKED) claimed "
+                "WHERE o.seq = claimed.seq RETURNING o.seq, o.event_id, o.subject, o.payload::text, "
+                "o.payload->>'traceparent', o.created_at",
+                (utcnow(), self.batch_size))
+            rows = sorted(await cur.fetchall())
             if not rows:
                 self.oldest_unpublished = None
                 return 0
             self.oldest_unpublished = min(r[5] for r in rows)
             # Publish in order, batched concurrently: JetStream acks each; dedup guards retries.
             await asyncio.gather(*(self._publish(r[1], r[2], r[3], r[4]) for r in rows))
-            await conn.execute(f"UPDATE {table} SET published_at = %s WHERE seq = ANY(%s)",
-                               (utcnow(), [r[0] for r in rows]))
         OUTBOX_PUBLISHED.labels(self.service).inc(len(rows))
         if len(rows) < self.batch_size:
             self.oldest_unpublished = None  # rows added since are younger than this drain
         return len(rows)
+
+    def _jetstream(self) -> JetStreamContext:
+        # One context per connection: making one per event costs as much as its publish's headers.
+        conn = self.broker.connection
+        if self._js is None or self._js[0] is not conn:
+            self._js = (conn, conn.jetstream())
+        return self._js[1]
 
     async def _publish(self, event_id: str, subject: str, payload: str, traceparent: str | None) -> None:
         headers = {"Nats-Msg-Id": event_id}
@@ -148,8 +160,8 @@ class OutboxRelay:
                                 "messaging.destination.name": subject, "messaging.message.id": event_id})
                 inject(headers, span)
         try:
-            await self.broker.connection.jetstream().publish(
-                subject, payload.encode(), stream=STREAM_NAME, headers=headers, timeout=5.0)
+            await self._jetstream().publish(subject, payload.encode(), stream=STREAM_NAME, headers=headers,
+                                            timeout=5.0)
         except Exception as exc:
             if span is not None:
                 mark_error(exc, span)
