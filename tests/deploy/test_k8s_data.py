@@ -258,7 +258,9 @@ def _per_pod_connections(docs: list[dict[str, Any]], deployment: dict[str, Any],
         assert not isinstance(value, SecretRef)
         return int(value)
 
-    return setting("db_pool_size") + setting("db_max_overflow")
+    # The session service's idea writer (rally_shared.group_commit) holds one connection of its own.
+    writer = 1 if name == "session" else 0
+    return setting("db_pool_size") + setting("db_max_overflow") + writer
 
 
 def _max_pods(deployment: dict[str, Any], hpa: dict[str, Any]) -> int:
