@@ -78,17 +78,41 @@ async def test_a_group_writes_in_the_order_of_its_keys(table, writer):
     assert keys == ["a", "b", "c"]
 
 
-async def test_a_lost_connection_is_a_503_and_the_next_write_reconnects(table, writer):
+async def backend_gone(conninfo: str, pid: int) -> None:
+    async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as c:
+        await c.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        for _ in range(100):
+            if not await (await c.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (pid,))).fetchone():
+                return
+            await asyncio.sleep(0.05)
+    raise AssertionError(f"backend {pid} still running")
+
+
+async def test_a_connection_closed_while_idle_is_replaced_before_writing(table, writer):
+    """A database restart closes the writer's idle connection: the next post must not fail."""
     conninfo, t = table
     await writer.execute(INSERT.format(t=t), {"key": "a", "n": 1})
     assert writer._conn is not None
     pid = writer._conn.info.backend_pid
-    async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as c:
-        await c.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    await backend_gone(conninfo, pid)
+    assert await writer.execute(INSERT.format(t=t), {"key": "b", "n": 2}) == (2,)
+    assert writer._conn.info.backend_pid != pid
+    assert await committed(conninfo, t) == [1, 2]
+
+
+async def test_a_connection_lost_during_a_write_is_a_503_and_the_next_write_reconnects(table, writer):
+    conninfo, t = table
+    await writer.execute("SELECT 1", {})
+    assert writer._conn is not None
+    pid = writer._conn.info.backend_pid
+    slow = asyncio.create_task(writer.execute(
+        f"WITH s AS (SELECT pg_sleep(2)) INSERT INTO {t} (seq_key, n) SELECT 'slow', 9 FROM s RETURNING n", {}))
+    await asyncio.sleep(0.3)  # the statement is running
+    await backend_gone(conninfo, pid)
     with pytest.raises(ServiceUnavailable):
-        await writer.execute(INSERT.format(t=t), {"key": "b", "n": 2})
+        await slow
     assert await writer.execute(INSERT.format(t=t), {"key": "c", "n": 3}) == (3,)
-    assert await committed(conninfo, t) == [1, 3]
+    assert await committed(conninfo, t) == [3]
 
 
 async def test_a_stopped_writer_answers_503(table):

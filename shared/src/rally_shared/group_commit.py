@@ -8,16 +8,20 @@ write before it is durable. While a group is being written the next one gathers,
 group is one statement and at high load the cost of a commit is shared.
 
 A statement that fails aborts its group's transaction: the group then runs again one statement per
-transaction, so the failing caller gets its error and every other caller its row. When the
-connection is lost every caller of the group gets a 503 (the database is unavailable) and the next
-group reconnects. Callers in one group lock rows in the order of their `order` keys (the statements
-of two processes' groups then never wait on each other in a cycle).
+transaction, so the failing caller gets its error and every other caller its row. A connection the
+server closed while it was idle (a restart) is found before writing and replaced. When the
+connection is lost during a write, every caller of the group gets a 503 (the database is
+unavailable: whether that commit happened is unknown) and the next group reconnects.
+
+The statements of a group run in the order of their callers' `order` keys, so they lock rows in
+that order: the groups of two processes never wait on each other in a cycle.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import select
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -129,6 +133,10 @@ class GroupCommit:
         return [await c.fetchone() if c.description else None for c in cursors]
 
     async def _connection(self) -> psycopg.AsyncConnection[Row]:
+        if self._conn is not None and not self._conn.closed and _closed_by_server(self._conn):
+            # Found before writing, so nothing of this group can have reached the server: reconnect.
+            log.info("group commit %s: the server closed the idle connection; reconnecting", self.name)
+            await self._conn.close()
         if self._conn is None or self._conn.closed:
             self._conn = await psycopg.AsyncConnection.connect(
                 self.conninfo, connect_timeout=max(1, round(self.connect_timeout)))
@@ -141,6 +149,14 @@ class GroupCommit:
             log.warning("group commit %s: database connection lost (%s)", self.name, exc.__class__.__name__)
             self._conn = None
         return lost
+
+
+def _closed_by_server(conn: psycopg.AsyncConnection[Row]) -> bool:
+    """True when an idle connection has something to read: the server has closed it (a restart,
+    an idle timeout, a terminated backend) and its last message or the end of the stream waits.
+    The writer never LISTENs, so an idle connection has nothing else to say."""
+    readable, _, _ = select.select([conn.fileno()], [], [], 0)
+    return bool(readable)
 
 
 def _answer(w: _Write, *, row: Row | None = None, exc: BaseException | None = None) -> None:
