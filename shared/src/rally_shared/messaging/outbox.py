@@ -29,6 +29,8 @@ from rally_shared.tracing import TRACEPARENT, current_traceparent, inject, mark_
 
 log = logging.getLogger("rally.outbox")
 
+PUBLISH_TIMEOUT_SECONDS = 5.0
+
 
 async def add_event(
     session: AsyncSession, outbox: Table, data: EventData | Event, *, request_id: str | None = None
@@ -132,8 +134,7 @@ class OutboxRelay:
                 self.oldest_unpublished = None
                 return 0
             self.oldest_unpublished = min(r[5] for r in rows)
-            # Publish in order, batched concurrently: JetStream acks each; dedup guards retries.
-            await asyncio.gather(*(self._publish(r[1], r[2], r[3], r[4]) for r in rows))
+            await self._publish_all(rows)
         OUTBOX_PUBLISHED.labels(self.service).inc(len(rows))
         if len(rows) < self.batch_size:
             self.oldest_unpublished = None  # rows added since are younger than this drain
@@ -146,29 +147,52 @@ class OutboxRelay:
             self._js = (conn, conn.jetstream())
         return self._js[1]
 
-    async def _publish(self, event_id: str, subject: str, payload: str, traceparent: str | None) -> None:
-        headers = {"Nats-Msg-Id": event_id}
-        span: Span | None = None
-        if traceparent:
-            if self.tracer is None:
-                headers[TRACEPARENT] = traceparent  # tracing off here: the stored context still goes on
-            else:
-                # A producer span, child of the span that wrote the event; consumers continue it.
-                span = self.tracer.start_span(
-                    f"publish {subject}", context=parent_from(traceparent), kind=SpanKind.PRODUCER,
-                    attributes={"messaging.system": "nats", "messaging.operation.type": "send",
-                                "messaging.destination.name": subject, "messaging.message.id": event_id})
-                inject(headers, span)
+    async def _publish_all(self, rows: Sequence[Sequence[Any]]) -> None:
+        """Publish the claimed rows in order and wait for JetStream to acknowledge every one (a
+        repeat after a failure is dropped by the stream's dedup on `Nats-Msg-Id`). All are sent
+        before any ack is awaited, with one deadline for the batch rather than one per event."""
+        js = self._jetstream()
+        acks: list[asyncio.Future[Any]] = []
+        spans: list[Span] = []
         try:
-            await self._jetstream().publish(subject, payload.encode(), stream=STREAM_NAME, headers=headers,
-                                            timeout=5.0)
+            for _, event_id, subject, payload, traceparent, _ in rows:
+                headers, span = self._headers(event_id, subject, traceparent)
+                if span is not None:
+                    spans.append(span)
+                acks.append(await js.publish_async(subject, payload.encode(), stream=STREAM_NAME,
+                                                   headers=headers))
+            if acks:
+                _, late = await asyncio.wait(acks, timeout=PUBLISH_TIMEOUT_SECONDS)
+                if late:
+                    raise TimeoutError(f"JetStream acknowledged {len(acks) - len(late)} of {len(acks)} "
+                                       f"events within {PUBLISH_TIMEOUT_SECONDS} s")
+                for ack in acks:
+                    ack.result()  # a refusal (no stream, a wrong stream) raises here
         except Exception as exc:
-            if span is not None:
+            for ack in acks:
+                ack.cancel()
+            for span in spans:
                 mark_error(exc, span)
             raise
         finally:
-            if span is not None:
+            for span in spans:
                 span.end()
+
+    def _headers(self, event_id: str, subject: str, traceparent: str | None
+                 ) -> tuple[dict[str, str], Span | None]:
+        headers = {"Nats-Msg-Id": event_id}
+        if not traceparent:
+            return headers, None
+        if self.tracer is None:
+            headers[TRACEPARENT] = traceparent  # tracing off here: the stored context still goes on
+            return headers, None
+        # A producer span, child of the span that wrote the event; consumers continue it.
+        span = self.tracer.start_span(
+            f"publish {subject}", context=parent_from(traceparent), kind=SpanKind.PRODUCER,
+            attributes={"messaging.system": "nats", "messaging.operation.type": "send",
+                        "messaging.destination.name": subject, "messaging.message.id": event_id})
+        inject(headers, span)
+        return headers, span
 
     async def run(self) -> None:
         while not self._stopping:
