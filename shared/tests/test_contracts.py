@@ -47,3 +47,19 @@ def test_unsafe_text_finds_what_postgres_cannot_store_at_any_depth():
     assert unsafe_text({"a": ("ok", "lone \ud83d surrogate")})
     assert unsafe_text({"key \x00": "value"})
     assert not unsafe_text("a\x01b")  # control characters are storable (the path check refuses them)
+
+
+def test_unsafe_request_refuses_control_characters_and_surrogates_in_path_and_query():
+    from rally_shared.service_app import unsafe_request
+
+    def scope(path: str, query: bytes = b"") -> dict:
+        return {"path": path, "query_string": query, "root_path": ""}
+
+    assert not unsafe_request(scope("/v1/sessions/abc/ideas"))
+    assert not unsafe_request(scope("/v1/sessions", b"limit=5&cursor=abc&q=caf%C3%A9"))
+    assert not unsafe_request(scope("/v1/caf\u00e9"))
+    assert unsafe_request(scope("/v1/a\x7fb"))
+    assert unsafe_request(scope("/v1/a\x01b"))
+    assert unsafe_request(scope("/v1/\udc80"))
+    assert unsafe_request(scope("/v1/sessions", b"cursor=%00"))
+    assert unsafe_request(scope("/v1/sessions", b"%01=x"))

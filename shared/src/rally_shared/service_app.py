@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Annotated
+from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
@@ -23,7 +24,7 @@ from faststream.nats import NatsBroker
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, StatusCode, Tracer
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Histogram, generate_latest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.datastructures import MutableHeaders
@@ -170,10 +171,23 @@ DbSession = Annotated[AsyncSession, Depends(get_db, scope="function")]
 Runtime = Annotated[ServiceRuntime, Depends(runtime_dependency)]
 
 
-def unsafe_request(request: Request) -> bool:
+def unsafe_request(scope: Scope) -> bool:
     """Control characters or unpaired surrogates in the path or query are never valid here."""
-    parts = [request.url.path, *request.query_params.keys(), *request.query_params.values()]
-    return any(unsafe_text(p) or any(ord(c) < 32 or ord(c) == 127 for c in p) for p in parts)
+    parts = [scope.get("root_path", "") + scope["path"]]
+    if query := scope.get("query_string"):
+        for key, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
+            parts += (key, value)
+    return any(_unsafe_part(p) for p in parts)
+
+
+def _unsafe_part(text: str) -> bool:
+    if text.isascii() and text.isprintable():  # the usual case, checked in C
+        return False
+    return unsafe_text(text) or any(ord(c) < 32 or ord(c) == 127 for c in text)
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    return next((v.decode("latin-1") for k, v in scope["headers"] if k == name), None)
 
 
 access_log = logging.getLogger("rally.access")
@@ -193,18 +207,18 @@ class RequestContextMiddleware:
                  tracer: Tracer | None = None) -> None:
         self.app, self.service, self.access_log, self.tracer = app, service, access_log, tracer
         self.route_label = route_label or (lambda sc: getattr(sc.get("route"), "path", "unmatched"))
+        self._latency: dict[tuple[str, str, int], Histogram] = {}  # the metric's children, looked up once
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request = Request(scope)
-        if unsafe_request(request):
+        if unsafe_request(scope):
             response = error_response(400, "bad_request",
                                       "The path or query contains control characters or invalid text.")
             await response(scope, receive, send)
             return
-        rid = (request.headers.get("x-request-id") or uuid.uuid4().hex)[:64]
+        rid = (_header(scope, b"x-request-id") or uuid.uuid4().hex)[:64]
         token = request_id_var.set(rid)
         start = time.perf_counter()
         status = 500
@@ -232,7 +246,10 @@ class RequestContextMiddleware:
             raise
         finally:
             elapsed, route = time.perf_counter() - start, self.route_label(scope)
-            HTTP_LATENCY.labels(self.service, scope["method"], route, str(status)).observe(elapsed)
+            key = (scope["method"], route, status)
+            if (latency := self._latency.get(key)) is None:
+                latency = self._latency[key] = HTTP_LATENCY.labels(self.service, key[0], route, str(status))
+            latency.observe(elapsed)
             if self.access_log and route not in QUIET_ROUTES:
                 # The path without its query string: a query may carry a token (the live stream's).
                 access_log.info("%s %s %d", scope["method"], scope["path"], status, extra={"fields": {
