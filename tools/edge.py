@@ -38,6 +38,11 @@ def _respond(matcher: str, status: int | str, code: str, message: str) -> str:
     return f"\t\t\trespond {matcher}`{body}` {status}"
 
 
+# Caddy keeps 32 idle connections per upstream by default: with more clients than that, each burst
+# closes the surplus and opens new ones (a TCP handshake and a new uvicorn connection per request).
+UPSTREAM_KEEPALIVE = ["\t\t\ttransport http {", "\t\t\t\tkeepalive_idle_conns_per_host 1024", "\t\t\t}"]
+
+
 def caddyfile(host: str, port: int, gateway: str, services: dict[str, str], max_body_bytes: int) -> str:
     """The whole configuration. `gateway` and `services` are base URLs (http://127.0.0.1:8101)."""
     def upstream(url: str) -> str:
@@ -74,8 +79,9 @@ def caddyfile(host: str, port: int, gateway: str, services: dict[str, str], max_
               "\t\t}"]
     for i, (pattern, target, name) in enumerate(rules):
         lines += [f"\t\t@r{i} path_regexp r{i} {pattern}  # {name}",
-                  f"\t\treverse_proxy @r{i} {target}"]
-    lines += [f"\t\treverse_proxy {upstream(gateway)}  # everything else: the gateway",
+                  f"\t\treverse_proxy @r{i} {target} {{", *UPSTREAM_KEEPALIVE, "\t\t}"]
+    lines += [f"\t\treverse_proxy {upstream(gateway)} {{  # everything else: the gateway",
+              *UPSTREAM_KEEPALIVE, "\t\t}",
               "\t}",
               "\thandle_errors {",
               "\t\theader Content-Type application/json",

@@ -34,7 +34,9 @@ def test_the_edge_has_every_route_of_the_gateway_in_order_streams_first():
     got = rules(config)
     assert got[0] == (r"^/v1/sessions/[^/]+/stream$", SERVICES["notify"].removeprefix("http://"))
     assert got == [(p.pattern, SERVICES[name].removeprefix("http://")) for p, name in ROUTES]
-    assert "reverse_proxy 127.0.0.1:8106  # everything else" in config
+    assert "reverse_proxy 127.0.0.1:8106 {  # everything else" in config
+    # Every proxy keeps its idle upstream connections (Caddy's default of 32 churns past 32 clients).
+    assert config.count("keepalive_idle_conns_per_host 1024") == config.count("reverse_proxy ") == len(ROUTES) + 1
     assert "max_size 1000" in config
 
 

@@ -157,7 +157,8 @@ async def idempotency(
         raise Unprocessable(f"Idempotency-Key: 1 to {MAX_KEY_LENGTH} printable ASCII characters.",
                             code="invalid_idempotency_key")
     settings: SharedSettings = request.app.state.settings
-    return Idempotency(_table_of(request), key, request.method, request.url.path[:500],
+    path = request.scope.get("root_path", "") + request.scope["path"]  # request.url.path, unparsed
+    return Idempotency(_table_of(request), key, request.method, path[:500],
                        timedelta(seconds=settings.idempotency_ttl_seconds))
 
 
