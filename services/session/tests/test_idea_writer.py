@@ -52,7 +52,7 @@ async def test_refusals_on_the_grouped_path_say_why(client, people, session_id):
                           json={"text": "nowhere"})
     assert r.status_code == 404
     r = await client.post("/v1/sessions/not-a-uuid/ideas", headers=people["ben"].h, json={"text": "x"})
-    assert r.status_code in (404, 422)
+    assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
     assert (await client.post(f"/v1/sessions/{session_id}/phase", headers=people["ann"].h,
                               json={"to": "approaches"})).status_code in (200, 202)
     r = await client.post(url, headers=people["ben"].h, json={"text": "too late"})

@@ -91,6 +91,11 @@ async def unit_of_work(sm: async_sessionmaker[AsyncSession]) -> AsyncIterator[As
             log.warning("an after-commit step failed", exc_info=True)
 
 
+def outbox_written(session: AsyncSession) -> None:
+    """The transaction wrote outbox rows: the unit of work wakes the relay once it has committed."""
+    session.info["outbox_dirty"] = True
+
+
 def after_commit(session: AsyncSession, fn: Callable[[], None]) -> None:
     """Run `fn` once the unit of work owning `session` has committed; never after a rollback."""
     session.info.setdefault("after_commit", []).append(fn)

@@ -60,7 +60,7 @@ class GroupCommit:
         self._conn: psycopg.AsyncConnection[Row] | None = None
         self._task: asyncio.Task[None] | None = None
         self._writing: list[_Write] = []
-        self.groups = 0  # transactions committed (tests and the benchmark read it)
+        self.groups = 0  # transactions committed (the tests read it)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"group-commit-{self.name}")

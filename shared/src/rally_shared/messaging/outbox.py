@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from rally_shared.background import cancel_and_wait
 from rally_shared.contracts.envelope import STREAM_NAME, Event, EventData
-from rally_shared.db import driver_connection, qualified, utcnow
+from rally_shared.db import driver_connection, outbox_written, qualified, utcnow
 from rally_shared.logs import request_id_var
 from rally_shared.messaging.signal import outbox_signal
 from rally_shared.metrics import OUTBOX_OLDEST_UNPUBLISHED, OUTBOX_PUBLISHED, OUTBOX_RELAY_ERRORS
@@ -62,7 +62,7 @@ async def add_events(
     else:
         async with conn.cursor() as cur:
             await cur.executemany(sql, rows)  # pipelined by the driver: one round trip
-    session.info["outbox_dirty"] = True
+    outbox_written(session)
     return events
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from rally_shared.auth import Principal
 from rally_shared.contracts.admin import ContentModerated
 from rally_shared.contracts.session import CommentPosted, IdeaPosted
-from rally_shared.db import unit_of_work, utcnow
+from rally_shared.db import outbox_written, unit_of_work, utcnow
 from rally_shared.errors import Conflict, Forbidden, NotFound, ServiceUnavailable
 from rally_shared.messaging.outbox import prepare_events
 from sqlalchemy import select
@@ -50,7 +50,7 @@ async def post_idea(s: AsyncSession, raw_id: str, text: str, who: Principal) -> 
     idea, params = _new_idea(parse_id(raw_id), text, who)
     if not await repo.post_idea(s, params):
         raise await _refusal(s, raw_id, who)
-    s.info["outbox_dirty"] = True  # wake the relay after the commit
+    outbox_written(s)  # the statement wrote the events itself
     IDEAS_POSTED.inc()
     return idea
 
