@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -78,6 +78,9 @@ async def unit_of_work(sm: async_sessionmaker[AsyncSession]) -> AsyncIterator[As
     async with sm() as session:
         try:
             yield session
+            while steps := session.info.pop("before_commit", None):
+                for step in steps:
+                    await step()
             await session.commit()
         except BaseException:
             await session.rollback()
@@ -94,6 +97,13 @@ async def unit_of_work(sm: async_sessionmaker[AsyncSession]) -> AsyncIterator[As
 def outbox_written(session: AsyncSession) -> None:
     """The transaction wrote outbox rows: the unit of work wakes the relay once it has committed."""
     session.info["outbox_dirty"] = True
+
+
+def before_commit(session: AsyncSession, fn: Callable[[], Awaitable[None]]) -> None:
+    """Await `fn` in the transaction once its work is done, just before the unit of work commits
+    (a failure rolls it all back). Work gathered over a transaction is written once there, such
+    as counters summed over a batch of events."""
+    session.info.setdefault("before_commit", []).append(fn)
 
 
 def after_commit(session: AsyncSession, fn: Callable[[], None]) -> None:

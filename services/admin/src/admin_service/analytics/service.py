@@ -44,14 +44,14 @@ from sqlalchemy import and_, case, func, null, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from admin_service.analytics import writes
+from admin_service.analytics.writes import count_day, count_notification
 from admin_service.metrics import ANALYTICS_EVENTS
 from admin_service.models import (
     AnswerStat,
     ChoiceStat,
-    DailyCount,
     GenerationStat,
     MemberStat,
-    NotificationStat,
     PhaseEntry,
     PostStat,
     RatingStat,
@@ -63,10 +63,10 @@ from admin_service.models import (
 
 
 async def _ensure_session(s: AsyncSession, sid: str, at: datetime) -> None:
-    await s.execute(pg_insert(SessionStat).values(session_id=sid, updated_at=at)
-                    .on_conflict_do_nothing(index_elements=[SessionStat.session_id]))
-    await s.execute(update(SessionStat).where(SessionStat.session_id == sid)
-                    .values(updated_at=func.greatest(SessionStat.updated_at, at)))
+    stmt = pg_insert(SessionStat).values(session_id=sid, updated_at=at)
+    await s.execute(stmt.on_conflict_do_update(
+        index_elements=[SessionStat.session_id],
+        set_={"updated_at": func.greatest(SessionStat.updated_at, stmt.excluded.updated_at)}))
 
 
 async def _ensure_member(s: AsyncSession, sid: str, pid: str, at: datetime, name: str = "") -> None:
@@ -78,13 +78,6 @@ async def _ensure_member(s: AsyncSession, sid: str, pid: str, at: datetime, name
     else:
         stmt = stmt.on_conflict_do_nothing(index_elements=[MemberStat.session_id, MemberStat.profile_id])
     await s.execute(stmt)
-
-
-async def _count_day(s: AsyncSession, metric: str, at: datetime, n: int = 1) -> None:
-    day = at.date().isoformat()
-    await s.execute(pg_insert(DailyCount).values(day=day, metric=metric, value=n)
-                    .on_conflict_do_update(index_elements=[DailyCount.day, DailyCount.metric],
-                                           set_={"value": DailyCount.value + n}))
 
 
 async def _enter_phase(s: AsyncSession, sid: str, phase: Phase, at: datetime) -> None:
@@ -114,7 +107,7 @@ async def _session_created(s: AsyncSession, ev: Event) -> None:
         matched_by=func.coalesce(SessionStat.matched_by, "explicit" if d.use_case_id else None)))
     await _set_phase(s, d.session_id, d.phase, at)
     await _enter_phase(s, d.session_id, d.phase, at)
-    await _count_day(s, "sessions_created", at)
+    count_day(s, "sessions_created", at)
 
 
 async def _member_joined(s: AsyncSession, ev: Event) -> None:
@@ -128,7 +121,7 @@ async def _member_joined(s: AsyncSession, ev: Event) -> None:
                             left_at=case((MemberStat.left_at <= at, null()),
                                          else_=MemberStat.left_at)))
     await _refresh_answered(s, d.session_id, d.profile_id)
-    await _count_day(s, "members_joined", at)
+    count_day(s, "members_joined", at)
 
 
 async def _member_left(s: AsyncSession, ev: Event) -> None:
@@ -144,7 +137,7 @@ async def _member_left(s: AsyncSession, ev: Event) -> None:
                            MemberStat.profile_id == d.profile_id,
                            or_(MemberStat.last_joined_at.is_(None), MemberStat.last_joined_at < at))
                     .values(left_at=func.greatest(MemberStat.left_at, at)))
-    await _count_day(s, "members_left", at)
+    count_day(s, "members_left", at)
 
 
 async def _refresh_answered(s: AsyncSession, sid: str, pid: str) -> None:
@@ -165,7 +158,7 @@ async def _idea_posted(s: AsyncSession, ev: Event) -> None:
     await s.execute(update(MemberStat).where(MemberStat.session_id == d.session_id,
                                              MemberStat.profile_id == d.profile_id)
                     .values(ideas=MemberStat.ideas + 1))
-    await _count_day(s, "ideas_posted", ev.occurred_at)
+    count_day(s, "ideas_posted", ev.occurred_at)
 
 
 async def _comment_posted(s: AsyncSession, ev: Event) -> None:
@@ -175,25 +168,12 @@ async def _comment_posted(s: AsyncSession, ev: Event) -> None:
     await s.execute(update(MemberStat).where(MemberStat.session_id == d.session_id,
                                              MemberStat.profile_id == d.profile_id)
                     .values(comments=MemberStat.comments + 1))
-    await _count_day(s, "comments_posted", ev.occurred_at)
+    count_day(s, "comments_posted", ev.occurred_at)
 
 
 async def _phase_changed(s: AsyncSession, ev: Event) -> None:
-    d, at = parse_data(ev, PhaseChanged), ev.occurred_at
-    await _ensure_session(s, d.session_id, at)
-    await s.execute(update(SessionStat).where(SessionStat.session_id == d.session_id).values(
-        topic=func.coalesce(func.nullif(SessionStat.topic, ""), d.topic[:200]),
-        owner_id=func.coalesce(SessionStat.owner_id, d.owner_id)))
-    if d.from_phase:
-        await _enter_phase(s, d.session_id, d.from_phase, at)  # bounded below by its real entry
-    await _set_phase(s, d.session_id, d.to_phase, at)
-    await _enter_phase(s, d.session_id, d.to_phase, at)
-    if d.to_phase == "completed":
-        await s.execute(update(SessionStat).where(SessionStat.session_id == d.session_id)
-                        .values(completed_at=func.coalesce(SessionStat.completed_at, at)))
-    for pid in d.member_ids:
-        await _ensure_member(s, d.session_id, pid, at)
-    await _count_day(s, "phase_changes", at)
+    await writes.phase_changed(s, parse_data(ev, PhaseChanged), ev.occurred_at)
+    count_day(s, "phase_changes", ev.occurred_at)
 
 
 async def _answers_submitted(s: AsyncSession, ev: Event) -> None:
@@ -206,7 +186,7 @@ async def _answers_submitted(s: AsyncSession, ev: Event) -> None:
                                                  profile_id=d.profile_id, at=ev.occurred_at)
                     .on_conflict_do_nothing(index_elements=[AnswerStat.event_id]))
     await _refresh_answered(s, d.session_id, d.profile_id)
-    await _count_day(s, "answers_submitted", ev.occurred_at)
+    count_day(s, "answers_submitted", ev.occurred_at)
 
 
 async def _session_deleted(s: AsyncSession, ev: Event) -> None:
@@ -216,7 +196,7 @@ async def _session_deleted(s: AsyncSession, ev: Event) -> None:
     await s.execute(update(SessionStat).where(SessionStat.session_id == d.session_id).values(
         deleted_at=func.coalesce(SessionStat.deleted_at, at),
         owner_id=func.coalesce(SessionStat.owner_id, d.owner_id)))
-    await _count_day(s, "sessions_deleted", at)
+    count_day(s, "sessions_deleted", at)
 
 
 async def _approach_chosen(s: AsyncSession, ev: Event) -> None:
@@ -272,7 +252,7 @@ async def _generation_started(s: AsyncSession, ev: Event) -> None:
         g.started_at = ev.occurred_at
         g.generation_id = g.generation_id or d.generation_id
         _latency(g)
-    await _count_day(s, "generations_started", ev.occurred_at)
+    count_day(s, "generations_started", ev.occurred_at)
     await s.flush()
 
 
@@ -292,7 +272,7 @@ async def _generation_finished(s: AsyncSession, ev: Event, session_id: str, kind
         g.template_version = by.template_version[:80] or None
         g.fallback, g.cost_usd = by.fallback, by.cost_usd
     _latency(g)
-    await _count_day(s, f"generations_{status}", ev.occurred_at)
+    count_day(s, f"generations_{status}", ev.occurred_at)
     await s.flush()
 
 
@@ -333,7 +313,7 @@ async def _task_assigned(s: AsyncSession, ev: Event) -> None:
         assigned_at=ev.occurred_at).on_conflict_do_update(
         index_elements=[TaskStat.task_id],
         set_={"profile_id": d.profile_id, "role_key": d.role_key, "assigned_at": ev.occurred_at}))
-    await _count_day(s, "tasks_assigned", ev.occurred_at)
+    count_day(s, "tasks_assigned", ev.occurred_at)
 
 
 async def _tasks_stored(s: AsyncSession, ev: Event) -> None:
@@ -354,7 +334,7 @@ async def _post_submitted(s: AsyncSession, ev: Event) -> None:
         posted_at=ev.occurred_at).on_conflict_do_update(
         index_elements=[TaskStat.task_id],
         set_={"posted_at": func.coalesce(TaskStat.posted_at, ev.occurred_at)}))
-    await _count_day(s, "posts_submitted", ev.occurred_at)
+    count_day(s, "posts_submitted", ev.occurred_at)
 
 
 async def _task_completed(s: AsyncSession, ev: Event) -> None:
@@ -367,7 +347,7 @@ async def _task_completed(s: AsyncSession, ev: Event) -> None:
         task_id=d.task_id, session_id=d.session_id, profile_id=d.profile_id,
         completed_at=ev.occurred_at).on_conflict_do_update(
         index_elements=[TaskStat.task_id], set_={"completed_at": ev.occurred_at}))
-    await _count_day(s, "tasks_completed", ev.occurred_at)
+    count_day(s, "tasks_completed", ev.occurred_at)
 
 
 async def _all_completed(s: AsyncSession, ev: Event) -> None:
@@ -379,10 +359,8 @@ async def _all_completed(s: AsyncSession, ev: Event) -> None:
 
 async def _notification_delivered(s: AsyncSession, ev: Event) -> None:
     d = parse_data(ev, NotificationDelivered)
-    await s.execute(pg_insert(NotificationStat).values(kind=d.kind[:60], channel=d.channel[:20], delivered=1)
-                    .on_conflict_do_update(index_elements=[NotificationStat.kind, NotificationStat.channel],
-                                           set_={"delivered": NotificationStat.delivered + 1}))
-    await _count_day(s, "notifications_delivered", ev.occurred_at)
+    count_notification(s, d.kind, d.channel)
+    count_day(s, "notifications_delivered", ev.occurred_at)
 
 
 async def _generation_rated(s: AsyncSession, ev: Event) -> None:
@@ -415,15 +393,23 @@ FOLDS = {
 }
 
 
+# Folds that only add to counters, written at the commit: nothing of theirs needs the lock.
+UNLOCKED = {_notification_delivered}
+
+
 async def apply(s: AsyncSession, event: Event) -> bool:
     """Fold one event into the read model; False if the type is not one analytics uses."""
     fold = FOLDS.get(event.type)
     if fold is None:
         return False
-    if sid := event.data.get("sessionId"):
+    sid = event.data.get("sessionId")
+    locked: set[str] = s.info.setdefault("analytics_locked", set())
+    if sid and fold not in UNLOCKED and sid not in locked:
         # Events arrive in batches folded concurrently; one session's are folded one at a time,
-        # so two of them never both insert the same row (a generation, a member).
+        # so two of them never both insert the same row (a generation, a member). The lock is
+        # held until the commit: once per session and transaction.
         await s.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"analytics:{sid}"})
+        locked.add(sid)
     await fold(s, event)
     ANALYTICS_EVENTS.labels(event.type).inc()
     return True

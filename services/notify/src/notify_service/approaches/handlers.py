@@ -29,9 +29,7 @@ async def _project(s: AsyncSession, event: Event, session_id: str, owner_id: str
                    member_ids: list[str]) -> list[str]:
     """Keep the projection current from the event and return who hears about it: the members
     it names (and the owner), or the projection's members when it names none."""
-    await members.upsert_session(s, session_id, owner_id, topic)
-    await members.add_members(s, session_id, [owner_id], role="owner", at=event.occurred_at)
-    await members.add_members(s, session_id, member_ids, at=event.occurred_at)
+    await members.record_session(s, session_id, owner_id, topic, member_ids, at=event.occurred_at)
     if member_ids:
         return list(dict.fromkeys([*member_ids, owner_id]))
     return await members.member_ids(s, session_id)

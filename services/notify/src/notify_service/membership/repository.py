@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from rally_shared.contracts.session import Phase
+from rally_shared.db import driver_connection, qualified
 from sqlalchemy import Exists, case, exists, func, null, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,6 +22,25 @@ from notify_service.models import KnownSession, SessionMember
 ADD_MEMBERS = pg_insert(SessionMember).on_conflict_do_nothing()
 ADD_OWNER = pg_insert(SessionMember).on_conflict_do_update(
     index_elements=["session_id", "profile_id"], set_={"role": "owner"})
+
+_SESSIONS, _MEMBERS = qualified(KnownSession.__table__), qualified(SessionMember.__table__)  # type: ignore[arg-type]
+# What `upsert_session` and `add_members` (owner, then members) write, in one statement: every
+# phase change and every AI result names the session, its owner and its members.
+RECORD_SESSION = f"""
+WITH s AS (
+  INSERT INTO {_SESSIONS} AS t (session_id, owner_id, topic, phase)
+  VALUES (%(sid)s, %(owner)s, %(topic)s, %(phase)s)
+  ON CONFLICT (session_id) DO UPDATE SET owner_id = excluded.owner_id, topic = excluded.topic,
+    phase = coalesce(excluded.phase, t.phase), updated_at = now()
+), o AS (
+  INSERT INTO {_MEMBERS} AS m (session_id, profile_id, role, name, joined_at)
+  VALUES (%(sid)s, %(owner)s, 'owner', '', %(at)s)
+  ON CONFLICT (session_id, profile_id) DO UPDATE SET role = 'owner'
+)
+INSERT INTO {_MEMBERS} (session_id, profile_id, role, name, joined_at)
+SELECT %(sid)s, unnest(%(members)s::text[]), 'member', '', %(at)s
+ON CONFLICT (session_id, profile_id) DO NOTHING
+"""
 
 
 async def upsert_session(s: AsyncSession, session_id: str, owner_id: str, topic: str | None,
@@ -45,6 +65,18 @@ async def add_members(s: AsyncSession, session_id: str, profile_ids: Iterable[st
     if rows:
         # A fixed statement with the rows as parameters: compiled once, sent as one insert.
         await s.execute(ADD_OWNER if role == "owner" else ADD_MEMBERS, rows)
+
+
+async def record_session(s: AsyncSession, session_id: str, owner_id: str, topic: str,
+                         member_ids: Iterable[str], *, at: datetime, phase: Phase | None = None) -> None:
+    """The session (owner, topic, and phase when given), its owner and the members an event names
+    at `at`: as `upsert_session` and `add_members` for the owner and the members, one round trip.
+    One who left stays out (only a join brings them back)."""
+    # The owner's row is the owner statement's alone: two inserts of one statement never meet.
+    members = sorted(set(member_ids) - {owner_id})
+    await (await driver_connection(s)).execute(RECORD_SESSION, {
+        "sid": session_id, "owner": owner_id, "topic": topic, "phase": phase, "at": at,
+        "members": members})
 
 
 async def join(s: AsyncSession, session_id: str, profile_id: str, *, name: str, role: str,

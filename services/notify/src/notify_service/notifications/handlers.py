@@ -53,9 +53,8 @@ def _in(topic: str) -> str:
 @consumers.on(PhaseChanged.TYPE, "phase_changed")
 async def on_phase_changed(s: AsyncSession, event: Event) -> None:
     d = parse_data(event, PhaseChanged)
-    await members.upsert_session(s, d.session_id, d.owner_id, d.topic, d.to_phase)
-    await members.add_members(s, d.session_id, [d.owner_id], role="owner", at=event.occurred_at)
-    await members.add_members(s, d.session_id, d.member_ids, at=event.occurred_at)
+    await members.record_session(s, d.session_id, d.owner_id, d.topic, d.member_ids,
+                                 at=event.occurred_at, phase=d.to_phase)
     # The event names the members at the moment of the change; only they are told.
     recipients = list(dict.fromkeys([*d.member_ids, d.owner_id])) if d.member_ids else \
         await members.member_ids(s, d.session_id)
