@@ -33,6 +33,9 @@ EVENT_HANDLE = Histogram("rally_event_handle_seconds", "A handler's transaction,
 EVENTS_DUPLICATE = Counter(
     "rally_events_duplicate_total", "Redelivered events skipped by the inbox", ["consumer"]
 )
+EVENTS_SKIPPED = Counter(
+    "rally_events_skipped_total", "Events acknowledged unhandled: nothing for this consumer", ["consumer"]
+)
 EVENTS_DEAD_LETTERED = Counter(
     "rally_events_dead_lettered_total", "Events given up on", ["consumer"]
 )

@@ -27,6 +27,7 @@ from rally_shared.metrics import (
     EVENTS_CONSUMED,
     EVENTS_DEAD_LETTERED,
     EVENTS_DUPLICATE,
+    EVENTS_SKIPPED,
 )
 from rally_shared.settings import SharedSettings
 from rally_shared.tracing import mark_error, span
@@ -39,6 +40,7 @@ RALLY_STREAM = JStream(STREAM_NAME, subjects=STREAM_SUBJECTS, duplicate_window=D
                        declare=False)
 
 Handler = Callable[[AsyncSession, Event], Awaitable[None]]
+Wanted = Callable[[Event], bool]
 
 
 def nats_servers(nats_url: str) -> list[str]:
@@ -91,6 +93,13 @@ def make_broker(nats_url: str, settings: SharedSettings | None = None, **kwargs:
                       max_reconnect_attempts=-1, apply_types=False, **kwargs)
 
 
+def _wanted(when: Wanted, event: Event) -> bool:
+    try:
+        return when(event)
+    except Exception:  # the handler, which validates the data, says what is wrong with it
+        return True
+
+
 class EventConsumers:
     """Registers idempotent durable JetStream consumers for one service.
 
@@ -121,14 +130,18 @@ class EventConsumers:
         self.batched: set[str] = set()  # the durables of on_batch
 
     def on(
-        self, subject: str, name: str | None = None, *, ack_wait: float | None = None
+        self, subject: str, name: str | None = None, *, ack_wait: float | None = None,
+        when: Wanted | None = None,
     ) -> Callable[[Handler], Handler]:
+        """A consumer handling each event in a transaction of its own. Events for which `when` is
+        false are acknowledged without one: the handler would do nothing with them, so there is
+        nothing to make idempotent (an inbox row and a commit cost more than most handlers)."""
         durable = f"{self.service}-{name or subject.replace('.', '_').replace('>', 'all')}"
         self.names.append(durable)
 
         def register(fn: Handler) -> Handler:
             async def handle(body: dict[str, Any]) -> None:
-                await self.process(durable, fn, body, self._message().raw_message)
+                await self.process(durable, fn, body, self._message().raw_message, when)
 
             # One message per pull, up to `workers` handled at once: a pull for several waits for
             # the rest of its batch once the first message is in (up to its timeout: 1 s measured
@@ -184,11 +197,16 @@ class EventConsumers:
             **options,
         )(handle)
 
-    async def process(self, durable: str, fn: Handler, body: dict[str, Any], msg: Msg) -> None:
+    async def process(self, durable: str, fn: Handler, body: dict[str, Any], msg: Msg,
+                      when: Wanted | None = None) -> None:
         try:
             event = Event.model_validate(body)
         except ValidationError as exc:
             await self._dead_letter(durable, body, f"invalid envelope: {exc}", msg)
+            return
+        if when is not None and not _wanted(when, event):
+            EVENTS_SKIPPED.labels(durable).inc()
+            await msg.ack()
             return
         EVENT_LAG.labels(durable).observe(max(0.0, time.time() - event.occurred_at.timestamp()))
         started = time.monotonic()

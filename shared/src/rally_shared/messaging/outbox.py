@@ -49,19 +49,23 @@ async def add_events(
     session: AsyncSession, outbox: Table, items: Sequence[EventData | Event], *,
     request_id: str | None = None,
 ) -> list[Event]:
-    """`add_event` for several events, in one round trip to the database (pipelined)."""
+    """`add_event` for several events, in one statement."""
     events = prepare_events(items, request_id=request_id)
     if not events:
         return events
     # Plain SQL on the transaction's connection: every state change writes one or more of these.
     conn = await driver_connection(session)
-    sql = f"INSERT INTO {qualified(outbox)} (event_id, subject, payload) VALUES (%s, %s, %s::jsonb)"
-    rows = [outbox_row(e) for e in events]
-    if len(rows) == 1:
-        await conn.execute(sql, rows[0])  # the hot paths' case (also inside a caller's pipeline)
+    if len(events) == 1:
+        # The hot paths' case (also inside a caller's pipeline).
+        await conn.execute(f"INSERT INTO {qualified(outbox)} (event_id, subject, payload) "
+                           "VALUES (%s, %s, %s::jsonb)", outbox_row(events[0]))
     else:
-        async with conn.cursor() as cur:
-            await cur.executemany(sql, rows)  # pipelined by the driver: one round trip
+        # The rows as three arrays: one statement whatever their number, stored in their order.
+        ids, subjects, payloads = zip(*(outbox_row(e) for e in events), strict=True)
+        await conn.execute(f"INSERT INTO {qualified(outbox)} (event_id, subject, payload) "
+                           "SELECT e, s, p::jsonb FROM unnest(%s::text[], %s::text[], %s::text[]) "
+                           "WITH ORDINALITY AS u(e, s, p, n) ORDER BY n",
+                           (list(ids), list(subjects), list(payloads)))
     outbox_written(session)
     return events
 

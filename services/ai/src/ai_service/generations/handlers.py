@@ -15,7 +15,12 @@ log = logging.getLogger("rally.ai.handlers")
 PHASE_KIND = {"approaches": "approach", "tasks": "tasks"}
 
 
-@runtime.consumers.on(PhaseChanged.TYPE, "phase_changed")
+def _needs_ai(event: Event) -> bool:
+    return event.data.get("to") in PHASE_KIND
+
+
+# Most phase changes need no AI: they are acknowledged without a transaction.
+@runtime.consumers.on(PhaseChanged.TYPE, "phase_changed", when=_needs_ai)
 async def on_phase_changed(s: AsyncSession, event: Event) -> None:
     data = parse_data(event, PhaseChanged)
     kind = PHASE_KIND.get(data.to_phase)

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from rally_shared.contracts.session import Phase
 from rally_shared.db import driver_connection, qualified
-from sqlalchemy import Exists, case, exists, func, null, select
+from sqlalchemy import Exists, case, exists, null, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -144,14 +144,3 @@ def _deleted(session_id: str) -> Exists:
 
 async def is_deleted(s: AsyncSession, session_id: str) -> bool:
     return bool((await s.execute(select(_deleted(session_id)))).scalar())
-
-
-async def silenced(s: AsyncSession, session_id: str, profile_ids: list[str]) -> set[str]:
-    """Of these profiles, those nothing of this session may reach: everyone when it was deleted,
-    else those who left. One round trip."""
-    left = (select(func.array_agg(SessionMember.profile_id))
-            .where(SessionMember.session_id == session_id, SessionMember.profile_id.in_(profile_ids),
-                   SessionMember.left_at.is_not(None))
-            .scalar_subquery())
-    deleted, gone = (await s.execute(select(_deleted(session_id), left))).one()
-    return set(profile_ids) if deleted else set(gone or ())

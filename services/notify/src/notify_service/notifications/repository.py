@@ -6,14 +6,34 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, delete, func, select, tuple_, update
+from sqlalchemy import String, and_, bindparam, case, delete, exists, func, select, tuple_, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from notify_service.models import Delivery, DigestItem, Notification
+from notify_service.models import (
+    Delivery,
+    DigestItem,
+    KnownSession,
+    Notification,
+    Preferences,
+    SessionMember,
+)
 
 INSERT_ONCE = (pg_insert(Notification).on_conflict_do_nothing(constraint="uq_notifications_source")
                .returning(Notification))
+_ids = func.unnest(bindparam("ids", type_=ARRAY(String))).table_valued("pid").render_derived(name="x")
+# Who of these profiles a session's notification may reach, and their saved preferences, in one
+# round trip: each profile, whether they left the session, their preferences (None: never saved),
+# and whether the session was deleted.
+AUDIENCE = (
+    select(_ids.c.pid, SessionMember.left_at.is_not(None), Preferences,
+           exists().where(KnownSession.session_id == bindparam("sid"),
+                          KnownSession.deleted_at.is_not(None)))
+    .select_from(_ids)
+    .outerjoin(SessionMember, and_(SessionMember.session_id == bindparam("sid"),
+                                   SessionMember.profile_id == _ids.c.pid))
+    .outerjoin(Preferences, Preferences.profile_id == _ids.c.pid))
 # Unread first (rank 1), then newest: one sort key for the feed and its keyset cursor.
 UNREAD_RANK = case((Notification.read_at.is_(None), 1), else_=0)
 
@@ -27,6 +47,17 @@ async def insert_many_once(s: AsyncSession, rows: list[dict[str, Any]]) -> list[
     created = {n.profile_id: n for n in await s.scalars(
         INSERT_ONCE, [{"id": uuid.uuid4(), **r} for r in rows])}
     return [created[r["profile_id"]] for r in rows if r["profile_id"] in created]
+
+
+async def audience(s: AsyncSession, session_id: str, profile_ids: list[str]
+                   ) -> tuple[set[str], dict[str, Preferences]]:
+    """Of these profiles, those nothing of this session may reach (everyone when it was deleted,
+    else those who left), and the saved preferences of the others."""
+    rows = (await s.execute(AUDIENCE, {"ids": profile_ids, "sid": session_id})).all()
+    if rows and rows[0][3]:
+        return set(profile_ids), {}
+    gone = {pid for pid, left, _, _ in rows if left}
+    return gone, {pid: p for pid, left, p, _ in rows if p is not None and not left}
 
 
 async def insert_digest_item(s: AsyncSession, values: dict[str, Any]) -> bool:

@@ -26,7 +26,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from notify_service.events import audit, emit_many
 from notify_service.kinds import DIGEST, EMAIL, IN_APP, PUSH, WEBHOOK
-from notify_service.membership import repository as members
 from notify_service.metrics import NOTIFICATIONS
 from notify_service.models import Notification, Preferences
 from notify_service.notifications import repository as repo
@@ -80,11 +79,13 @@ async def notify_many(
     A handful of statements whatever the number of members (who is silenced, their preferences,
     one insert, one batch of events): a phase change of a big group is one of these."""
     ids = list(dict.fromkeys(profile_ids))
-    if session_id is not None and ids:
-        gone = await members.silenced(s, session_id, ids)
-        ids = [pid for pid in ids if pid not in gone]
     known = dict(prefs or {})
-    if missing := [pid for pid in ids if pid not in known]:
+    if session_id is not None and ids:
+        # Who may hear of the session, and their preferences: one round trip.
+        gone, saved = await repo.audience(s, session_id, ids)
+        ids = [pid for pid in ids if pid not in gone]
+        known = {pid: known.get(pid) or saved.get(pid) or defaults(pid) for pid in ids}
+    elif missing := [pid for pid in ids if pid not in known]:
         known |= await load_preferences(s, missing)
     rows = []
     for pid in ids:

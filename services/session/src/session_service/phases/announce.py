@@ -10,7 +10,7 @@ from rally_shared.contracts.session import PhaseChanged
 from rally_shared.db import utcnow
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from session_service.events import audit, emit
+from session_service.events import writer
 from session_service.metrics import PHASE_TRANSITIONS
 from session_service.models import Session
 from session_service.phases.context import build_context
@@ -35,11 +35,12 @@ async def announce(s: AsyncSession, sess: Session, before: str | None, *, actor_
     await s.flush()
     context = await build_context(s, sess) if to in AI_PHASES else None
     members = await list_members(s, sess.id)
-    await emit(s, PhaseChanged.model_validate({
-        "sessionId": str(sess.id), "from": before, "to": to, "actorId": actor_id, "reason": reason,
-        "ownerId": sess.owner_id, "topic": sess.topic, "memberIds": [m.profile_id for m in members],
-        "deadlineAt": sess.phase_deadline_at, "context": context,
-    }))
-    await audit(s, actor_id, "session.phase_change", "session", sess.id,
-                before={"phase": before}, after={"phase": to, "reason": reason})
+    # The event and its audit record: one outbox statement.
+    await writer.emit_many(s, [
+        PhaseChanged.model_validate({
+            "sessionId": str(sess.id), "from": before, "to": to, "actorId": actor_id, "reason": reason,
+            "ownerId": sess.owner_id, "topic": sess.topic, "memberIds": [m.profile_id for m in members],
+            "deadlineAt": sess.phase_deadline_at, "context": context}),
+        writer.audit_record(actor_id, "session.phase_change", "session", sess.id,
+                            before={"phase": before}, after={"phase": to, "reason": reason})])
     PHASE_TRANSITIONS.labels(before or "none", to, reason).inc()
