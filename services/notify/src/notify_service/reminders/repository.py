@@ -6,6 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from rally_shared.db import driver_connection, qualified
 from sqlalchemy import ColumnElement, case, func, literal, select, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -136,6 +137,15 @@ async def cancel(s: AsyncSession, at: datetime, *, kind: str | None = None,
     if profile_id is not None:
         q = q.where(Reminder.profile_id == profile_id)
     return len((await s.execute(q.values(cancelled_at=at).returning(Reminder.id))).all())
+
+
+async def cancel_kind_in_session(s: AsyncSession, at: datetime, *, kind: str, session_id: str) -> None:
+    """`cancel` by kind and session, as a fixed plain statement: every phase change runs it, and
+    most sessions have nothing to cancel."""
+    await (await driver_connection(s)).execute(
+        f"UPDATE {qualified(Reminder.__table__)} SET cancelled_at = %s "  # type: ignore[arg-type]
+        "WHERE session_id = %s AND kind = %s AND fired_at IS NULL AND cancelled_at IS NULL",
+        (at, session_id, kind))
 
 
 async def cancel_ahead(s: AsyncSession, at: datetime, *, kind: str, ref_key: str,

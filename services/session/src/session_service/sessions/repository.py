@@ -22,6 +22,18 @@ async def get_session(s: AsyncSession, session_id: uuid.UUID, *, for_update: boo
     return (await s.execute(q)).scalar_one_or_none()
 
 
+async def get_session_and_member(s: AsyncSession, session_id: uuid.UUID, profile_id: str, *,
+                                 for_update: bool = False) -> tuple[Session, Member | None] | None:
+    """The session (row-locked when asked) and this profile's membership of it, in one query."""
+    q = (select(Session, Member)
+         .outerjoin(Member, and_(Member.session_id == Session.id, Member.profile_id == profile_id))
+         .where(Session.id == session_id, Session.deleted_at.is_(None)))
+    if for_update:
+        q = q.with_for_update(of=Session)
+    row = (await s.execute(q)).first()
+    return None if row is None else (row[0], row[1])
+
+
 async def get_member(s: AsyncSession, session_id: uuid.UUID, profile_id: str) -> Member | None:
     return await s.get(Member, (session_id, profile_id))
 

@@ -37,10 +37,10 @@ def parse_id(raw: str, what: str = "session") -> uuid.UUID:
 async def load_visible(s: AsyncSession, raw_id: str, who: Principal, *, for_update: bool = False
                        ) -> tuple[Session, Member | None]:
     """The session if `who` may see it (public, member, or admin); 404 otherwise."""
-    sess = await repo.get_session(s, parse_id(raw_id), for_update=for_update)
-    if sess is None:
+    found = await repo.get_session_and_member(s, parse_id(raw_id), who.profile_id, for_update=for_update)
+    if found is None:
         raise NotFound(f"No session with id '{raw_id}'.")
-    member = await repo.get_member(s, sess.id, who.profile_id)
+    sess, member = found
     if member is None and not who.is_admin and sess.visibility != "public":
         # Invited people may see what they are invited to; others must not learn it exists.
         if await repo.named_invite(s, sess.id, who.profile_id) is None:
