@@ -189,3 +189,36 @@ async def test_one_bad_event_holds_up_no_other_and_is_dead_lettered(batch_consum
         rows = (await conn.execute(text(f'SELECT id FROM "{c.metadata.schema}".seen'))).scalars().all()
     assert sorted(rows) == sorted(e.id for e in good)  # the failed batch's rows were rolled back
     assert _count("rally_events_consumed", c.durable) == 6
+
+
+async def test_events_a_consumer_does_not_want_are_acknowledged_without_a_transaction():
+    """`when` false: acknowledged, no inbox row, no handler. A predicate that fails lets the
+    handler decide (it validates the data and says what is wrong)."""
+    from prometheus_client import REGISTRY
+
+    c = Consumer()
+    subject, handled = f"{c.subject}.picky", []
+
+    @c.runtime.consumers.on(subject, "picky", when=lambda e: e.data["want"])
+    async def on_picky(s: AsyncSession, event: Event) -> None:
+        handled.append(event.id)
+
+    durable = f"{c.runtime.name}-picky"
+    async with running(c) as engine:
+        wanted, unwanted, odd = (Event(type=subject, data=d) for d in ({"want": True}, {"want": False}, {}))
+        for event in (wanted, unwanted, odd):
+            await publish_event(event)
+        skipped = lambda: REGISTRY.get_sample_value("rally_events_skipped_total", {"consumer": durable})  # noqa: E731
+        await until(lambda: len(handled) == 2 and skipped() == 1)
+        assert sorted(handled) == sorted([wanted.id, odd.id])
+        async with engine.connect() as conn:
+            rows = (await conn.execute(text(
+                f'SELECT event_id FROM "{c.metadata.schema}".inbox WHERE consumer = :d'), {"d": durable})).all()
+        assert sorted(r[0] for r in rows) == sorted([wanted.id, odd.id])
+        js = c.runtime.broker.connection.jetstream()
+        for _ in range(100):  # every one acknowledged: none is redelivered
+            info = await js.consumer_info("rally", durable)
+            if info.num_ack_pending == 0 and info.num_pending == 0:
+                break
+            await asyncio.sleep(0.05)
+        assert (info.num_ack_pending, info.num_pending, info.num_redelivered) == (0, 0, 0)

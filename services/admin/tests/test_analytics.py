@@ -93,3 +93,44 @@ async def test_failures_regenerations_and_ratings(client, admin_headers):
     assert sorted(g["status"] for g in d["generations"]) == ["failed", "succeeded", "succeeded"]
     assert d["regenerations"] == 1
     assert d["answerRate"] is None  # no members: nobody had questions to answer
+
+
+async def test_phase_changes_and_counters_folded_in_batches(client, admin_headers):
+    """A phase change is one statement and counters are summed over a batch and written at its
+    commit: a late change never rewinds the phase, the members it names are counted, and the
+    counters are exact (a redelivered event adds nothing)."""
+    from datetime import timedelta
+
+    from rally_shared.contracts import notify, session
+
+    sid, owner = str(uuid.uuid4()), str(uuid.uuid4())
+    members = [str(uuid.uuid4()) for _ in range(3)]
+    kind = f"test_{uuid.uuid4().hex[:8]}"
+    t = utcnow() - timedelta(minutes=10)
+
+    def change(frm: str, to: str, minutes: float):
+        ev = session.PhaseChanged(session_id=sid, **{"from": frm, "to": to}, owner_id=owner,
+                                  topic="Batch fold", member_ids=members).to_event()
+        ev.occurred_at = t + timedelta(minutes=minutes)
+        return ev
+
+    delivered = [notify.NotificationDelivered(notification_id=str(uuid.uuid4()), profile_id=m,
+                                              session_id=sid, kind=kind, channel="in_app", title="t"
+                                              ).to_event() for m in members * 3]
+    for ev in [change("ideation", "approaches", 5), *delivered, change("approaches", "tasks", 8)]:
+        await publish_event(ev)
+    await publish_event(delivered[0], msg_id=str(uuid.uuid4()))  # a redelivery
+    await publish_event(change("ideation", "approaches", 2))  # consumed last, happened first
+
+    async def folded():
+        a = (await client.get("/v1/admin/analytics", headers=admin_headers)).json()
+        n = next((n["delivered"] for n in a["notifications"] if n["kind"] == kind), 0)
+        d = await _session(client, admin_headers, sid)
+        return (n, d) if n >= len(delivered) and d and len(d["phases"]) == 3 else None
+
+    n, d = await eventually(folded)
+    assert n == len(delivered) == 9
+    assert d["phase"] == "tasks" and d["topic"] == "Batch fold" and d["members"] == 3
+    # The earliest entry wins: ideation and approaches were entered at minute 2 (the late event).
+    assert [(p["phase"], round(p["seconds"] or 0)) for p in d["phases"]][:2] == [
+        ("ideation", 0), ("approaches", 360)]
