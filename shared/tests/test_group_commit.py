@@ -10,6 +10,7 @@ import pytest
 from rally_shared.errors import ServiceUnavailable
 from rally_shared.group_commit import GroupCommit
 from rally_shared.settings import SharedSettings
+from rally_shared.testing import backend_gone
 
 INSERT = "INSERT INTO {t} (seq_key, n) VALUES (%(key)s, %(n)s) RETURNING n"
 
@@ -78,33 +79,24 @@ async def test_a_group_writes_in_the_order_of_its_keys(table, writer):
     assert keys == ["a", "b", "c"]
 
 
-async def backend_gone(conninfo: str, pid: int) -> None:
-    async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as c:
-        await c.execute("SELECT pg_terminate_backend(%s)", (pid,))
-        for _ in range(100):
-            if not await (await c.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (pid,))).fetchone():
-                return
-            await asyncio.sleep(0.05)
-    raise AssertionError(f"backend {pid} still running")
-
 
 async def test_a_connection_closed_while_idle_is_replaced_before_writing(table, writer):
     """A database restart closes the writer's idle connection: the next post must not fail."""
     conninfo, t = table
     await writer.execute(INSERT.format(t=t), {"key": "a", "n": 1})
-    assert writer._conn is not None
-    pid = writer._conn.info.backend_pid
+    pid = writer.db.backend_pid
+    assert pid is not None
     await backend_gone(conninfo, pid)
     assert await writer.execute(INSERT.format(t=t), {"key": "b", "n": 2}) == (2,)
-    assert writer._conn.info.backend_pid != pid
+    assert writer.db.backend_pid not in (pid, None)
     assert await committed(conninfo, t) == [1, 2]
 
 
 async def test_a_connection_lost_during_a_write_is_a_503_and_the_next_write_reconnects(table, writer):
     conninfo, t = table
     await writer.execute("SELECT 1", {})
-    assert writer._conn is not None
-    pid = writer._conn.info.backend_pid
+    pid = writer.db.backend_pid
+    assert pid is not None
     slow = asyncio.create_task(writer.execute(
         f"WITH s AS (SELECT pg_sleep(2)) INSERT INTO {t} (seq_key, n) SELECT 'slow', 9 FROM s RETURNING n", {}))
     await asyncio.sleep(0.3)  # the statement is running

@@ -12,6 +12,7 @@ from nats.js.errors import NoStreamResponseError
 from rally_shared.messaging.outbox import OutboxRelay
 from rally_shared.messaging.streams import ensure_streams
 from rally_shared.settings import SharedSettings
+from rally_shared.testing import backend_gone
 from sqlalchemy import insert, select
 
 
@@ -54,6 +55,7 @@ async def test_a_batch_is_marked_published_once_every_event_is_acknowledged(db, 
     assert await unpublished(sm, tables.outbox, ids) == set()
     assert await stored(nc, subject) == 30
     assert await relay.drain_once() == 0
+    await relay.stop()
 
 
 async def test_a_refused_event_leaves_its_batch_unpublished_and_repeats_are_dropped(db, nc):
@@ -67,3 +69,23 @@ async def test_a_refused_event_leaves_its_batch_unpublished_and_repeats_are_drop
             await relay.drain_once()
         assert await unpublished(sm, tables.outbox, ids) == set(ids)
     assert await stored(nc, subject) == 2  # sent twice each, kept once (Nats-Msg-Id)
+    await relay.stop()
+
+
+async def test_the_relay_replaces_a_connection_the_server_closed(db, nc):
+    """The relay keeps a connection of its own: a database restart closes it while it is idle, and
+    the next drain must publish, not fail."""
+    sm, tables = db
+    subject = f"rally.test.relay_{uuid.uuid4().hex[:8]}"
+    relay = OutboxRelay(sm, tables.outbox, SimpleNamespace(connection=nc), service="relaytest")
+    await write(sm, tables.outbox, [subject])
+    assert await relay.drain_once() == 1
+    pid = relay.db.backend_pid
+    assert pid is not None
+    await backend_gone(SharedSettings().database_conninfo, pid)
+    ids = await write(sm, tables.outbox, [subject] * 2)
+    assert await relay.drain_once() == 2
+    assert relay.db.backend_pid not in (pid, None)
+    assert await unpublished(sm, tables.outbox, ids) == set()
+    await relay.stop()
+    assert relay.db.backend_pid is None

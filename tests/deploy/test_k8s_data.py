@@ -258,9 +258,10 @@ def _per_pod_connections(docs: list[dict[str, Any]], deployment: dict[str, Any],
         assert not isinstance(value, SecretRef)
         return int(value)
 
-    # The session service's idea writer (rally_shared.group_commit) holds one connection of its own.
-    writer = 1 if name == "session" else 0
-    return setting("db_pool_size") + setting("db_max_overflow") + writer
+    # Connections of their own (rally_shared.dedicated): every service's outbox relay, and the
+    # session service's idea writer (rally_shared.group_commit).
+    own = 1 + (1 if name == "session" else 0)
+    return setting("db_pool_size") + setting("db_max_overflow") + own
 
 
 def _max_pods(deployment: dict[str, Any], hpa: dict[str, Any]) -> int:

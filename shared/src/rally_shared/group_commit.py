@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import select
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,13 +28,12 @@ from typing import Any
 import psycopg
 
 from rally_shared.background import cancel_and_wait
+from rally_shared.dedicated import DedicatedConnection, Row
 from rally_shared.errors import ServiceUnavailable
 from rally_shared.messaging.signal import outbox_signal
 from rally_shared.metrics import GROUP_COMMIT_SIZE
 
 log = logging.getLogger("rally.group_commit")
-
-Row = tuple[Any, ...]
 
 
 @dataclass
@@ -55,9 +53,9 @@ class GroupCommit:
     def __init__(self, conninfo: str, *, name: str, max_batch: int = 64,
                  connect_timeout: float = 10.0) -> None:
         self.conninfo, self.name, self.max_batch = conninfo, name, max_batch
-        self.connect_timeout = connect_timeout
         self._queue: asyncio.Queue[_Write] = asyncio.Queue()
-        self._conn: psycopg.AsyncConnection[Row] | None = None
+        self.db = DedicatedConnection(conninfo, name=f"group commit {name}",
+                                       connect_timeout=connect_timeout)
         self._task: asyncio.Task[None] | None = None
         self._writing: list[_Write] = []
         self.groups = 0  # transactions committed (the tests read it)
@@ -73,9 +71,7 @@ class GroupCommit:
             _answer(w, exc=_unavailable())
         while not self._queue.empty():
             _answer(self._queue.get_nowait(), exc=_unavailable())
-        if self._conn is not None:
-            await self._conn.close()
-            self._conn = None
+        await self.db.close()
 
     async def execute(self, sql: str, params: Mapping[str, Any], *, order: object = "") -> Row | None:
         """Run `sql` with `params` in the next group's transaction; its first row (None: it returned
@@ -106,7 +102,7 @@ class GroupCommit:
         try:
             rows = await self._commit(group)
         except psycopg.Error as exc:
-            if self._connection_lost(exc):
+            if self.db.lost(exc):
                 for w in group:
                     _answer(w, exc=_unavailable())
                 return
@@ -125,38 +121,12 @@ class GroupCommit:
             _answer(w, row=row)
 
     async def _commit(self, group: list[_Write]) -> list[Row | None]:
-        conn = await self._connection()
+        conn = await self.db.get()
         # BEGIN, the statements and COMMIT leave in one pipeline: one round trip for the group.
         async with conn.pipeline():
             async with conn.transaction():
                 cursors = [await conn.execute(w.sql, w.params, prepare=True) for w in group]
         return [await c.fetchone() if c.description else None for c in cursors]
-
-    async def _connection(self) -> psycopg.AsyncConnection[Row]:
-        if self._conn is not None and not self._conn.closed and _closed_by_server(self._conn):
-            # Found before writing, so nothing of this group can have reached the server: reconnect.
-            log.info("group commit %s: the server closed the idle connection; reconnecting", self.name)
-            await self._conn.close()
-        if self._conn is None or self._conn.closed:
-            self._conn = await psycopg.AsyncConnection.connect(
-                self.conninfo, connect_timeout=max(1, round(self.connect_timeout)))
-        return self._conn
-
-    def _connection_lost(self, exc: psycopg.Error) -> bool:
-        lost = isinstance(exc, psycopg.OperationalError) and (self._conn is None or self._conn.broken
-                                                              or self._conn.closed)
-        if lost:
-            log.warning("group commit %s: database connection lost (%s)", self.name, exc.__class__.__name__)
-            self._conn = None
-        return lost
-
-
-def _closed_by_server(conn: psycopg.AsyncConnection[Row]) -> bool:
-    """True when an idle connection has something to read: the server has closed it (a restart,
-    an idle timeout, a terminated backend) and its last message or the end of the stream waits.
-    The writer never LISTENs, so an idle connection has nothing else to say."""
-    readable, _, _ = select.select([conn.fileno()], [], [], 0)
-    return bool(readable)
 
 
 def _answer(w: _Write, *, row: Row | None = None, exc: BaseException | None = None) -> None:

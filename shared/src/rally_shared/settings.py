@@ -128,5 +128,6 @@ class SharedSettings(BaseSettings):
     @property
     def database_conninfo(self) -> str:
         """The database URL as libpq reads it, for a connection of the driver's own."""
-        url, driver = self.async_database_url, "postgresql+psycopg://"
-        return "postgresql://" + url[len(driver):] if url.startswith(driver) else url
+        from rally_shared.dedicated import conninfo_of
+
+        return conninfo_of(self.async_database_url)

@@ -169,6 +169,21 @@ async def publish_event(data: EventData | Event, *, msg_id: str | None = None,
     return event
 
 
+async def backend_gone(conninfo: str, pid: int) -> None:
+    """End the server process of a connection (as a database restart would) and wait until it is
+    gone: what a client holding that connection meets next is a closed connection."""
+    import psycopg
+
+    async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as c:
+        await c.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        for _ in range(100):
+            cur = await c.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (pid,))
+            if not await cur.fetchone():
+                return
+            await asyncio.sleep(0.05)
+    raise AssertionError(f"backend {pid} still running")
+
+
 async def eventually(check: Any, timeout: float = 15.0, every: float = 0.1) -> Any:
     """Await `check()` until it returns a truthy value (it may be sync or async)."""
     deadline = asyncio.get_running_loop().time() + timeout

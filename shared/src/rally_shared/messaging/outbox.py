@@ -17,11 +17,12 @@ from faststream.nats import NatsBroker
 from nats.js import JetStreamContext
 from opentelemetry.trace import Span, SpanKind, Tracer
 from sqlalchemy import Table
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from rally_shared.background import cancel_and_wait
 from rally_shared.contracts.envelope import STREAM_NAME, Event, EventData
 from rally_shared.db import driver_connection, outbox_written, qualified, utcnow
+from rally_shared.dedicated import DedicatedConnection, conninfo_of
 from rally_shared.logs import request_id_var
 from rally_shared.messaging.signal import outbox_signal
 from rally_shared.metrics import OUTBOX_OLDEST_UNPUBLISHED, OUTBOX_PUBLISHED, OUTBOX_RELAY_ERRORS
@@ -105,6 +106,10 @@ class OutboxRelay:
     ) -> None:
         self.sm, self.outbox, self.broker, self.tracer = sm, outbox, broker, tracer
         self.service, self.batch_size, self.poll_seconds = service, batch_size, poll_seconds
+        # One transaction at a time: a connection of its own, to the database of the sessions.
+        bind: AsyncEngine = sm.kw["bind"]
+        self.db = DedicatedConnection(conninfo_of(bind.url.render_as_string(hide_password=False)),
+                                      name=f"outbox relay {service}")
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         # created_at of the oldest row the last claim found still unpublished; None once a drain
@@ -123,22 +128,26 @@ class OutboxRelay:
         Plain SQL and the plain JetStream client: the payload goes out as the JSON text Postgres
         stores, with no decoding and encoding on the way (the relay runs after every commit)."""
         table = qualified(self.outbox)
-        async with self.sm() as s, s.begin():
-            conn = await driver_connection(s)
-            # Claim and mark in one statement (each row written once): the mark holds only if
-            # every event is published, since the transaction commits after that.
-            cur = await conn.execute(
-                f"UPDATE {table} o SET published_at = %s FROM (SELECT seq FROM {table} "
-                "WHERE published_at IS NULL ORDER BY seq LIMIT %s FOR UPDATE SKIP LOCKED) claimed "
-                "WHERE o.seq = claimed.seq RETURNING o.seq, o.event_id, o.subject, o.payload::text, "
-                "o.payload->>'traceparent', o.created_at",
-                (utcnow(), self.batch_size))
-            rows = sorted(await cur.fetchall())
-            if not rows:
-                self.oldest_unpublished = None
-                return 0
-            self.oldest_unpublished = min(r[5] for r in rows)
-            await self._publish_all(rows)
+        conn = await self.db.get()
+        try:
+            async with conn.transaction():
+                # Claim and mark in one statement (each row written once): the mark holds only if
+                # every event is published, since the transaction commits after that.
+                cur = await conn.execute(
+                    f"UPDATE {table} o SET published_at = %s FROM (SELECT seq FROM {table} "
+                    "WHERE published_at IS NULL ORDER BY seq LIMIT %s FOR UPDATE SKIP LOCKED) claimed "
+                    "WHERE o.seq = claimed.seq RETURNING o.seq, o.event_id, o.subject, o.payload::text, "
+                    "o.payload->>'traceparent', o.created_at",
+                    (utcnow(), self.batch_size), prepare=True)
+                rows = sorted(await cur.fetchall())
+                if not rows:
+                    self.oldest_unpublished = None
+                    return 0
+                self.oldest_unpublished = min(r[5] for r in rows)
+                await self._publish_all(rows)
+        except Exception as exc:
+            self.db.lost(exc)  # the next drain reconnects
+            raise
         OUTBOX_PUBLISHED.labels(self.service).inc(len(rows))
         if len(rows) < self.batch_size:
             self.oldest_unpublished = None  # rows added since are younger than this drain
@@ -220,3 +229,4 @@ class OutboxRelay:
     async def stop(self) -> None:
         self._stopping = True
         await cancel_and_wait(self._task)
+        await self.db.close()
