@@ -122,7 +122,7 @@ def consumer_sums(notify_url: str | None) -> dict[str, float]:
         return {}
     out: dict[str, float] = {}
     for line in httpx.get(f"{notify_url}/metrics", timeout=10).text.splitlines():
-        for name in ("rally_event_lag_seconds", "rally_event_handle_seconds"):
+        for name in ("rally_event_lag_seconds", "rally_event_delivery_seconds", "rally_event_handle_seconds"):
             for part in ("sum", "count"):
                 if line.startswith(f'{name}_{part}{{consumer="{CONSUMER}"}}'):
                     out[f"{name}_{part}"] = float(line.rsplit(" ", 1)[1])
@@ -161,6 +161,7 @@ def report(mode: str, lat: list[float], concurrency: int, before: dict[str, floa
           f"(goal <= 50 ms), max {max(ms):.1f} ms")
     parts = []
     for name, label in (("rally_event_lag_seconds", "event written -> notify's handler starts"),
+                        ("rally_event_delivery_seconds", "of that, stored in JetStream -> handler starts"),
                         ("rally_event_handle_seconds", "the handler, commit included")):
         n = after.get(f"{name}_count", 0) - before.get(f"{name}_count", 0)
         if n > 0:

@@ -106,8 +106,9 @@ async def test_a_consumer_handles_several_events_at_once(consumer):
 
 @pytest.mark.parametrize("consumer", [0.2], indirect=True)
 async def test_each_event_records_its_lag_and_its_handling_time(consumer):
-    """`rally_event_lag_seconds` (written -> handler starts) and `rally_event_handle_seconds` (the
-    handler's transaction): where an event's time goes, per consumer."""
+    """`rally_event_lag_seconds` (written -> handler starts), `rally_event_delivery_seconds` (its
+    part after JetStream stored the event) and `rally_event_handle_seconds` (the handler's
+    transaction): where an event's time goes, per consumer."""
     from prometheus_client import REGISTRY
 
     durable = f"{consumer.runtime.name}-things"
@@ -121,6 +122,9 @@ async def test_each_event_records_its_lag_and_its_handling_time(consumer):
     await until(lambda: sample("rally_event_handle_seconds", "count") == 1)
     assert sample("rally_event_lag_seconds", "count") == 1
     assert 3.0 <= sample("rally_event_lag_seconds", "sum") < 10.0
+    # Of the lag, what followed JetStream storing it (published just now): not the 3 s before.
+    assert sample("rally_event_delivery_seconds", "count") == 1
+    assert 0.0 <= sample("rally_event_delivery_seconds", "sum") < 1.0
     assert 0.2 <= sample("rally_event_handle_seconds", "sum") < 5.0
 
 
@@ -222,3 +226,17 @@ async def test_events_a_consumer_does_not_want_are_acknowledged_without_a_transa
                 break
             await asyncio.sleep(0.05)
         assert (info.num_ack_pending, info.num_pending, info.num_redelivered) == (0, 0, 0)
+
+
+async def test_a_consumer_keeps_several_pulls_waiting(consumer):
+    """Events that arrive together are fetched by several pullers at once, not one round trip to
+    the server after another: a quiet consumer has that many pull requests waiting there."""
+    js = consumer.runtime.broker.connection.jetstream()
+    durable = f"{consumer.runtime.name}-things"
+    waiting = 0
+    for _ in range(100):
+        waiting = (await js.consumer_info("rally", durable)).num_waiting
+        if waiting == consumer.runtime.consumers.pullers:
+            break
+        await asyncio.sleep(0.05)
+    assert waiting == consumer.runtime.consumers.pullers == 3

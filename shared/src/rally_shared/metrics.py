@@ -28,6 +28,10 @@ EVENTS_CONSUMED = Counter("rally_events_consumed_total", "Events handled", ["con
 _EVENT_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.035, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 EVENT_LAG = Histogram("rally_event_lag_seconds", "Event written -> its handler starts, per consumer",
                       ["consumer"], buckets=_EVENT_BUCKETS)
+# Of the lag, the part after JetStream stored the event (delivery to the consumer, its pull, its
+# queue); the rest is the producer's commit and outbox relay.
+EVENT_DELIVERY = Histogram("rally_event_delivery_seconds", "Event stored in JetStream -> its handler starts",
+                           ["consumer"], buckets=_EVENT_BUCKETS)
 EVENT_HANDLE = Histogram("rally_event_handle_seconds", "A handler's transaction, commit included",
                          ["consumer"], buckets=_EVENT_BUCKETS)
 EVENTS_DUPLICATE = Counter(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import ssl
 import time
@@ -22,6 +23,7 @@ from rally_shared.db import driver_connection, qualified, unit_of_work
 from rally_shared.logs import event_id_var, request_id_var
 from rally_shared.messaging.streams import DUPLICATE_WINDOW_SECONDS
 from rally_shared.metrics import (
+    EVENT_DELIVERY,
     EVENT_HANDLE,
     EVENT_LAG,
     EVENTS_CONSUMED,
@@ -93,6 +95,12 @@ def make_broker(nats_url: str, settings: SharedSettings | None = None, **kwargs:
                       max_reconnect_attempts=-1, apply_types=False, **kwargs)
 
 
+def _observe_lag(durable: str, event: Event, msg: Msg, now: float) -> None:
+    EVENT_LAG.labels(durable).observe(max(0.0, now - event.occurred_at.timestamp()))
+    with contextlib.suppress(Exception):  # a message not from JetStream (no metadata): no figure
+        EVENT_DELIVERY.labels(durable).observe(max(0.0, now - msg.metadata.timestamp.timestamp()))
+
+
 def _wanted(when: Wanted, event: Event) -> bool:
     try:
         return when(event)
@@ -117,12 +125,14 @@ class EventConsumers:
         max_deliver: int = 8,
         ack_wait: float = 30.0,
         workers: int = 20,
+        pullers: int = 3,
         inbox_prefix: str = "_INBOX",
         tracer: Tracer | None = None,
     ) -> None:
         self.broker, self.service, self.sm_provider, self.inbox = broker, service, sm_provider, inbox
         self.tracer = tracer
         self.max_deliver, self.ack_wait, self.workers = max_deliver, ack_wait, workers
+        self.pullers = max(1, pullers)
         # Pulled messages arrive here: the connection's prefix (`nats_inbox_prefix`), which the
         # subscriber would otherwise replace with the default one.
         self.inbox_prefix = inbox_prefix
@@ -140,14 +150,17 @@ class EventConsumers:
         self.names.append(durable)
 
         def register(fn: Handler) -> Handler:
-            async def handle(body: dict[str, Any]) -> None:
-                await self.process(durable, fn, body, self._message().raw_message, when)
+            # One message per pull: a pull for several waits for the rest of its batch once the
+            # first message is in (up to its timeout: 1 s measured on a quiet consumer), while a
+            # pull for one returns with it. But one puller fetches the events that arrive together
+            # one round trip to the server after another: several pullers share the durable
+            # consumer, each with its share of the `workers` handled at once.
+            for _ in range(self.pullers):
+                async def handle(body: dict[str, Any]) -> None:
+                    await self.process(durable, fn, body, self._message().raw_message, when)
 
-            # One message per pull, up to `workers` handled at once: a pull for several waits for
-            # the rest of its batch once the first message is in (up to its timeout: 1 s measured
-            # on a quiet consumer), while a pull for one returns with it.
-            self._subscribe(subject, durable, handle, PullSub(batch_size=1, timeout=1.0), ack_wait,
-                            max_workers=self.workers)
+                self._subscribe(subject, durable, handle, PullSub(batch_size=1, timeout=1.0), ack_wait,
+                                max_workers=max(1, -(-self.workers // self.pullers)))
             return fn
 
         return register
@@ -208,7 +221,7 @@ class EventConsumers:
             EVENTS_SKIPPED.labels(durable).inc()
             await msg.ack()
             return
-        EVENT_LAG.labels(durable).observe(max(0.0, time.time() - event.occurred_at.timestamp()))
+        _observe_lag(durable, event, msg, time.time())
         started = time.monotonic()
         try:
             async with unit_of_work(self.sm_provider()) as s:
@@ -242,8 +255,8 @@ class EventConsumers:
         if not batch:
             return
         now = time.time()
-        for event, _, _ in batch:
-            EVENT_LAG.labels(durable).observe(max(0.0, now - event.occurred_at.timestamp()))
+        for event, _, msg in batch:
+            _observe_lag(durable, event, msg, now)
         started = time.monotonic()
         try:
             async with unit_of_work(self.sm_provider()) as s:
