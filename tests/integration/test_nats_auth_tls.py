@@ -312,7 +312,9 @@ def settings_for(monkeypatch: pytest.MonkeyPatch, svc: str, env: dict[str, str])
 def registrations(svc: str) -> tuple[ServiceRuntime, list[tuple[str, str]]]:
     """The service's runtime as its modules build it, and its durable consumers (subject, durable)."""
     runtime: ServiceRuntime = importlib.import_module(f"{svc}_service.main").runtime
-    consumers = [(sub.subject.template, sub.config.durable_name) for sub in runtime.broker.subscribers]
+    # A durable consumer may have several pullers (subscribers): each (subject, durable) once.
+    consumers = list(dict.fromkeys((sub.subject.template, sub.config.durable_name)
+                                   for sub in runtime.broker.subscribers))
     assert sorted(d for _, d in consumers) == sorted(runtime.consumers.names), svc
     return runtime, consumers
 
