@@ -8,16 +8,16 @@ from fastapi import APIRouter
 from rally_shared.db import make_engine, make_sessionmaker, schema_metadata
 from rally_shared.errors import ServiceUnavailable
 from rally_shared.messaging.tables import define_messaging_tables
-from rally_shared.overload import inflight_limit
+from rally_shared.overload import Lane, inflight_limit
 from rally_shared.service_app import DbSession, ServiceRuntime, create_service_app
 from rally_shared.settings import SharedSettings
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 
-def make_app(settings: SharedSettings, router: APIRouter):
+def make_app(settings: SharedSettings, router: APIRouter, lanes=()):
     runtime = ServiceRuntime("overload-test", settings, define_messaging_tables(schema_metadata("x")))
-    return runtime, create_service_app(runtime, [router], title="overload test")
+    return runtime, create_service_app(runtime, [router], title="overload test", inflight_lanes=lanes)
 
 
 def client(app) -> httpx.AsyncClient:
@@ -103,6 +103,31 @@ async def test_open_live_streams_do_not_count_as_requests_in_flight():
         assert_shed(await asyncio.wait_for(c.get("/v1/slow"), 5))
         gate.set()
         assert [r.status_code for r in await asyncio.gather(*slow, *streams)] == [200] * 7
+
+
+async def test_a_lane_counts_its_requests_apart_with_its_own_limit():
+    """Requests of a lane (those that hold no pool connection, such as grouped idea posts) neither
+    take the pool-sized cap from the others nor are shed by it; their own limit still holds."""
+    gate = asyncio.Event()
+    router = APIRouter()
+    add_slow_route(router, gate)
+
+    @router.post("/v1/slow")
+    async def slow_post() -> dict[str, bool]:
+        await gate.wait()
+        return {"ok": True}
+
+    lane = Lane("posts", 4, lambda scope: scope["method"] == "POST")
+    _, app = make_app(SharedSettings(max_inflight_requests=2), router, lanes=[lane])
+    async with client(app) as c:
+        posts = [asyncio.create_task(c.post("/v1/slow")) for _ in range(4)]
+        gets = [asyncio.create_task(c.get("/v1/slow")) for _ in range(2)]
+        await asyncio.sleep(0.2)  # 4 posts and 2 gets in flight: both within their own limits
+        assert not any(t.done() for t in posts + gets)
+        assert_shed(await asyncio.wait_for(c.post("/v1/slow"), 5))  # the lane's fifth
+        assert_shed(await asyncio.wait_for(c.get("/v1/slow"), 5))  # the others' third
+        gate.set()
+        assert [r.status_code for r in await asyncio.gather(*posts, *gets)] == [200] * 6
 
 
 def test_the_default_limit_is_twice_the_database_pool():

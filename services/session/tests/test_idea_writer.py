@@ -58,3 +58,21 @@ async def test_refusals_on_the_grouped_path_say_why(client, people, session_id):
     r = await client.post(url, headers=people["ben"].h, json={"text": "too late"})
     assert r.status_code == 409 and "ideation" in r.json()["error"]["message"]
     assert await outbox_count(session_id, "rally.session.idea_posted") == 0
+
+
+def test_grouped_idea_posts_are_counted_apart_from_the_pool_sized_cap():
+    """Only the posts the writer commits (no Idempotency-Key) hold no pool connection."""
+    from session_service.ideas.writer import inflight_lane
+
+    lane = inflight_lane()
+
+    def scope(method: str, path: str, *headers: tuple[bytes, bytes]) -> dict:
+        return {"type": "http", "method": method, "path": path,
+                "headers": [(b"authorization", b"Bearer x"), *headers]}
+
+    assert lane.limit == 256
+    assert lane.matches(scope("POST", "/v1/sessions/abc/ideas"))
+    assert not lane.matches(scope("POST", "/v1/sessions/abc/ideas", (b"idempotency-key", b"k1")))
+    assert not lane.matches(scope("GET", "/v1/sessions/abc/ideas"))
+    assert not lane.matches(scope("POST", "/v1/sessions/abc/ideas/i1/comments"))
+    assert not lane.matches(scope("POST", "/v1/sessions/abc/members"))

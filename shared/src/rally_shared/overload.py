@@ -5,7 +5,8 @@ all of them are late.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -26,23 +27,50 @@ def inflight_limit(settings: SharedSettings) -> int:
     return 2 * (settings.db_pool_size + settings.db_max_overflow)
 
 
+@dataclass(frozen=True)
+class Lane:
+    """Requests that `matches` counts apart, up to `limit` in flight: those that hold no database
+    pool connection (the twice-the-pool default is about the pool) and would be shed needlessly."""
+
+    name: str
+    limit: int
+    matches: Callable[[Scope], bool]
+
+
+class _Count:
+    __slots__ = ("inflight", "limit")
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.inflight = limit, 0
+
+
 class ConcurrencyLimit:
-    """Plain ASGI middleware: at most `limit` HTTP requests in flight (until their response is sent).
+    """Plain ASGI middleware: at most `limit` HTTP requests in flight (until their response is sent),
+    and at most its own limit for the requests of each lane.
 
     One event loop runs the process, so the counter needs no lock: nothing awaits between the check
     and the increment.
     """
 
     def __init__(self, app: ASGIApp, *, limit: int, service: str,
-                 exempt: Collection[str] = EXEMPT) -> None:
-        self.app, self.limit, self.service, self.exempt = app, limit, service, exempt
-        self.inflight = 0
+                 exempt: Collection[str] = EXEMPT, lanes: Sequence[Lane] = ()) -> None:
+        self.app, self.service, self.exempt = app, service, exempt
+        self.default = _Count(limit)
+        self.lanes = [(lane.matches, _Count(lane.limit)) for lane in lanes]
+
+    @property
+    def inflight(self) -> int:
+        return self.default.inflight + sum(c.inflight for _, c in self.lanes)
+
+    def _count_of(self, scope: Scope) -> _Count:
+        return next((c for matches, c in self.lanes if matches(scope)), self.default)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in self.exempt:
             await self.app(scope, receive, send)
             return
-        if self.inflight >= self.limit:
+        count = self._count_of(scope)
+        if count.inflight >= count.limit:
             HTTP_SHED.labels(self.service).inc()
             response = error_response(
                 503, "overloaded", f"The {self.service} service is at capacity; try again shortly.",
@@ -50,7 +78,7 @@ class ConcurrencyLimit:
                 headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
             await response(scope, receive, send)
             return
-        self.inflight += 1
+        count.inflight += 1
         counted = True
 
         async def send_counting(message: Message) -> None:
@@ -58,7 +86,7 @@ class ConcurrencyLimit:
             if counted and message["type"] == "http.response.start" and _is_event_stream(message):
                 # A live stream holds its connection for hours, mostly idle: once it has started it
                 # is no longer work in flight, or a few hundred open streams would shed everything.
-                self.inflight -= 1
+                count.inflight -= 1
                 counted = False
             await send(message)
 
@@ -66,7 +94,7 @@ class ConcurrencyLimit:
             await self.app(scope, receive, send_counting)
         finally:
             if counted:
-                self.inflight -= 1
+                count.inflight -= 1
 
 
 def _is_event_stream(start: Message) -> bool:

@@ -43,7 +43,7 @@ from rally_shared.messaging.streams import ensure_streams
 from rally_shared.messaging.tables import MessagingTables
 from rally_shared.metrics import HTTP_LATENCY
 from rally_shared.openapi import install_openapi, operation_id
-from rally_shared.overload import ConcurrencyLimit, inflight_limit
+from rally_shared.overload import ConcurrencyLimit, Lane, inflight_limit
 from rally_shared.ratelimit import RateLimiter
 from rally_shared.settings import SharedSettings
 from rally_shared.tracing import parent_from_asgi, service_tracer
@@ -274,7 +274,10 @@ def create_service_app(
     title: str,
     description: str = "",
     version: str = "0.1.0",
+    inflight_lanes: Sequence[Lane] = (),
 ) -> FastAPI:
+    """The service's FastAPI app. `inflight_lanes`: requests counted apart from the in-flight cap
+    (`overload.Lane`), such as those that hold no database pool connection."""
     configure_logging(runtime.name, runtime.settings.log_level, runtime.settings)
 
     @asynccontextmanager
@@ -297,7 +300,8 @@ def create_service_app(
     app.state.rate_limiter = RateLimiter(cfg.rate_limit_per_second, cfg.rate_limit_burst)
     install_error_handlers(app)
     # Inside the request context: a shed request still gets its request id and latency metric.
-    app.add_middleware(ConcurrencyLimit, limit=inflight_limit(runtime.settings), service=runtime.name)
+    app.add_middleware(ConcurrencyLimit, limit=inflight_limit(runtime.settings), service=runtime.name,
+                       lanes=inflight_lanes)
     app.add_middleware(RequestContextMiddleware, service=runtime.name, access_log=runtime.settings.access_log,
                        tracer=runtime.tracer)
     install_cors(app, cfg.cors_origin_list)  # last: the outermost layer

@@ -13,6 +13,9 @@ class Settings(SharedSettings):
     answers_reminder_seconds: float = 3600.0
     max_members: int = 200
     max_ideas_per_session: int = 1000
+    # Idea posts written by the idea writer's group commit hold no pool connection: they are counted
+    # apart from the in-flight cap (twice the pool), up to this many (the writer takes 64 a group).
+    max_inflight_idea_posts: int = 256
 
 
 @lru_cache

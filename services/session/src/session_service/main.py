@@ -29,4 +29,5 @@ app = create_service_app(
     title="Rally session service",
     description="Sessions, members, ideas, comments, approach candidates and votes, answers, the "
                 "phase engine, and dev tokens in dev mode.",
+    inflight_lanes=[idea_writer.inflight_lane()],
 )

@@ -3,8 +3,14 @@ arriving together share one transaction; at low load each is a transaction of it
 
 from __future__ import annotations
 
+import re
+
 from rally_shared.group_commit import GroupCommit
+from rally_shared.overload import Lane
 from rally_shared.service_app import ServiceRuntime
+from starlette.types import Scope
+
+from session_service.config import get_settings
 
 _writer: dict[str, GroupCommit] = {}
 
@@ -12,6 +18,19 @@ _writer: dict[str, GroupCommit] = {}
 def idea_writer() -> GroupCommit | None:
     """The running writer; None before start-up and after shutdown."""
     return _writer.get("ideas")
+
+
+_IDEAS = re.compile(r"/v1/sessions/[^/]+/ideas/?")
+
+
+def _grouped_post(scope: Scope) -> bool:
+    """An idea post the writer commits: one without an Idempotency-Key (see ideas/endpoints.py)."""
+    return (scope["method"] == "POST" and _IDEAS.fullmatch(scope["path"]) is not None
+            and not any(k == b"idempotency-key" for k, _ in scope["headers"]))
+
+
+def inflight_lane() -> Lane:
+    return Lane("idea posts", get_settings().max_inflight_idea_posts, _grouped_post)
 
 
 async def start(rt: ServiceRuntime) -> None:
