@@ -166,7 +166,7 @@ class EventConsumers:
         return register
 
     def on_batch(
-        self, subject: str, name: str, *, max_batch: int = 64, max_wait: float = 0.05,
+        self, subject: str, name: str, *, max_batch: int = 256, max_wait: float = 0.25,
         ack_wait: float | None = None,
     ) -> Callable[[Handler], Handler]:
         """A consumer for bookkeeping no one waits on (analytics, the audit log): it takes what has
