@@ -89,3 +89,75 @@ async def test_the_relay_replaces_a_connection_the_server_closed(db, nc):
     assert await unpublished(sm, tables.outbox, ids) == set()
     await relay.stop()
     assert relay.db.backend_pid is None
+
+
+async def test_events_committed_here_are_published_from_memory_then_marked(db, nc):
+    """A unit of work hands its events to the relay once committed: they are published without a
+    claim, their rows marked, and nothing is left for a claim. Before the commit nothing is handed
+    over, and a rolled-back transaction hands over nothing."""
+    from rally_shared.contracts.envelope import Event
+    from rally_shared.db import qualified, unit_of_work
+    from rally_shared.messaging.outbox import add_events
+    from rally_shared.messaging.signal import outbox_signal
+
+    sm, tables = db
+    subject = f"rally.test.relay_{uuid.uuid4().hex[:8]}"
+    relay = OutboxRelay(sm, tables.outbox, SimpleNamespace(connection=nc), service="relaytest")
+    outbox_signal.listen(qualified(tables.outbox))
+    try:
+        async def rolled_back() -> None:
+            async with unit_of_work(sm) as s:
+                await add_events(s, tables.outbox, [Event(type=subject, data={"n": 0})])
+                raise RuntimeError("rolled back")
+
+        with pytest.raises(RuntimeError):
+            await rolled_back()
+        async with unit_of_work(sm) as s:
+            events = await add_events(s, tables.outbox, [Event(type=subject, data={"n": i}) for i in (1, 2)])
+            assert await relay.publish_committed() == 0  # not committed yet
+        assert await relay.publish_committed() == 2
+        assert await unpublished(sm, tables.outbox, [e.id for e in events]) == set()
+        assert await stored(nc, subject) == 2
+        assert await relay.drain_once() == 0
+    finally:
+        outbox_signal.unlisten(qualified(tables.outbox))
+        await relay.stop()
+
+
+async def test_a_failed_publish_from_memory_leaves_the_rows_to_the_claim(db, nc):
+    from rally_shared.contracts.envelope import Event
+    from rally_shared.db import qualified, unit_of_work
+    from rally_shared.messaging.outbox import add_events
+    from rally_shared.messaging.signal import outbox_signal
+
+    sm, tables = db
+    subject = f"rally.test.relay_{uuid.uuid4().hex[:8]}"
+    relay = OutboxRelay(sm, tables.outbox, SimpleNamespace(connection=nc), service="relaytest")
+    outbox_signal.listen(qualified(tables.outbox))
+    try:
+        async with unit_of_work(sm) as s:
+            # The first is outside every stream: JetStream has no one to acknowledge it.
+            events = await add_events(s, tables.outbox, [Event(type=f"elsewhere.{uuid.uuid4().hex[:8]}", data={}),
+                                                         Event(type=subject, data={})])
+        with pytest.raises(NoStreamResponseError):
+            await relay.publish_committed()
+        assert await unpublished(sm, tables.outbox, [e.id for e in events]) == {e.id for e in events}
+        async with sm() as s, s.begin():  # the bad one is fixed by hand: the claim publishes the rest
+            await s.execute(tables.outbox.delete().where(tables.outbox.c.event_id == events[0].id))
+        assert await relay.drain_once() == 1
+        assert await stored(nc, subject) == 1  # sent twice, kept once
+    finally:
+        outbox_signal.unlisten(qualified(tables.outbox))
+        await relay.stop()
+
+
+def test_without_a_relay_listening_committed_rows_only_wake_it():
+    from rally_shared.messaging.signal import OutboxSignal
+
+    signal = OutboxSignal()
+    signal.committed('"x"."outbox"', [("id1", "rally.x", "{}", None)])
+    assert signal.take('"x"."outbox"') == [] and signal.wakes == 1
+    signal.listen('"x"."outbox"')
+    signal.committed('"x"."outbox"', [("id2", "rally.x", "{}", None)])
+    assert signal.take('"x"."outbox"') == [("id2", "rally.x", "{}", None)] and signal.wakes == 1
+    assert signal.take('"x"."outbox"') == []

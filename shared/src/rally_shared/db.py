@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from rally_shared.messaging.signal import outbox_signal
+from rally_shared.messaging.signal import CommittedRow, outbox_signal
 
 log = logging.getLogger("rally.db")
 
@@ -85,8 +85,10 @@ async def unit_of_work(sm: async_sessionmaker[AsyncSession]) -> AsyncIterator[As
         except BaseException:
             await session.rollback()
             raise
+    for outbox, rows in session.info.pop("outbox_rows", {}).items():
+        outbox_signal.committed(outbox, rows)  # published from memory by the relay
     if session.info.pop("outbox_dirty", False):
-        outbox_signal.wake()
+        outbox_signal.wake()  # rows written otherwise: the relay claims them
     for fn in session.info.pop("after_commit", ()):
         try:
             fn()
@@ -95,8 +97,15 @@ async def unit_of_work(sm: async_sessionmaker[AsyncSession]) -> AsyncIterator[As
 
 
 def outbox_written(session: AsyncSession) -> None:
-    """The transaction wrote outbox rows: the unit of work wakes the relay once it has committed."""
+    """The transaction wrote outbox rows by a statement of its own: the unit of work wakes the relay
+    once it has committed, and the relay claims them (`add_events` hands its rows over instead)."""
     session.info["outbox_dirty"] = True
+
+
+def outbox_committed_rows(session: AsyncSession, outbox: str) -> list[CommittedRow]:
+    """The rows of `outbox` this transaction wrote, handed to the relay once it has committed."""
+    rows: dict[str, list[CommittedRow]] = session.info.setdefault("outbox_rows", {})
+    return rows.setdefault(outbox, [])
 
 
 def before_commit(session: AsyncSession, fn: Callable[[], Awaitable[None]]) -> None:

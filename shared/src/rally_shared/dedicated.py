@@ -30,8 +30,9 @@ class DedicatedConnection:
             log.info("%s: the server closed the idle connection; reconnecting", self.name)
             await self._conn.close()
         if self._conn is None or self._conn.closed:
+            # Autocommit: a statement alone commits on its own; a transaction is `conn.transaction()`.
             self._conn = await psycopg.AsyncConnection.connect(
-                self.conninfo, connect_timeout=max(1, round(self.connect_timeout)))
+                self.conninfo, autocommit=True, connect_timeout=max(1, round(self.connect_timeout)))
         return self._conn
 
     @property

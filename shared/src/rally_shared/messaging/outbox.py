@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from rally_shared.background import cancel_and_wait
 from rally_shared.contracts.envelope import STREAM_NAME, Event, EventData
-from rally_shared.db import driver_connection, outbox_written, qualified, utcnow
+from rally_shared.db import driver_connection, outbox_committed_rows, qualified, utcnow
 from rally_shared.dedicated import DedicatedConnection, conninfo_of
 from rally_shared.logs import request_id_var
 from rally_shared.messaging.signal import outbox_signal
@@ -55,19 +55,23 @@ async def add_events(
     if not events:
         return events
     # Plain SQL on the transaction's connection: every state change writes one or more of these.
-    conn = await driver_connection(session)
-    if len(events) == 1:
+    conn, table = await driver_connection(session), qualified(outbox)
+    rows = [outbox_row(e) for e in events]
+    if len(rows) == 1:
         # The hot paths' case (also inside a caller's pipeline).
-        await conn.execute(f"INSERT INTO {qualified(outbox)} (event_id, subject, payload) "
-                           "VALUES (%s, %s, %s::jsonb)", outbox_row(events[0]))
+        await conn.execute(f"INSERT INTO {table} (event_id, subject, payload) VALUES (%s, %s, %s::jsonb)",
+                           rows[0])
     else:
         # The rows as three arrays: one statement whatever their number, stored in their order.
-        ids, subjects, payloads = zip(*(outbox_row(e) for e in events), strict=True)
-        await conn.execute(f"INSERT INTO {qualified(outbox)} (event_id, subject, payload) "
+        ids, subjects, payloads = zip(*rows, strict=True)
+        await conn.execute(f"INSERT INTO {table} (event_id, subject, payload) "
                            "SELECT e, s, p::jsonb FROM unnest(%s::text[], %s::text[], %s::text[]) "
                            "WITH ORDINALITY AS u(e, s, p, n) ORDER BY n",
                            (list(ids), list(subjects), list(payloads)))
-    outbox_written(session)
+    # Handed to the relay once the transaction has committed (rally_shared.db.unit_of_work).
+    outbox_committed_rows(session, table).extend(
+        (event_id, subject, payload, e.traceparent) for (event_id, subject, payload), e in zip(rows, events,
+                                                                                             strict=True))
     return events
 
 
@@ -110,6 +114,7 @@ class OutboxRelay:
         bind: AsyncEngine = sm.kw["bind"]
         self.db = DedicatedConnection(conninfo_of(bind.url.render_as_string(hide_password=False)),
                                       name=f"outbox relay {service}")
+        self.table = qualified(outbox)
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         # created_at of the oldest row the last claim found still unpublished; None once a drain
@@ -127,7 +132,7 @@ class OutboxRelay:
 
         Plain SQL and the plain JetStream client: the payload goes out as the JSON text Postgres
         stores, with no decoding and encoding on the way (the relay runs after every commit)."""
-        table = qualified(self.outbox)
+        table = self.table
         conn = await self.db.get()
         try:
             async with conn.transaction():
@@ -207,26 +212,56 @@ class OutboxRelay:
         inject(headers, span)
         return headers, span
 
+    async def publish_committed(self) -> int:
+        """Publish the events this process's units of work have committed and handed over, then
+        mark their rows: no claim, so no transaction and no round trips before the publish. Rows
+        this does not mark (a failure, a crash) stay unpublished for `drain_once` to claim; one
+        published twice (both here and by a claim) is dropped by the stream (`Nats-Msg-Id`)."""
+        rows = outbox_signal.take(self.table)
+        if not rows:
+            return 0
+        await self._publish_all([(None, event_id, subject, payload, traceparent, None)
+                                 for event_id, subject, payload, traceparent in rows])
+        conn = await self.db.get()
+        try:
+            await conn.execute(f"UPDATE {self.table} SET published_at = %s "
+                               "WHERE event_id = ANY(%s) AND published_at IS NULL",
+                               (utcnow(), [r[0] for r in rows]), prepare=True)
+        except Exception as exc:
+            self.db.lost(exc)
+            raise
+        OUTBOX_PUBLISHED.labels(self.service).inc(len(rows))
+        return len(rows)
+
     async def run(self) -> None:
+        claim, wakes = True, outbox_signal.wakes  # claim once at start: rows a previous process left
         while not self._stopping:
+            n = 0
             try:
-                n = await self.drain_once()
+                await self.publish_committed()
+                if claim or outbox_signal.wakes != wakes:
+                    wakes = outbox_signal.wakes
+                    n = await self.drain_once()
             except asyncio.CancelledError:
                 raise
             except Exception:  # broker or database down: keep the rows, retry later
                 OUTBOX_RELAY_ERRORS.labels(self.service).inc()
                 log.warning("outbox relay failed; will retry", exc_info=True)
                 await asyncio.sleep(1.0)
+                claim = True
                 continue
-            if n < self.batch_size:
-                await outbox_signal.wait(self.poll_seconds)
+            # A full claim: more may be waiting. Otherwise wait for a hand-over or a wake, and
+            # claim after a quiet `poll_seconds` (rows of other processes, or left by a failure).
+            claim = n >= self.batch_size or not await outbox_signal.wait(self.poll_seconds)
 
     def start(self) -> None:
         # Read at scrape time: while the database or NATS is down the age keeps growing.
         OUTBOX_OLDEST_UNPUBLISHED.labels(self.service).set_function(self.oldest_unpublished_seconds)
+        outbox_signal.listen(self.table)
         self._task = asyncio.create_task(self.run(), name=f"outbox-relay-{self.service}")
 
     async def stop(self) -> None:
         self._stopping = True
+        outbox_signal.unlisten(self.table)
         await cancel_and_wait(self._task)
         await self.db.close()
