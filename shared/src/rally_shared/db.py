@@ -71,7 +71,8 @@ def utcnow() -> datetime:
 
 @asynccontextmanager
 async def unit_of_work(sm: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    """Open a session, commit on success, roll back on error; wake the outbox relay after commit.
+    """Open a session, commit on success, roll back on error; after the commit, hand the events
+    written to the outbox relay (or wake it) and run the after-commit steps.
 
     Business code only flushes: the request or the message owns the transaction.
     """
