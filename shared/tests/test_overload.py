@@ -117,7 +117,7 @@ async def test_a_lane_counts_its_requests_apart_with_its_own_limit():
         await gate.wait()
         return {"ok": True}
 
-    lane = Lane("posts", 4, lambda scope: scope["method"] == "POST")
+    lane = Lane(4, lambda scope: scope["method"] == "POST")
     _, app = make_app(SharedSettings(max_inflight_requests=2), router, lanes=[lane])
     async with client(app) as c:
         posts = [asyncio.create_task(c.post("/v1/slow")) for _ in range(4)]

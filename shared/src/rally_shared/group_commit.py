@@ -52,7 +52,7 @@ def _unavailable() -> ServiceUnavailable:
 class GroupCommit:
     def __init__(self, conninfo: str, *, name: str, max_batch: int = 64,
                  connect_timeout: float = 10.0) -> None:
-        self.conninfo, self.name, self.max_batch = conninfo, name, max_batch
+        self.name, self.max_batch = name, max_batch
         self._queue: asyncio.Queue[_Write] = asyncio.Queue()
         self.db = DedicatedConnection(conninfo, name=f"group commit {name}",
                                        connect_timeout=connect_timeout)

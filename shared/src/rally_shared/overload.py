@@ -32,7 +32,6 @@ class Lane:
     """Requests that `matches` counts apart, up to `limit` in flight: those that hold no database
     pool connection (the twice-the-pool default is about the pool) and would be shed needlessly."""
 
-    name: str
     limit: int
     matches: Callable[[Scope], bool]
 
@@ -57,10 +56,6 @@ class ConcurrencyLimit:
         self.app, self.service, self.exempt = app, service, exempt
         self.default = _Count(limit)
         self.lanes = [(lane.matches, _Count(lane.limit)) for lane in lanes]
-
-    @property
-    def inflight(self) -> int:
-        return self.default.inflight + sum(c.inflight for _, c in self.lanes)
 
     def _count_of(self, scope: Scope) -> _Count:
         return next((c for matches, c in self.lanes if matches(scope)), self.default)

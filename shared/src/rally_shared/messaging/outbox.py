@@ -108,7 +108,7 @@ class OutboxRelay:
         poll_seconds: float = 0.5,
         tracer: Tracer | None = None,
     ) -> None:
-        self.sm, self.outbox, self.broker, self.tracer = sm, outbox, broker, tracer
+        self.broker, self.tracer = broker, tracer
         self.service, self.batch_size, self.poll_seconds = service, batch_size, poll_seconds
         # One transaction at a time: a connection of its own, to the database of the sessions.
         bind: AsyncEngine = sm.kw["bind"]

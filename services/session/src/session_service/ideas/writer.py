@@ -30,7 +30,7 @@ def _grouped_post(scope: Scope) -> bool:
 
 
 def inflight_lane() -> Lane:
-    return Lane("idea posts", get_settings().max_inflight_idea_posts, _grouped_post)
+    return Lane(get_settings().max_inflight_idea_posts, _grouped_post)
 
 
 async def start(rt: ServiceRuntime) -> None:

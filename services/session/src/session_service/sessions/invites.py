@@ -97,10 +97,10 @@ async def revoke(s: AsyncSession, raw_id: str, raw_invite: str, who: Principal) 
 async def join(s: AsyncSession, raw_id: str, who: Principal, invite_token: str | None = None
                ) -> tuple[Member, bool]:
     """Join a session (see the module's rules); joining twice is a no-op."""
-    sess = await repo.get_session(s, parse_id(raw_id), for_update=True)
-    if sess is None:
+    found = await repo.get_session_and_member(s, parse_id(raw_id), who.profile_id, for_update=True)
+    if found is None:
         raise NotFound(f"No session with id '{raw_id}'.")
-    member = await repo.get_member(s, sess.id, who.profile_id)
+    sess, member = found
     if member is not None:
         return member, False
     used = None if sess.visibility == "public" else await _admission(s, sess, who, invite_token)
