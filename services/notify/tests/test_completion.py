@@ -79,6 +79,22 @@ async def test_one_completed_notification_per_member_in_any_order(client, publis
         assert item["title"] == f"“{TOPIC}” is completed: goal achieved"
         assert item["body"].endswith("Well played, everyone!")
     assert await h.feed(client, outsider) == []
+    # The second event's notification was a repeat for everyone it named: no second live event.
+    assert sorted(await _announced(db, sid)) == sorted(m.id for m in crew)
+
+
+async def _announced(db, sid) -> list[str]:
+    """Whom the notifications of the session were announced to (`rally.notify.delivered`), one
+    entry per event written."""
+    from notify_service.models import messaging
+    from sqlalchemy import select
+
+    outbox = messaging.outbox
+    async with db() as s:
+        return list((await s.execute(
+            select(outbox.c.payload["data"]["profileId"].astext).where(
+                outbox.c.subject == "rally.notify.delivered",
+                outbox.c.payload["data"]["sessionId"].astext == sid))).scalars())
 
 
 async def test_an_early_close_is_the_one_completed_notification(client, publish, users, db, h):

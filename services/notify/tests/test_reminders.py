@@ -83,3 +83,24 @@ async def test_completed_task_cancels_its_reminder_and_phase_deadline_is_reminde
 async def _cancelled(db, ref_key):
     r = await _reminder(db, ref_key)
     return r if r is not None and r.cancelled_at is not None else None
+
+
+async def test_the_next_phase_cancels_the_last_phase_deadline_reminder(client, publish, users, h, db):
+    ann, ben = users("ann", "ben")
+    sid = str(uuid.uuid4())
+    deadline = datetime.now(UTC) + timedelta(hours=3)
+    ref = f"phase:{sid}:submission:{deadline.isoformat()}"
+
+    def moved(frm: str, to: str, **kw: object) -> PhaseChanged:
+        return PhaseChanged.model_validate({
+            "sessionId": sid, "from": frm, "to": to, "ownerId": ann.id, "topic": "Outing",
+            "memberIds": [ann.id, ben.id], "reason": "manual", **kw})
+
+    await publish(moved("tasks", "submission", deadlineAt=deadline.isoformat()))
+    armed = await h.wait_for(lambda: _reminder(db, ref))
+    assert armed.cancelled_at is None and armed.fired_at is None
+    await publish(moved("submission", "completed"))
+    cancelled = await h.wait_for(lambda: _cancelled(db, ref))
+    assert cancelled.fired_at is None
+    for u in (ann, ben):  # the move itself is still told (as the goal achieved)
+        await h.wait_for(lambda u=u: _kind(client, h, u, "goal_achieved"))

@@ -68,11 +68,18 @@ async def add_events(
                            "SELECT e, s, p::jsonb FROM unnest(%s::text[], %s::text[], %s::text[]) "
                            "WITH ORDINALITY AS u(e, s, p, n) ORDER BY n",
                            (list(ids), list(subjects), list(payloads)))
-    # Handed to the relay once the transaction has committed (rally_shared.db.unit_of_work).
+    hand_over(session, table, rows, events)
+    return events
+
+
+def hand_over(session: AsyncSession, table: str, rows: Sequence[tuple[str, str, str]],
+              events: Sequence[Event]) -> None:
+    """Rows the transaction wrote to `table` (`outbox_row` of each event), handed to the relay once
+    it has committed (rally_shared.db.unit_of_work); for a caller writing them by a statement of
+    its own."""
     outbox_committed_rows(session, table).extend(
         (event_id, subject, payload, e.traceparent) for (event_id, subject, payload), e in zip(rows, events,
                                                                                              strict=True))
-    return events
 
 
 def prepare_events(items: Sequence[EventData | Event], *, request_id: str | None = None) -> list[Event]:

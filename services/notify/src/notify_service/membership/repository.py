@@ -24,23 +24,26 @@ ADD_OWNER = pg_insert(SessionMember).on_conflict_do_update(
     index_elements=["session_id", "profile_id"], set_={"role": "owner"})
 
 _SESSIONS, _MEMBERS = qualified(KnownSession.__table__), qualified(SessionMember.__table__)  # type: ignore[arg-type]
-# What `upsert_session` and `add_members` (owner, then members) write, in one statement: every
-# phase change and every AI result names the session, its owner and its members.
-RECORD_SESSION = f"""
-WITH s AS (
+# What `upsert_session` and `add_members` (owner, then members) write, as the CTEs of one statement:
+# every phase change and every AI result names the session, its owner and its members. Parameters:
+# sid, owner, topic, phase, at, members (`record_params`). A statement may add its own work to them
+# (`notifications.repository.record_session_and_audience`).
+RECORD_SESSION_CTES = f"""
+rec_session AS (
   INSERT INTO {_SESSIONS} AS t (session_id, owner_id, topic, phase)
   VALUES (%(sid)s, %(owner)s, %(topic)s, %(phase)s)
   ON CONFLICT (session_id) DO UPDATE SET owner_id = excluded.owner_id, topic = excluded.topic,
     phase = coalesce(excluded.phase, t.phase), updated_at = now()
-), o AS (
+), rec_owner AS (
   INSERT INTO {_MEMBERS} AS m (session_id, profile_id, role, name, joined_at)
   VALUES (%(sid)s, %(owner)s, 'owner', '', %(at)s)
   ON CONFLICT (session_id, profile_id) DO UPDATE SET role = 'owner'
-)
-INSERT INTO {_MEMBERS} (session_id, profile_id, role, name, joined_at)
-SELECT %(sid)s, unnest(%(members)s::text[]), 'member', '', %(at)s
-ON CONFLICT (session_id, profile_id) DO NOTHING
-"""
+), rec_members AS (
+  INSERT INTO {_MEMBERS} (session_id, profile_id, role, name, joined_at)
+  SELECT %(sid)s, unnest(%(members)s::text[]), 'member', '', %(at)s
+  ON CONFLICT (session_id, profile_id) DO NOTHING
+)"""
+RECORD_SESSION = f"WITH {RECORD_SESSION_CTES} SELECT 1"
 
 
 async def upsert_session(s: AsyncSession, session_id: str, owner_id: str, topic: str | None,
@@ -72,11 +75,17 @@ async def record_session(s: AsyncSession, session_id: str, owner_id: str, topic:
     """The session (owner, topic, and phase when given), its owner and the members an event names
     at `at`: as `upsert_session` and `add_members` for the owner and the members, one round trip.
     One who left stays out (only a join brings them back)."""
+    await (await driver_connection(s)).execute(RECORD_SESSION, record_params(
+        session_id, owner_id, topic, member_ids, at=at, phase=phase))
+
+
+def record_params(session_id: str, owner_id: str, topic: str, member_ids: Iterable[str], *,
+                  at: datetime, phase: Phase | None = None) -> dict[str, object]:
+    """`RECORD_SESSION_CTES`' parameters."""
     # The owner's row is the owner statement's alone: two inserts of one statement never meet.
     members = sorted(set(member_ids) - {owner_id})
-    await (await driver_connection(s)).execute(RECORD_SESSION, {
-        "sid": session_id, "owner": owner_id, "topic": topic, "phase": phase, "at": at,
-        "members": members})
+    return {"sid": session_id, "owner": owner_id, "topic": topic, "phase": phase, "at": at,
+            "members": members}
 
 
 async def join(s: AsyncSession, session_id: str, profile_id: str, *, name: str, role: str,

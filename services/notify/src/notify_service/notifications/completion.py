@@ -13,6 +13,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notify_service import kinds
+from notify_service.notifications.repository import Audience
 from notify_service.notifications.service import notify_many
 from notify_service.text import quoted
 
@@ -33,12 +34,14 @@ def _body(reason: str, task_count: int | None) -> str:
 
 
 async def notify_completed(s: AsyncSession, session_id: str, recipients: list[str], *, topic: str,
-                           reason: str, task_count: int | None = None) -> None:
-    """`goal_achieved` to each recipient who does not have it for this session yet."""
+                           reason: str, task_count: int | None = None,
+                           audience: Audience | None = None) -> None:
+    """`goal_achieved` to each recipient who does not have it for this session yet (`audience`:
+    theirs, when the caller read it)."""
     title = f"{quoted(topic)} is completed: goal achieved" if topic else \
         "Your session is completed: goal achieved"
     # Both consumers may insert at once: the same order of rows in both keeps them from deadlocking.
     await notify_many(
         s, sorted(set(recipients)), kind=kinds.GOAL_ACHIEVED, source_key=source_key(session_id),
         session_id=session_id, title=title, body=_body(reason, task_count),
-        data={"to": "completed", "reason": reason, "taskCount": task_count})
+        data={"to": "completed", "reason": reason, "taskCount": task_count}, audience=audience)

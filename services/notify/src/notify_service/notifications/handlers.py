@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from notify_service import kinds
 from notify_service.membership import repository as members
 from notify_service.notifications import bursts, completion
+from notify_service.notifications import repository as notifications
 from notify_service.notifications.service import notify_many
 from notify_service.reminders import service as reminders
 from notify_service.runtime import runtime
@@ -53,11 +54,13 @@ def _in(topic: str) -> str:
 @consumers.on(PhaseChanged.TYPE, "phase_changed")
 async def on_phase_changed(s: AsyncSession, event: Event) -> None:
     d = parse_data(event, PhaseChanged)
-    await members.record_session(s, d.session_id, d.owner_id, d.topic, d.member_ids,
-                                 at=event.occurred_at, phase=d.to_phase)
     # The event names the members at the moment of the change; only they are told.
     recipients = list(dict.fromkeys([*d.member_ids, d.owner_id])) if d.member_ids else \
         await members.member_ids(s, d.session_id)
+    # Recorded, the old phase's deadline reminders cancelled, and who may hear of it: one round trip.
+    audience = await notifications.record_session_and_audience(
+        s, d.session_id, d.owner_id, d.topic, d.member_ids, at=event.occurred_at, phase=d.to_phase,
+        cancel_kind=kinds.PHASE_DEADLINE_NEAR, audience_of=recipients)
     to = phase_label(d.to_phase)
     body = (f"The session moved from {phase_label(d.from_phase)} to {to}." if d.from_phase
             else f"The session is in {to}.")
@@ -66,14 +69,14 @@ async def on_phase_changed(s: AsyncSession, event: Event) -> None:
     if d.to_phase == "completed":
         # all_completed may say the same first: one notification for both (completion.py).
         await completion.notify_completed(s, d.session_id, recipients, topic=d.topic,
-                                          reason=d.reason)
+                                          reason=d.reason, audience=audience)
     else:
         await notify_many(
             s, recipients, kind=kinds.PHASE_CHANGED, source_key=event.id, session_id=d.session_id,
             title=f"{quoted(d.topic)} moved to {to}", body=body,
             data={"from": d.from_phase, "to": d.to_phase, "reason": d.reason,
-                  "deadlineAt": d.deadline_at.isoformat() if d.deadline_at else None})
-    await reminders.cancel_phase_deadlines(s, d.session_id)
+                  "deadlineAt": d.deadline_at.isoformat() if d.deadline_at else None},
+            audience=audience)
     if d.deadline_at:
         await reminders.schedule_phase_deadline(
             s, session_id=d.session_id, phase=d.to_phase, topic=d.topic,

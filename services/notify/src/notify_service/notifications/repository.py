@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, and_, bindparam, case, delete, exists, func, select, tuple_, update
-from sqlalchemy.dialects.postgresql import ARRAY
+from rally_shared.contracts.envelope import Event
+from rally_shared.contracts.session import Phase
+from rally_shared.db import driver_connection, qualified, utcnow
+from rally_shared.messaging.outbox import hand_over, outbox_row
+from sqlalchemy import Table, case, delete, func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from notify_service.membership import repository as members
 from notify_service.models import (
     Delivery,
     DigestItem,
@@ -19,45 +26,107 @@ from notify_service.models import (
     Preferences,
     SessionMember,
 )
+from notify_service.reminders import repository as reminders
 
-INSERT_ONCE = (pg_insert(Notification).on_conflict_do_nothing(constraint="uq_notifications_source")
-               .returning(Notification))
-_ids = func.unnest(bindparam("ids", type_=ARRAY(String))).table_valued("pid").render_derived(name="x")
-# Who of these profiles a session's notification may reach, and their saved preferences, in one
-# round trip: each profile, whether they left the session, their preferences (None: never saved),
-# and whether the session was deleted.
-AUDIENCE = (
-    select(_ids.c.pid, SessionMember.left_at.is_not(None), Preferences,
-           exists().where(KnownSession.session_id == bindparam("sid"),
-                          KnownSession.deleted_at.is_not(None)))
-    .select_from(_ids)
-    .outerjoin(SessionMember, and_(SessionMember.session_id == bindparam("sid"),
-                                   SessionMember.profile_id == _ids.c.pid))
-    .outerjoin(Preferences, Preferences.profile_id == _ids.c.pid))
+_NOTIFICATIONS, _PREFERENCES = qualified(Notification.__table__), qualified(Preferences.__table__)  # type: ignore[arg-type]
+_SESSIONS, _MEMBERS = qualified(KnownSession.__table__), qualified(SessionMember.__table__)  # type: ignore[arg-type]
+_PREFERENCE_FIELDS = ("muted_kinds", "channels", "email", "webhook_url", "digest")
+# Who of these profiles (ids) a session's (sid) notification may reach, and their saved
+# preferences: each profile, whether they left the session, whether they saved preferences and
+# what `notify_many` reads of them, and whether the session was deleted.
+AUDIENCE = f"""
+SELECT x.pid, m.left_at IS NOT NULL, p.profile_id IS NOT NULL,
+  {", ".join(f"p.{f}" for f in _PREFERENCE_FIELDS)},
+  EXISTS (SELECT 1 FROM {_SESSIONS} WHERE session_id = %(sid)s AND deleted_at IS NOT NULL)
+FROM unnest(%(ids)s::text[]) AS x(pid)
+LEFT JOIN {_MEMBERS} m ON m.session_id = %(sid)s AND m.profile_id = x.pid
+LEFT JOIN {_PREFERENCES} p ON p.profile_id = x.pid"""
+# A phase change's bookkeeping and its audience in one round trip: the session and the members it
+# names are recorded, the old phase's deadline reminders cancelled, and the audience read. The
+# audience is read as it was before: recording adds members who have not left and never marks a
+# session deleted, so it cannot change who is gone.
+RECORD_SESSION_AND_AUDIENCE = (
+    f"WITH {members.RECORD_SESSION_CTES}, cancelled AS ({reminders.CANCEL_KIND_IN_SESSION})"
+    f"{AUDIENCE}")
+# The same notification for several profiles (ids, pids, in order), each unless they have it
+# (profile, source, kind); with the events that announce them (event_ids, subjects, payloads,
+# for_ids: the notification each one announces), written for those inserted only. Returns the
+# ids inserted.
+INSERT_ONCE = f"""
+WITH n AS (
+  INSERT INTO {_NOTIFICATIONS} (id, profile_id, session_id, kind, title, body, data, source_key)
+  SELECT u.id, u.pid, %(sid)s, %(kind)s, %(title)s, %(body)s, %(data)s::jsonb, %(source)s
+  FROM unnest(%(ids)s::uuid[], %(pids)s::text[]) WITH ORDINALITY AS u(id, pid, k) ORDER BY u.k
+  ON CONFLICT ON CONSTRAINT uq_notifications_source DO NOTHING
+  RETURNING id
+), announced AS (
+  INSERT INTO {{outbox}} (event_id, subject, payload)
+  SELECT v.e, v.s, v.p::jsonb
+  FROM unnest(%(event_ids)s::text[], %(subjects)s::text[], %(payloads)s::text[], %(for_ids)s::uuid[])
+    WITH ORDINALITY AS v(e, s, p, nid, k)
+  WHERE v.nid IN (SELECT id FROM n) ORDER BY v.k
+)
+SELECT id FROM n"""
 # Unread first (rank 1), then newest: one sort key for the feed and its keyset cursor.
 UNREAD_RANK = case((Notification.read_at.is_(None), 1), else_=0)
 
 
-async def insert_many_once(s: AsyncSession, rows: list[dict[str, Any]]) -> list[Notification]:
-    """Insert each row unless its (profile, source, kind) exists, in one statement; the rows
-    inserted, in their order (the repeats are left out)."""
-    if not rows:
-        return []
-    # One fixed statement with the rows as parameters: compiled once, sent as one multi-row insert.
-    created = {n.profile_id: n for n in await s.scalars(
-        INSERT_ONCE, [{"id": uuid.uuid4(), **r} for r in rows])}
-    return [created[r["profile_id"]] for r in rows if r["profile_id"] in created]
+@dataclass(frozen=True)
+class Audience:
+    """Of the profiles asked about, those nothing of the session may reach (everyone when it was
+    deleted, else those who left), and the saved preferences of the others."""
+
+    gone: set[str]
+    saved: dict[str, Preferences]
 
 
-async def audience(s: AsyncSession, session_id: str, profile_ids: list[str]
-                   ) -> tuple[set[str], dict[str, Preferences]]:
-    """Of these profiles, those nothing of this session may reach (everyone when it was deleted,
-    else those who left), and the saved preferences of the others."""
-    rows = (await s.execute(AUDIENCE, {"ids": profile_ids, "sid": session_id})).all()
-    if rows and rows[0][3]:
-        return set(profile_ids), {}
-    gone = {pid for pid, left, _, _ in rows if left}
-    return gone, {pid: p for pid, left, p, _ in rows if p is not None and not left}
+def _audience(rows: Sequence[Sequence[Any]]) -> Audience:
+    if rows and rows[0][-1]:
+        return Audience({r[0] for r in rows}, {})
+    gone = {r[0] for r in rows if r[1]}
+    # Read-only copies (not in the ORM session): `notify_many` only reads them.
+    saved = {r[0]: Preferences(profile_id=r[0], **dict(zip(_PREFERENCE_FIELDS, r[3:-1], strict=True)))
+             for r in rows if r[2] and not r[1]}
+    return Audience(gone, saved)
+
+
+async def audience(s: AsyncSession, session_id: str, profile_ids: list[str]) -> Audience:
+    cur = await (await driver_connection(s)).execute(AUDIENCE, {"ids": profile_ids, "sid": session_id})
+    return _audience(await cur.fetchall())
+
+
+async def record_session_and_audience(
+    s: AsyncSession, session_id: str, owner_id: str, topic: str, member_ids: Iterable[str], *,
+    at: datetime, phase: Phase, cancel_kind: str, audience_of: list[str],
+) -> Audience:
+    """`membership.repository.record_session`, `reminders.repository.CANCEL_KIND_IN_SESSION` (of
+    `cancel_kind`, now) and `audience` (of `audience_of`), in one round trip."""
+    params = members.record_params(session_id, owner_id, topic, member_ids, at=at, phase=phase)
+    params |= {"cancelled_at": utcnow(), "kind": cancel_kind, "ids": audience_of}
+    cur = await (await driver_connection(s)).execute(RECORD_SESSION_AND_AUDIENCE, params)
+    return _audience(await cur.fetchall())
+
+
+async def insert_once(s: AsyncSession, outbox: Table, ids: list[uuid.UUID], profile_ids: list[str], *,
+                      session_id: str | None, kind: str, title: str, body: str,
+                      data: dict[str, Any], source_key: str, events: Sequence[Event],
+                      announces: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+    """Insert the notification `ids[i]` for `profile_ids[i]` unless the profile has it, and the
+    events announcing those inserted (`events[j]` announces `announces[j]`), in one statement;
+    the ids inserted. The events' rows go to the relay after the commit."""
+    if not ids:
+        return set()
+    rows = [outbox_row(e) for e in events]
+    event_ids, subjects, payloads = ([r[i] for r in rows] for i in range(3))
+    table = qualified(outbox)
+    cur = await (await driver_connection(s)).execute(INSERT_ONCE.format(outbox=table), {
+        "ids": ids, "pids": profile_ids, "sid": session_id, "kind": kind, "title": title,
+        "body": body, "data": json.dumps(data), "source": source_key, "event_ids": event_ids,
+        "subjects": subjects, "payloads": payloads, "for_ids": list(announces)})
+    created = {row[0] for row in await cur.fetchall()}
+    written = [(row, e) for row, e, nid in zip(rows, events, announces, strict=True) if nid in created]
+    hand_over(s, table, [row for row, _ in written], [e for _, e in written])
+    return created
 
 
 async def insert_digest_item(s: AsyncSession, values: dict[str, Any]) -> bool:

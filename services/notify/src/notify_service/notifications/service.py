@@ -14,25 +14,33 @@ import uuid
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
 from rally_shared.auth import Principal
 from rally_shared.contracts.notify import NotificationDelivered
 from rally_shared.db import after_commit, utcnow
 from rally_shared.errors import NotFound
+from rally_shared.messaging.outbox import prepare_events
 from rally_shared.pagination import Page, PageParams, make_page
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from notify_service.events import audit, emit_many
+from notify_service.events import audit
 from notify_service.kinds import DIGEST, EMAIL, IN_APP, PUSH, WEBHOOK
 from notify_service.metrics import NOTIFICATIONS
-from notify_service.models import Notification, Preferences
+from notify_service.models import Preferences, messaging
 from notify_service.notifications import repository as repo
 from notify_service.notifications.schemas import NotificationRead, ReadAllResult
 from notify_service.preferences.repository import defaults
 from notify_service.push import service as push
 from notify_service.runtime import live, settings
+
+
+class Created(NamedTuple):
+    """A notification `notify_many` wrote."""
+
+    id: uuid.UUID
+    profile_id: str
 
 
 async def load_preferences(s: AsyncSession, profile_ids: Iterable[str]) -> dict[str, Preferences]:
@@ -53,7 +61,7 @@ async def notify(
     session_id: str | None = None,
     data: dict[str, Any] | None = None,
     prefs: Preferences | None = None,
-) -> Notification | None:
+) -> Created | None:
     """Create one notification for one member; None when muted, held for the digest, a repeat,
     or about a session that was deleted or that the member left."""
     created = await notify_many(s, [profile_id], kind=kind, title=title, body=body,
@@ -73,44 +81,56 @@ async def notify_many(
     session_id: str | None = None,
     data: dict[str, Any] | None = None,
     prefs: Mapping[str, Preferences] | None = None,
-) -> list[Notification]:
+    audience: repo.Audience | None = None,
+) -> list[Created]:
     """The same notification for several members, each at most once, in the order given.
 
-    A handful of statements whatever the number of members (who is silenced, their preferences,
-    one insert, one batch of events): a phase change of a big group is one of these."""
+    A handful of statements whatever the number of members (who is silenced and their
+    preferences, unless the caller read them as `audience`; the notifications and their events
+    in one statement): a phase change of a big group is one of these."""
     ids = list(dict.fromkeys(profile_ids))
     known = dict(prefs or {})
     if session_id is not None and ids:
         # Who may hear of the session, and their preferences: one round trip.
-        gone, saved = await repo.audience(s, session_id, ids)
-        ids = [pid for pid in ids if pid not in gone]
-        known = {pid: known.get(pid) or saved.get(pid) or defaults(pid) for pid in ids}
+        if audience is None:
+            audience = await repo.audience(s, session_id, ids)
+        ids = [pid for pid in ids if pid not in audience.gone]
+        known = {pid: known.get(pid) or audience.saved.get(pid) or defaults(pid) for pid in ids}
     elif missing := [pid for pid in ids if pid not in known]:
         known |= await load_preferences(s, missing)
-    rows = []
+    title = title[:300]
+    to: list[str] = []
     for pid in ids:
         p = known[pid]
         if kind in p.muted_kinds:
             continue
-        row = {"profile_id": pid, "session_id": session_id, "kind": kind, "title": title[:300],
-               "body": body, "data": data or {}, "source_key": source_key}
         if kind != DIGEST and p.digest == "daily" and kind in settings.digest_kinds:
-            await repo.insert_digest_item(s, row)
+            await repo.insert_digest_item(s, {
+                "profile_id": pid, "session_id": session_id, "kind": kind, "title": title,
+                "body": body, "data": data or {}, "source_key": source_key})
         else:
-            rows.append(row)
-    # A member who has it already (a redelivery, a restarted scheduler) is left out here.
-    created = await repo.insert_many_once(s, rows)
+            to.append(pid)
+    # Each gets an id here, so the event announcing it can be written in the same statement; a
+    # member who has it already (a redelivery, a restarted scheduler) is left out there.
+    planned = [Created(uuid.uuid4(), pid) for pid in to]
+    in_app = [n for n in planned if IN_APP in known[n.profile_id].channels]
+    events = prepare_events([
+        NotificationDelivered(notification_id=str(n.id), profile_id=n.profile_id,
+                              session_id=session_id, kind=kind, channel=IN_APP, title=title)
+        for n in in_app])
+    inserted = await repo.insert_once(
+        s, messaging.outbox, [n.id for n in planned], to, session_id=session_id, kind=kind,
+        title=title, body=body, data=data or {}, source_key=source_key, events=events,
+        announces=[n.id for n in in_app])
+    created = [n for n in planned if n.id in inserted]
     if not created:
         return []
     NOTIFICATIONS.labels(kind, IN_APP).inc(len(created))
-    events = await emit_many(s, [
-        NotificationDelivered(notification_id=str(n.id), profile_id=n.profile_id,
-                              session_id=session_id, kind=kind, channel=IN_APP, title=n.title)
-        for n in created if IN_APP in known[n.profile_id].channels])
-    for event in events:
-        # This replica's streams get it right after the commit; the relay's copy reaches the
-        # other replicas (and is dropped here as a repeat).
-        after_commit(s, partial(live.dispatch, event.model_dump(mode="json", by_alias=True)))
+    for event, n in zip(events, in_app, strict=True):
+        if n.id in inserted:
+            # This replica's streams get it right after the commit; the relay's copy reaches the
+            # other replicas (and is dropped here as a repeat).
+            after_commit(s, partial(live.dispatch, event.model_dump(mode="json", by_alias=True)))
     for n in created:
         p = known[n.profile_id]
         if EMAIL in p.channels and p.email:
@@ -119,7 +139,7 @@ async def notify_many(
         if WEBHOOK in p.channels and p.webhook_url:
             await repo.add_delivery(s, n.id, n.profile_id, WEBHOOK, p.webhook_url)
             NOTIFICATIONS.labels(kind, WEBHOOK).inc()
-        if await push.queue(s, n, p):
+        if await push.queue(s, n.id, n.profile_id, p):
             NOTIFICATIONS.labels(kind, PUSH).inc()
     return created
 

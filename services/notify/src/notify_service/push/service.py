@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from notify_service.delivery.targets import TargetRefused
 from notify_service.events import audit
 from notify_service.kinds import PUSH
-from notify_service.models import Notification, Preferences
+from notify_service.models import Preferences
 from notify_service.notifications import repository as notifications
 from notify_service.preferences import repository as prefs_repo
 from notify_service.push import keys
@@ -72,11 +72,12 @@ async def unsubscribe(s: AsyncSession, who: Principal, body: PushSubscriptionDel
     return PushSubscriptionRead(endpoint=body.endpoint, devices=await repo.count_of(s, who.profile_id))
 
 
-async def queue(s: AsyncSession, n: Notification, prefs: Preferences) -> int:
-    """One push delivery per subscribed device; the target is the subscription's id."""
+async def queue(s: AsyncSession, notification_id: uuid.UUID, profile_id: str, prefs: Preferences) -> int:
+    """One push delivery of the notification per subscribed device of its profile; the target is
+    the subscription's id."""
     if PUSH not in prefs.channels:
         return 0
-    ids: list[uuid.UUID] = await repo.ids_of(s, n.profile_id)
+    ids: list[uuid.UUID] = await repo.ids_of(s, profile_id)
     for sid in ids:
-        await notifications.add_delivery(s, n.id, n.profile_id, PUSH, str(sid))
+        await notifications.add_delivery(s, notification_id, profile_id, PUSH, str(sid))
     return len(ids)

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from rally_shared.db import driver_connection, qualified
+from rally_shared.db import qualified
 from sqlalchemy import ColumnElement, case, func, literal, select, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -139,13 +139,12 @@ async def cancel(s: AsyncSession, at: datetime, *, kind: str | None = None,
     return len((await s.execute(q.values(cancelled_at=at).returning(Reminder.id))).all())
 
 
-async def cancel_kind_in_session(s: AsyncSession, at: datetime, *, kind: str, session_id: str) -> None:
-    """`cancel` by kind and session, as a fixed plain statement: every phase change runs it, and
-    most sessions have nothing to cancel."""
-    await (await driver_connection(s)).execute(
-        f"UPDATE {qualified(Reminder.__table__)} SET cancelled_at = %s "  # type: ignore[arg-type]
-        "WHERE session_id = %s AND kind = %s AND fired_at IS NULL AND cancelled_at IS NULL",
-        (at, session_id, kind))
+# Cancel the pending reminders of a kind (kind) in a session (sid), at cancelled_at, as a fixed
+# plain statement: every phase change runs it (inside its own statement,
+# `notifications.repository.record_session_and_audience`), and most sessions have nothing to cancel.
+CANCEL_KIND_IN_SESSION = (
+    f"UPDATE {qualified(Reminder.__table__)} SET cancelled_at = %(cancelled_at)s "  # type: ignore[arg-type]
+    "WHERE session_id = %(sid)s AND kind = %(kind)s AND fired_at IS NULL AND cancelled_at IS NULL")
 
 
 async def cancel_ahead(s: AsyncSession, at: datetime, *, kind: str, ref_key: str,

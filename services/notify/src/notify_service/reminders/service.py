@@ -112,11 +112,6 @@ async def schedule_phase_deadline(s: AsyncSession, *, session_id: str, phase: Ph
                     payload={"phase": phase, "topic": topic, "memberIds": member_ids})
 
 
-async def cancel_phase_deadlines(s: AsyncSession, session_id: str) -> None:
-    """The phase moved on: reminders about the old phase's deadline are moot."""
-    await repo.cancel_kind_in_session(s, utcnow(), kind=PHASE_DEADLINE_NEAR, session_id=session_id)
-
-
 def _vote_ref(session_id: str, generation_id: str) -> str:
     return f"vote:{session_id}:{generation_id}"
 
