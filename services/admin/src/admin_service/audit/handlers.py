@@ -2,19 +2,35 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from rally_shared.contracts.audit import AuditRecorded
 from rally_shared.contracts.envelope import Event, parse_data
+from rally_shared.db import before_commit
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin_service.analytics import service as analytics
-from admin_service.audit.repository import insert_record
+from admin_service.audit.repository import insert_records
 from admin_service.runtime import runtime
+
+PENDING = "audit_records"
 
 
 async def on_audit_recorded(s: AsyncSession, event: Event) -> None:
-    data = parse_data(event, AuditRecorded)
-    if await insert_record(s, event.id, data):
-        await analytics.on_audit(s, event.id, data)
+    # A batch's records are written together, by one statement, before its transaction commits.
+    pending = s.info.get(PENDING)
+    if pending is None:
+        pending = s.info[PENDING] = []
+        before_commit(s, partial(_store, s))
+    pending.append((event.id, parse_data(event, AuditRecorded)))
+
+
+async def _store(s: AsyncSession) -> None:
+    records = s.info.pop(PENDING, [])
+    stored = await insert_records(s, records)
+    for event_id, data in records:
+        if event_id in stored:  # a repeat was counted the first time
+            await analytics.on_audit(s, event_id, data)
 
 
 runtime.consumers.on_batch(AuditRecorded.TYPE, "audit_recorded")(on_audit_recorded)

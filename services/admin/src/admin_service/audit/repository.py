@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from rally_shared.contracts.audit import AuditRecorded
+from rally_shared.db import driver_connection, qualified
 from sqlalchemy import select, tuple_
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin_service.metrics import AUDIT_RECORDS
@@ -17,18 +19,40 @@ from admin_service.paging import as_int, cursor_parts
 
 async def insert_record(s: AsyncSession, event_id: str, data: AuditRecorded) -> bool:
     """Store one record; a repeat of the same event id is ignored. True if stored."""
-    stmt = (
-        pg_insert(AuditRecord)
-        .values(event_id=event_id, service=data.service[:40], actor_id=data.actor_id,
-                action=data.action[:80], entity=data.entity[:80], entity_id=data.entity_id[:64],
-                before=data.before, after=data.after, request_id=(data.request_id or None),
-                at=data.at)
-        .on_conflict_do_nothing(index_elements=[AuditRecord.event_id])
-        .returning(AuditRecord.seq)
-    )
-    stored = (await s.execute(stmt)).first() is not None
-    if stored:
-        AUDIT_RECORDS.labels(data.service).inc()
+    return bool(await insert_records(s, [(event_id, data)]))
+
+
+_LOG = qualified(AuditRecord.__table__)  # type: ignore[arg-type]
+# Records as arrays, one statement whatever their number, in their order; repeats are skipped.
+INSERT_RECORDS = f"""
+INSERT INTO {_LOG} (event_id, service, actor_id, action, entity, entity_id, before, after,
+                    request_id, at)
+SELECT e, sv, ac, act, en, eid, b::jsonb, a::jsonb, r, t
+FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],
+            %s::text[], %s::text[], %s::timestamptz[]) WITH ORDINALITY
+  AS u(e, sv, ac, act, en, eid, b, a, r, t, n)
+ORDER BY n
+ON CONFLICT (event_id) DO NOTHING
+RETURNING event_id"""
+
+
+async def insert_records(s: AsyncSession, records: Sequence[tuple[str, AuditRecorded]]) -> set[str]:
+    """Store records (event id, record) in one statement; a repeat of an event id is ignored.
+    The event ids stored."""
+    if not records:
+        return set()
+    columns: list[list[Any]] = [[] for _ in range(10)]
+    for event_id, d in records:
+        # None stays JSON null in `before` / `after`, as the ORM wrote it.
+        for column, value in zip(columns, (
+                event_id, d.service[:40], d.actor_id, d.action[:80], d.entity[:80], d.entity_id[:64],
+                json.dumps(d.before), json.dumps(d.after), d.request_id or None, d.at), strict=True):
+            column.append(value)
+    cur = await (await driver_connection(s)).execute(INSERT_RECORDS, columns)
+    stored = {row[0] for row in await cur.fetchall()}
+    for event_id, d in records:
+        if event_id in stored:
+            AUDIT_RECORDS.labels(d.service).inc()
     return stored
 
 
