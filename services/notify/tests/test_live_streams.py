@@ -106,3 +106,22 @@ def test_the_streams_document_resuming(app):
         names = {(p["in"], p["name"]) for p in stream["parameters"]}
         assert {("header", "Last-Event-ID"), ("query", "lastEventId")} <= names
         assert "text/event-stream" in stream["responses"]["200"]["content"]
+
+
+def test_a_closed_stream_leaves_only_its_own_listings():
+    from notify_service.live.hub import LiveHub
+
+    hub = LiveHub()
+    both = hub.subscribe(session_id="s1", profile_id="p1")
+    same_session = hub.subscribe(session_id="s1")
+    other = hub.subscribe(profile_id="p2")
+    hub.unsubscribe(both)
+    assert dict(hub.by_session) == {"s1": {same_session}}
+    assert dict(hub.by_profile) == {"p2": {other}}
+    hub.unsubscribe(both)  # twice is harmless
+    hub.unsubscribe(same_session)
+    hub.unsubscribe(other)
+    assert not hub.by_session and not hub.by_profile and not hub._keys
+    # An event for a listing that is gone reaches nobody and fails nothing.
+    hub.dispatch({"id": "e1", "type": "rally.notify.delivered",
+                  "data": {"profileId": "p1", "sessionId": "s1"}})

@@ -32,6 +32,8 @@ class LiveHub:
     def __init__(self) -> None:
         self.by_session: dict[str, set[asyncio.Queue[dict[str, Any]]]] = defaultdict(set)
         self.by_profile: dict[str, set[asyncio.Queue[dict[str, Any]]]] = defaultdict(set)
+        # Where each queue is listed, so a stream that closes leaves without a scan of every key.
+        self._keys: dict[asyncio.Queue[dict[str, Any]], list[tuple[dict[str, set[Any]], str]]] = {}
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._nc: Any = None
         self._subs: list[Any] = []
@@ -85,17 +87,19 @@ class LiveHub:
     def subscribe(self, *, session_id: str | None = None, profile_id: str | None = None
                   ) -> asyncio.Queue[dict[str, Any]]:
         q: asyncio.Queue[dict[str, Any]] = asyncio.Queue(QUEUE_SIZE)
-        if session_id:
-            self.by_session[session_id].add(q)
-        if profile_id:
-            self.by_profile[profile_id].add(q)
+        keys = self._keys[q] = []
+        for index, key in ((self.by_session, session_id), (self.by_profile, profile_id)):
+            if key:
+                index[key].add(q)
+                keys.append((index, key))
         return q
 
     def unsubscribe(self, q: asyncio.Queue[dict[str, Any]]) -> None:
-        for index in (self.by_session, self.by_profile):
-            for key in [k for k, qs in index.items() if q in qs]:
-                index[key].discard(q)
-                if not index[key]:
+        for index, key in self._keys.pop(q, ()):
+            listeners = index.get(key)
+            if listeners is not None:
+                listeners.discard(q)
+                if not listeners:
                     del index[key]
 
 
