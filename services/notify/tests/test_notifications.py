@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 from rally_shared.contracts.ai import GenerationFailed
@@ -81,6 +82,42 @@ async def test_idea_burst_becomes_one_notification_per_member_without_own_ideas(
     cat_item = h.of_kind(await h.feed(client, cat), "ideas_posted")[0]
     assert cat_item["title"].startswith("4 new ideas")
     assert await h.feed(client, outsider) == []
+
+
+async def test_ideas_of_several_sessions_arriving_together_join_their_own_bursts(
+        client, publish, users, settings, h, monkeypatch, db):
+    from notify_service.models import IdeaBurst
+    from sqlalchemy import select
+
+    monkeypatch.setattr(settings, "idea_burst_window_seconds", 1.5)
+    ann, ben, cat = users("ann", "ben", "cat")
+    first, second = await start_session(publish, ann, ben), await start_session(publish, cat, ben)
+    for sid in (first, second):
+        await h.wait_for(lambda sid=sid: _known_members(client, sid, 2))
+    posts = [(first, ann, "cinema"), (second, cat, "kayak"), (first, ann, "bowling"),
+             (second, ben, "picnic"), (first, ben, "museum")]
+    events = [await publish(IdeaPosted(session_id=sid, idea_id=str(uuid.uuid4()),
+                                       profile_id=author.id, text=text))
+              for sid, author, text in posts]
+    await publish(events[0], msg_id=f"{events[0].id}-again")  # a redelivery joins nothing
+
+    async def burst_texts(sid):
+        async with db() as s:
+            bursts = (await s.execute(select(IdeaBurst).where(IdeaBurst.session_id == sid))).scalars()
+            return [[i["text"] for i in b.ideas] for b in bursts]
+
+    async def all_in():
+        texts = [await burst_texts(first), await burst_texts(second)]
+        return texts if sum(len(t) for b in texts for t in b) >= 5 else None
+
+    await h.wait_for(all_in)
+    await asyncio.sleep(0.3)  # the redelivery, had it been written, would be in by now
+    # Each session's ideas in one burst, in the order posted; the redelivery is not there.
+    assert await burst_texts(first) == [["cinema", "bowling", "museum"]]
+    assert await burst_texts(second) == [["kayak", "picnic"]]
+    await h.wait_for(lambda: _has(client, h, ben, "ideas_posted", 2))
+    told = {i["sessionId"]: i["data"]["count"] for i in h.of_kind(await h.feed(client, ben), "ideas_posted")}
+    assert told == {first: 2, second: 1}  # Ben is not told of his own ideas
 
 
 async def _known_members(client, sid, n) -> bool:

@@ -7,12 +7,13 @@ counting only the ideas of others (nobody is notified about their own idea).
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import timedelta
+from functools import partial
 
-from rally_shared.db import utcnow
+from rally_shared.db import before_commit, driver_connection, qualified, utcnow
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from notify_service.kinds import IDEAS_POSTED
@@ -22,16 +23,37 @@ from notify_service.notifications.service import load_preferences, notify
 from notify_service.runtime import settings
 from notify_service.text import quoted
 
+_BURSTS = qualified(IdeaBurst.__table__)  # type: ignore[arg-type]
+# Ideas join their session's open burst, or open one: one row per session (ids, sids, and each
+# session's ideas as a JSON array, in order), whatever the number of sessions and ideas.
+ADD_IDEAS = f"""
+INSERT INTO {_BURSTS} AS b (id, session_id, ideas, flush_at)
+SELECT u.id, u.sid, u.ideas::jsonb, %(flush_at)s
+FROM unnest(%(ids)s::uuid[], %(sids)s::text[], %(ideas)s::text[]) AS u(id, sid, ideas)
+ON CONFLICT (session_id) WHERE flushed_at IS NULL DO UPDATE SET ideas = b.ideas || excluded.ideas"""
+PENDING = "idea_burst_items"
 
-async def add_idea(s: AsyncSession, *, session_id: str, idea_id: str, profile_id: str,
-                   text: str) -> None:
-    item = {"ideaId": idea_id, "profileId": profile_id, "text": text[:200]}
-    stmt = pg_insert(IdeaBurst).values(
-        id=uuid.uuid4(), session_id=session_id, ideas=[item],
-        flush_at=utcnow() + timedelta(seconds=settings.idea_burst_window_seconds))
-    await s.execute(stmt.on_conflict_do_update(
-        index_elements=["session_id"], index_where=IdeaBurst.flushed_at.is_(None),
-        set_={"ideas": IdeaBurst.ideas.op("||")(stmt.excluded.ideas)}))
+
+def add_idea(s: AsyncSession, *, session_id: str, idea_id: str, profile_id: str, text: str) -> None:
+    """The idea joins its session's burst when the transaction commits: the ideas of a batch of
+    events are written together, by one statement (`rally_shared.db.before_commit`)."""
+    pending: dict[str, list[dict[str, str]]] | None = s.info.get(PENDING)
+    if pending is None:
+        pending = s.info[PENDING] = {}
+        before_commit(s, partial(_write_pending, s))
+    pending.setdefault(session_id, []).append(
+        {"ideaId": idea_id, "profileId": profile_id, "text": text[:200]})
+
+
+async def _write_pending(s: AsyncSession) -> None:
+    pending: dict[str, list[dict[str, str]]] = s.info.pop(PENDING, {})
+    if not pending:
+        return
+    sids = list(pending)
+    await (await driver_connection(s)).execute(ADD_IDEAS, {
+        "ids": [uuid.uuid4() for _ in sids], "sids": sids,
+        "ideas": [json.dumps(pending[sid]) for sid in sids],
+        "flush_at": utcnow() + timedelta(seconds=settings.idea_burst_window_seconds)})
 
 
 async def flush_due(s: AsyncSession, limit: int) -> int:

@@ -83,11 +83,15 @@ async def on_phase_changed(s: AsyncSession, event: Event) -> None:
             deadline_at=d.deadline_at, member_ids=recipients)
 
 
-@consumers.on(IdeaPosted.TYPE, "idea_posted")
 async def on_idea_posted(s: AsyncSession, event: Event) -> None:
     d = parse_data(event, IdeaPosted)
-    await bursts.add_idea(s, session_id=d.session_id, idea_id=d.idea_id, profile_id=d.profile_id,
-                          text=d.text)
+    bursts.add_idea(s, session_id=d.session_id, idea_id=d.idea_id, profile_id=d.profile_id,
+                    text=d.text)
+
+
+# Ideas are told in bursts, seconds later: their events are taken in batches, and a batch's ideas
+# written by one statement (the busiest event of a session, one per idea posted).
+consumers.on_batch(IdeaPosted.TYPE, "idea_posted")(on_idea_posted)
 
 
 @consumers.on(TaskAssigned.TYPE, "task_assigned")
