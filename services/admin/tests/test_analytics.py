@@ -134,3 +134,49 @@ async def test_phase_changes_and_counters_folded_in_batches(client, admin_header
     # The earliest entry wins: ideation and approaches were entered at minute 2 (the late event).
     assert [(p["phase"], round(p["seconds"] or 0)) for p in d["phases"]][:2] == [
         ("ideation", 0), ("approaches", 360)]
+
+
+async def test_ideas_and_comments_folded_in_batches_per_member(client, admin_headers):
+    """Ideas and comments are summed per member over a batch and written at its commit: the
+    counts are exact across sessions, a redelivered event adds nothing, and a member first seen
+    through an idea keeps their name from the join."""
+    from datetime import timedelta
+
+    from rally_shared.contracts import session
+
+    t = utcnow() - timedelta(minutes=5)
+    one, two = str(uuid.uuid4()), str(uuid.uuid4())
+    ann, ben = str(uuid.uuid4()), str(uuid.uuid4())
+
+    def at(minutes: float, data):
+        ev = data.to_event()
+        ev.occurred_at = t + timedelta(minutes=minutes)
+        return ev
+
+    def idea(sid: str, who: str, minutes: float):
+        return at(minutes, session.IdeaPosted(session_id=sid, idea_id=str(uuid.uuid4()),
+                                              profile_id=who, text="x"))
+
+    def comment(sid: str, who: str, minutes: float):
+        return at(minutes, session.CommentPosted(session_id=sid, idea_id=str(uuid.uuid4()),
+                                                 comment_id=str(uuid.uuid4()), profile_id=who,
+                                                 text="y"))
+
+    events = [idea(one, ann, 1), idea(one, ann, 2), comment(one, ben, 2.5), idea(two, ben, 3),
+              comment(one, ann, 3.5), idea(one, ben, 4),
+              # Ben's join to the first session is consumed after his contributions.
+              at(0.5, session.MemberJoined(session_id=one, profile_id=ben, name="Ben"))]
+    for ev in events:
+        await publish_event(ev)
+    await publish_event(events[0], msg_id=str(uuid.uuid4()))  # a redelivery
+
+    async def folded():
+        d1, d2 = await _session(client, admin_headers, one), await _session(client, admin_headers, two)
+        return (d1, d2) if d1 and d2 and d1["ideas"] == 3 and d2["ideas"] == 1 and any(
+            m["name"] == "Ben" for m in d1["memberList"]) else None
+
+    d1, d2 = await eventually(folded)
+    counts = {m["profileId"]: (m["ideas"], m["comments"]) for m in d1["memberList"]}
+    assert counts == {ann: (2, 1), ben: (1, 1)}
+    assert {m["profileId"]: (m["ideas"], m["comments"]) for m in d2["memberList"]} == {ben: (1, 0)}
+    assert {m["profileId"]: m["name"] for m in d1["memberList"]}[ben] == "Ben"

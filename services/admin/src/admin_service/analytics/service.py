@@ -45,7 +45,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin_service.analytics import writes
-from admin_service.analytics.writes import count_day, count_notification
+from admin_service.analytics.writes import count_contribution, count_day, count_notification
 from admin_service.metrics import ANALYTICS_EVENTS
 from admin_service.models import (
     AnswerStat,
@@ -153,21 +153,13 @@ async def _refresh_answered(s: AsyncSession, sid: str, pid: str) -> None:
 
 async def _idea_posted(s: AsyncSession, ev: Event) -> None:
     d = parse_data(ev, IdeaPosted)
-    await _ensure_session(s, d.session_id, ev.occurred_at)
-    await _ensure_member(s, d.session_id, d.profile_id, ev.occurred_at)
-    await s.execute(update(MemberStat).where(MemberStat.session_id == d.session_id,
-                                             MemberStat.profile_id == d.profile_id)
-                    .values(ideas=MemberStat.ideas + 1))
+    count_contribution(s, d.session_id, d.profile_id, ev.occurred_at, ideas=1)
     count_day(s, "ideas_posted", ev.occurred_at)
 
 
 async def _comment_posted(s: AsyncSession, ev: Event) -> None:
     d = parse_data(ev, CommentPosted)
-    await _ensure_session(s, d.session_id, ev.occurred_at)
-    await _ensure_member(s, d.session_id, d.profile_id, ev.occurred_at)
-    await s.execute(update(MemberStat).where(MemberStat.session_id == d.session_id,
-                                             MemberStat.profile_id == d.profile_id)
-                    .values(comments=MemberStat.comments + 1))
+    count_contribution(s, d.session_id, d.profile_id, ev.occurred_at, comments=1)
     count_day(s, "comments_posted", ev.occurred_at)
 
 
@@ -394,7 +386,7 @@ FOLDS = {
 
 
 # Folds that only add to counters, written at the commit: nothing of theirs needs the lock.
-UNLOCKED = {_notification_delivered}
+UNLOCKED = {_notification_delivered, _idea_posted, _comment_posted}
 
 
 async def apply(s: AsyncSession, event: Event) -> bool:

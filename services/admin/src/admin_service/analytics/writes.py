@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime
 from functools import partial
+from typing import Any
 
 from rally_shared.contracts.session import PhaseChanged
 from rally_shared.db import before_commit, driver_connection, qualified
@@ -50,6 +51,24 @@ INSERT INTO {_MEMBERS} (session_id, profile_id, name, ideas, comments, joined_at
 SELECT %(sid)s, unnest(%(members)s::text[]), '', 0, 0, %(at)s
 ON CONFLICT (session_id, profile_id) DO NOTHING
 """
+
+# Ideas and comments, summed per member over the transaction: the sessions' rows (created if unseen,
+# `updated_at` the latest) and the members' (created if unseen, first seen the earliest), one
+# statement whatever the batch.
+ADD_CONTRIBUTIONS = f"""
+WITH s AS (
+  INSERT INTO {_SESSIONS} AS t (session_id, topic, approaches_generated, updated_at)
+  SELECT u.sid, '', 0, u.at FROM unnest(%(sids)s::text[], %(session_ats)s::timestamptz[]) AS u(sid, at)
+  ON CONFLICT (session_id) DO UPDATE SET updated_at = greatest(t.updated_at, excluded.updated_at)
+)
+INSERT INTO {_MEMBERS} AS m (session_id, profile_id, name, ideas, comments, joined_at)
+SELECT u.sid, u.pid, '', u.ideas, u.comments, u.at
+FROM unnest(%(member_sids)s::text[], %(pids)s::text[], %(ideas)s::int[], %(comments)s::int[],
+            %(member_ats)s::timestamptz[]) AS u(sid, pid, ideas, comments, at)
+ON CONFLICT (session_id, profile_id) DO UPDATE SET ideas = m.ideas + excluded.ideas,
+  comments = m.comments + excluded.comments, joined_at = least(m.joined_at, excluded.joined_at)
+"""
+CONTRIBUTIONS = "analytics_contributions"
 
 ADD_DAILY = f"""
 INSERT INTO {_DAILY} AS d (day, metric, value)
@@ -97,3 +116,31 @@ def count_day(s: AsyncSession, metric: str, at: datetime, n: int = 1) -> None:
 
 def count_notification(s: AsyncSession, kind: str, channel: str) -> None:
     _counter(s, "analytics_notifications", ADD_NOTIFICATIONS)[(kind[:60], channel[:20])] += 1
+
+
+def count_contribution(s: AsyncSession, session_id: str, profile_id: str, at: datetime, *,
+                       ideas: int = 0, comments: int = 0) -> None:
+    """An idea or a comment of a member, written with the transaction's others just before it
+    commits (`ADD_CONTRIBUTIONS`)."""
+    pending: dict[tuple[str, str], list[Any]] | None = s.info.get(CONTRIBUTIONS)
+    if pending is None:
+        pending = s.info[CONTRIBUTIONS] = {}
+        before_commit(s, partial(_write_contributions, s))
+    row = pending.setdefault((session_id, profile_id), [0, 0, at])
+    row[0] += ideas
+    row[1] += comments
+    row[2] = min(row[2], at)
+
+
+async def _write_contributions(s: AsyncSession) -> None:
+    pending: dict[tuple[str, str], list[Any]] = s.info.pop(CONTRIBUTIONS, {})
+    latest: dict[str, datetime] = {}
+    for (sid, _), (_, _, at) in pending.items():
+        latest[sid] = max(latest.get(sid, at), at)
+    # Sorted: two transactions writing the same rows lock them in the same order.
+    sids, members = sorted(latest), sorted(pending)
+    await (await driver_connection(s)).execute(ADD_CONTRIBUTIONS, {
+        "sids": sids, "session_ats": [latest[sid] for sid in sids],
+        "member_sids": [sid for sid, _ in members], "pids": [pid for _, pid in members],
+        "ideas": [pending[k][0] for k in members], "comments": [pending[k][1] for k in members],
+        "member_ats": [pending[k][2] for k in members]})
