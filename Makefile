@@ -40,6 +40,7 @@ api-docs: install
 # Benchmarks print their numbers; see bench/README.md for what each measures.
 bench: install
 	$(BIN)/python bench/ideas_throughput.py
+	$(BIN)/python bench/ideas_cost.py
 	$(BIN)/python bench/pipeline_latency.py
 	$(BIN)/python bench/usecase_matching.py
 	$(BIN)/python bench/scenario_throughput.py
