@@ -213,7 +213,9 @@ async def test_events_a_consumer_does_not_want_are_acknowledged_without_a_transa
         for event in (wanted, unwanted, odd):
             await publish_event(event)
         skipped = lambda: REGISTRY.get_sample_value("rally_events_skipped_total", {"consumer": durable})  # noqa: E731
-        await until(lambda: len(handled) == 2 and skipped() == 1)
+        # The handler runs before its transaction commits: the handling metric follows the commit.
+        committed = lambda: REGISTRY.get_sample_value("rally_event_handle_seconds_count", {"consumer": durable})  # noqa: E731
+        await until(lambda: committed() == 2 and skipped() == 1)
         assert sorted(handled) == sorted([wanted.id, odd.id])
         async with engine.connect() as conn:
             rows = (await conn.execute(text(
