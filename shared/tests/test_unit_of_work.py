@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from rally_shared.contracts.envelope import Event
-from rally_shared.db import after_commit, before_commit, driver_connection, qualified, unit_of_work
+from rally_shared.db import after_commit, before_commit, driver_connection, gathered, qualified, unit_of_work
 from rally_shared.messaging.outbox import add_events
 from sqlalchemy import text
 
@@ -50,6 +50,31 @@ async def test_a_failing_step_before_the_commit_rolls_everything_back(db):
     with pytest.raises(RuntimeError):
         await work()
     assert calls == [] and await _subjects(sm, tables) == []
+
+
+async def test_what_a_transaction_gathers_is_written_once_before_its_commit(db):
+    sm, tables = db
+    writes: list[list[str]] = []
+
+    async def write(s, subjects: list[str]) -> None:
+        writes.append(list(subjects))
+        await add_events(s, tables.outbox, [Event(type=x, data={}) for x in subjects])
+
+    async with unit_of_work(sm) as s:
+        for subject in ("rally.test.a", "rally.test.b"):
+            gathered(s, "subjects", list, write).append(subject)
+        assert writes == []  # nothing is written before the transaction ends
+    assert writes == [["rally.test.a", "rally.test.b"]]
+    assert await _subjects(sm, tables) == ["rally.test.a", "rally.test.b"]
+
+    async def fails() -> None:
+        async with unit_of_work(sm) as s:
+            gathered(s, "subjects", list, write).append("rally.test.c")
+            raise RuntimeError("the work failed")
+
+    with pytest.raises(RuntimeError):
+        await fails()
+    assert len(writes) == 1  # a transaction rolled back writes nothing
 
 
 async def test_several_events_are_one_statement_and_keep_their_order(db):

@@ -6,7 +6,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from psycopg import AsyncConnection
 from sqlalchemy import MetaData, Table
@@ -20,6 +20,8 @@ from sqlalchemy.ext.asyncio import (
 from rally_shared.messaging.signal import CommittedRow, outbox_signal
 
 log = logging.getLogger("rally.db")
+
+T = TypeVar("T")
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -114,6 +116,22 @@ def before_commit(session: AsyncSession, fn: Callable[[], Awaitable[None]]) -> N
     (a failure rolls it all back). Work gathered over a transaction is written once there, such
     as counters summed over a batch of events."""
     session.info.setdefault("before_commit", []).append(fn)
+
+
+def gathered(session: AsyncSession, key: str, new: Callable[[], T],
+                write: Callable[[AsyncSession, T], Awaitable[None]]) -> T:
+    """What the transaction gathers under `key` (made by `new` at first use), handed to `write`
+    once, just before the commit (`before_commit`): a batch of events adds to it event by event,
+    and it is written by one statement whatever the batch's size."""
+    found: T | None = session.info.get(key)
+    if found is None:
+        found = session.info[key] = new()
+
+        async def flush() -> None:
+            await write(session, session.info.pop(key))
+
+        before_commit(session, flush)
+    return found
 
 
 def after_commit(session: AsyncSession, fn: Callable[[], None]) -> None:

@@ -16,7 +16,7 @@ from functools import partial
 from typing import Any
 
 from rally_shared.contracts.session import PhaseChanged
-from rally_shared.db import before_commit, driver_connection, qualified
+from rally_shared.db import driver_connection, gathered, qualified
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin_service.models import DailyCount, MemberStat, NotificationStat, PhaseEntry, SessionStat
@@ -94,15 +94,10 @@ async def phase_changed(s: AsyncSession, d: PhaseChanged, at: datetime) -> None:
 
 def _counter(s: AsyncSession, key: str, sql: str) -> Counter[tuple[str, str]]:
     """The transaction's counter `key`, written with `sql` once, just before the commit."""
-    counts: Counter[tuple[str, str]] | None = s.info.get(key)
-    if counts is None:
-        counts = s.info[key] = Counter()
-        before_commit(s, partial(_write, s, key, sql))
-    return counts
+    return gathered(s, key, Counter, partial(_write, sql))
 
 
-async def _write(s: AsyncSession, key: str, sql: str) -> None:
-    counts: Counter[tuple[str, str]] = s.info.pop(key)
+async def _write(sql: str, s: AsyncSession, counts: Counter[tuple[str, str]]) -> None:
     # Sorted: two transactions adding to the same rows lock them in the same order.
     keys = sorted(k for k, n in counts.items() if n)
     if keys:
@@ -122,18 +117,14 @@ def count_contribution(s: AsyncSession, session_id: str, profile_id: str, at: da
                        ideas: int = 0, comments: int = 0) -> None:
     """An idea or a comment of a member, written with the transaction's others just before it
     commits (`ADD_CONTRIBUTIONS`)."""
-    pending: dict[tuple[str, str], list[Any]] | None = s.info.get(CONTRIBUTIONS)
-    if pending is None:
-        pending = s.info[CONTRIBUTIONS] = {}
-        before_commit(s, partial(_write_contributions, s))
+    pending: dict[tuple[str, str], list[Any]] = gathered(s, CONTRIBUTIONS, dict, _write_contributions)
     row = pending.setdefault((session_id, profile_id), [0, 0, at])
     row[0] += ideas
     row[1] += comments
     row[2] = min(row[2], at)
 
 
-async def _write_contributions(s: AsyncSession) -> None:
-    pending: dict[tuple[str, str], list[Any]] = s.info.pop(CONTRIBUTIONS, {})
+async def _write_contributions(s: AsyncSession, pending: dict[tuple[str, str], list[Any]]) -> None:
     latest: dict[str, datetime] = {}
     for (sid, _), (_, _, at) in pending.items():
         latest[sid] = max(latest.get(sid, at), at)

@@ -2,31 +2,22 @@
 
 from __future__ import annotations
 
-from functools import partial
-
 from rally_shared.contracts.audit import AuditRecorded
 from rally_shared.contracts.envelope import Event, parse_data
-from rally_shared.db import before_commit
+from rally_shared.db import gathered
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin_service.analytics import service as analytics
 from admin_service.audit.repository import insert_records
 from admin_service.runtime import runtime
 
-PENDING = "audit_records"
-
 
 async def on_audit_recorded(s: AsyncSession, event: Event) -> None:
     # A batch's records are written together, by one statement, before its transaction commits.
-    pending = s.info.get(PENDING)
-    if pending is None:
-        pending = s.info[PENDING] = []
-        before_commit(s, partial(_store, s))
-    pending.append((event.id, parse_data(event, AuditRecorded)))
+    gathered(s, "audit_records", list, _store).append((event.id, parse_data(event, AuditRecorded)))
 
 
-async def _store(s: AsyncSession) -> None:
-    records = s.info.pop(PENDING, [])
+async def _store(s: AsyncSession, records: list[tuple[str, AuditRecorded]]) -> None:
     stored = await insert_records(s, records)
     for event_id, data in records:
         if event_id in stored:  # a repeat was counted the first time

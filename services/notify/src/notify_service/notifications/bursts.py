@@ -10,9 +10,8 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import timedelta
-from functools import partial
 
-from rally_shared.db import before_commit, driver_connection, qualified, utcnow
+from rally_shared.db import driver_connection, gathered, qualified, utcnow
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -31,24 +30,17 @@ INSERT INTO {_BURSTS} AS b (id, session_id, ideas, flush_at)
 SELECT u.id, u.sid, u.ideas::jsonb, %(flush_at)s
 FROM unnest(%(ids)s::uuid[], %(sids)s::text[], %(ideas)s::text[]) AS u(id, sid, ideas)
 ON CONFLICT (session_id) WHERE flushed_at IS NULL DO UPDATE SET ideas = b.ideas || excluded.ideas"""
-PENDING = "idea_burst_items"
 
 
 def add_idea(s: AsyncSession, *, session_id: str, idea_id: str, profile_id: str, text: str) -> None:
     """The idea joins its session's burst when the transaction commits: the ideas of a batch of
-    events are written together, by one statement (`rally_shared.db.before_commit`)."""
-    pending: dict[str, list[dict[str, str]]] | None = s.info.get(PENDING)
-    if pending is None:
-        pending = s.info[PENDING] = {}
-        before_commit(s, partial(_write_pending, s))
+    events are written together, by one statement (`rally_shared.db.gathered`)."""
+    pending: dict[str, list[dict[str, str]]] = gathered(s, "idea_burst_items", dict, _write_pending)
     pending.setdefault(session_id, []).append(
         {"ideaId": idea_id, "profileId": profile_id, "text": text[:200]})
 
 
-async def _write_pending(s: AsyncSession) -> None:
-    pending: dict[str, list[dict[str, str]]] = s.info.pop(PENDING, {})
-    if not pending:
-        return
+async def _write_pending(s: AsyncSession, pending: dict[str, list[dict[str, str]]]) -> None:
     sids = list(pending)
     await (await driver_connection(s)).execute(ADD_IDEAS, {
         "ids": [uuid.uuid4() for _ in sids], "sids": sids,
