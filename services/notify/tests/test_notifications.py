@@ -154,3 +154,14 @@ async def test_tasks_and_ai_events_reach_the_right_members(client, publish, user
     assert not h.of_kind(ben_feed, "generation_failed")  # only the owner
     assert h.of_kind(await h.feed(client, cat), "task_assigned") == []
     assert await h.feed(client, outsider) == []
+
+
+async def test_a_phase_change_naming_nobody_reaches_the_owner_of_an_unseen_session(client, publish, users, h):
+    """An event that names no members falls back on the projection's; the owner is told even when
+    the session was not seen before (the owner is recorded by the same event)."""
+    (ann,) = users("ann")
+    sid = str(uuid.uuid4())
+    await publish(phase_changed(sid, ann, []))
+    await h.wait_for(lambda: _has(client, h, ann, "phase_changed", 1))
+    (item,) = h.of_kind(await h.feed(client, ann), "phase_changed")
+    assert item["sessionId"] == sid and item["data"]["to"] == "approaches"

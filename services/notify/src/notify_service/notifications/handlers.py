@@ -54,9 +54,10 @@ def _in(topic: str) -> str:
 @consumers.on(PhaseChanged.TYPE, "phase_changed")
 async def on_phase_changed(s: AsyncSession, event: Event) -> None:
     d = parse_data(event, PhaseChanged)
-    # The event names the members at the moment of the change; only they are told.
-    recipients = list(dict.fromkeys([*d.member_ids, d.owner_id])) if d.member_ids else \
-        await members.member_ids(s, d.session_id)
+    # The event names the members at the moment of the change; only they are told (and the owner,
+    # whom the projection may not know yet when the event names nobody).
+    named = d.member_ids or await members.member_ids(s, d.session_id)
+    recipients = list(dict.fromkeys([*named, d.owner_id]))
     # Recorded, the old phase's deadline reminders cancelled, and who may hear of it: one round trip.
     audience = await notifications.record_session_and_audience(
         s, d.session_id, d.owner_id, d.topic, d.member_ids, at=event.occurred_at, phase=d.to_phase,

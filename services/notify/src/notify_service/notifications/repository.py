@@ -13,7 +13,7 @@ from rally_shared.contracts.envelope import Event
 from rally_shared.contracts.session import Phase
 from rally_shared.db import driver_connection, qualified, utcnow
 from rally_shared.messaging.outbox import hand_over, outbox_row
-from sqlalchemy import Table, case, delete, func, select, tuple_, update
+from sqlalchemy import case, delete, func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,11 +25,13 @@ from notify_service.models import (
     Notification,
     Preferences,
     SessionMember,
+    messaging,
 )
 from notify_service.reminders import repository as reminders
 
 _NOTIFICATIONS, _PREFERENCES = qualified(Notification.__table__), qualified(Preferences.__table__)  # type: ignore[arg-type]
 _SESSIONS, _MEMBERS = qualified(KnownSession.__table__), qualified(SessionMember.__table__)  # type: ignore[arg-type]
+_OUTBOX = qualified(messaging.outbox)
 _PREFERENCE_FIELDS = ("muted_kinds", "channels", "email", "webhook_url", "digest")
 # Who of these profiles (ids) a session's (sid) notification may reach, and their saved
 # preferences: each profile, whether they left the session, whether they saved preferences and
@@ -60,7 +62,7 @@ WITH n AS (
   ON CONFLICT ON CONSTRAINT uq_notifications_source DO NOTHING
   RETURNING id
 ), announced AS (
-  INSERT INTO {{outbox}} (event_id, subject, payload)
+  INSERT INTO {_OUTBOX} (event_id, subject, payload)
   SELECT v.e, v.s, v.p::jsonb
   FROM unnest(%(event_ids)s::text[], %(subjects)s::text[], %(payloads)s::text[], %(for_ids)s::uuid[])
     WITH ORDINALITY AS v(e, s, p, nid, k)
@@ -107,7 +109,7 @@ async def record_session_and_audience(
     return _audience(await cur.fetchall())
 
 
-async def insert_once(s: AsyncSession, outbox: Table, ids: list[uuid.UUID], profile_ids: list[str], *,
+async def insert_once(s: AsyncSession, ids: list[uuid.UUID], profile_ids: list[str], *,
                       session_id: str | None, kind: str, title: str, body: str,
                       data: dict[str, Any], source_key: str, events: Sequence[Event],
                       announces: Sequence[uuid.UUID]) -> set[uuid.UUID]:
@@ -118,14 +120,13 @@ async def insert_once(s: AsyncSession, outbox: Table, ids: list[uuid.UUID], prof
         return set()
     rows = [outbox_row(e) for e in events]
     event_ids, subjects, payloads = ([r[i] for r in rows] for i in range(3))
-    table = qualified(outbox)
-    cur = await (await driver_connection(s)).execute(INSERT_ONCE.format(outbox=table), {
+    cur = await (await driver_connection(s)).execute(INSERT_ONCE, {
         "ids": ids, "pids": profile_ids, "sid": session_id, "kind": kind, "title": title,
         "body": body, "data": json.dumps(data), "source": source_key, "event_ids": event_ids,
         "subjects": subjects, "payloads": payloads, "for_ids": list(announces)})
     created = {row[0] for row in await cur.fetchall()}
     written = [(row, e) for row, e, nid in zip(rows, events, announces, strict=True) if nid in created]
-    hand_over(s, table, [row for row, _ in written], [e for _, e in written])
+    hand_over(s, _OUTBOX, [row for row, _ in written], [e for _, e in written])
     return created
 
 

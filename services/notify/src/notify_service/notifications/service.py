@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from notify_service.events import audit
 from notify_service.kinds import DIGEST, EMAIL, IN_APP, PUSH, WEBHOOK
 from notify_service.metrics import NOTIFICATIONS
-from notify_service.models import Preferences, messaging
+from notify_service.models import Preferences
 from notify_service.notifications import repository as repo
 from notify_service.notifications.schemas import NotificationRead, ReadAllResult
 from notify_service.preferences.repository import defaults
@@ -119,7 +119,7 @@ async def notify_many(
                               session_id=session_id, kind=kind, channel=IN_APP, title=title)
         for n in in_app])
     inserted = await repo.insert_once(
-        s, messaging.outbox, [n.id for n in planned], to, session_id=session_id, kind=kind,
+        s, [n.id for n in planned], to, session_id=session_id, kind=kind,
         title=title, body=body, data=data or {}, source_key=source_key, events=events,
         announces=[n.id for n in in_app])
     created = [n for n in planned if n.id in inserted]
