@@ -2,6 +2,7 @@
 awaited, rows are marked published only once JetStream has acknowledged every event of the batch,
 and a refused event leaves its whole batch unpublished (the stream drops the repeats later)."""
 
+import asyncio
 import os
 import uuid
 from types import SimpleNamespace
@@ -120,6 +121,38 @@ async def test_events_committed_here_are_published_from_memory_then_marked(db, n
         assert await stored(nc, subject) == 2
         assert await relay.drain_once() == 0
     finally:
+        outbox_signal.unlisten(qualified(tables.outbox))
+        await relay.stop()
+
+
+async def test_rows_a_claim_took_first_do_not_go_out_again_from_memory(db, nc):
+    """A commit hands its rows over while a claim takes them from the table (the claim ran
+    between the commit and the hand-over): they are published once, not again from memory."""
+    from rally_shared.contracts.envelope import Event
+    from rally_shared.db import qualified, unit_of_work
+    from rally_shared.messaging.outbox import add_events
+    from rally_shared.messaging.signal import outbox_signal
+
+    sm, tables = db
+    subject = f"rally.test.relay_{uuid.uuid4().hex[:8]}"
+    relay = OutboxRelay(sm, tables.outbox, SimpleNamespace(connection=nc), service="relaytest")
+    seen: list[bytes] = []
+
+    async def on_msg(msg) -> None:
+        seen.append(msg.data)
+
+    sub = await nc.subscribe(subject, cb=on_msg)  # a plain subscriber sees every publish
+    outbox_signal.listen(qualified(tables.outbox))
+    try:
+        async with unit_of_work(sm) as s:
+            await add_events(s, tables.outbox, [Event(type=subject, data={"n": i}) for i in (1, 2)])
+        assert await relay.drain_once() == 2  # the claim first
+        assert await relay.publish_committed() == 0  # then the hand-over: nothing left to send
+        await nc.flush()
+        await asyncio.sleep(0.2)
+        assert len(seen) == 2
+    finally:
+        await sub.unsubscribe()
         outbox_signal.unlisten(qualified(tables.outbox))
         await relay.stop()
 

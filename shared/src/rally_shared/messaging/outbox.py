@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -31,6 +32,9 @@ from rally_shared.tracing import TRACEPARENT, current_traceparent, inject, mark_
 log = logging.getLogger("rally.outbox")
 
 PUBLISH_TIMEOUT_SECONDS = 5.0
+# How many of the events its claims published a relay remembers (see `publish_committed`): more
+# than a claim and the hand-overs that can arrive during it.
+RECENTLY_CLAIMED = 10_000
 
 
 async def add_event(
@@ -128,6 +132,9 @@ class OutboxRelay:
         # has emptied the outbox. Kept while publishing fails, so the age keeps growing.
         self.oldest_unpublished: datetime | None = None
         self._js: tuple[Any, JetStreamContext] | None = None
+        # Events a claim published lately: a commit may hand its rows over while a claim takes
+        # them from the table, and they must not go out a second time from memory.
+        self._claimed: OrderedDict[str, None] = OrderedDict()
 
     def oldest_unpublished_seconds(self) -> float:
         """How long the oldest unpublished row this relay knows of has waited (the outbox's lag)."""
@@ -160,6 +167,10 @@ class OutboxRelay:
         except Exception as exc:
             self.db.lost(exc)  # the next drain reconnects
             raise
+        for row in rows:
+            self._claimed[row[1]] = None
+        while len(self._claimed) > RECENTLY_CLAIMED:
+            self._claimed.popitem(last=False)
         OUTBOX_PUBLISHED.labels(self.service).inc(len(rows))
         if len(rows) < self.batch_size:
             self.oldest_unpublished = None  # rows added since are younger than this drain
@@ -223,8 +234,9 @@ class OutboxRelay:
         """Publish the events this process's units of work have committed and handed over, then
         mark their rows: no claim, so no transaction and no round trips before the publish. Rows
         this does not mark (a failure, a crash) stay unpublished for `drain_once` to claim; one
-        published twice (both here and by a claim) is dropped by the stream (`Nats-Msg-Id`)."""
-        rows = outbox_signal.take(self.table)
+        a claim of this relay published already is skipped; one a claim of another process published
+        too is dropped by the stream (`Nats-Msg-Id`)."""
+        rows = [r for r in outbox_signal.take(self.table) if r[0] not in self._claimed]
         if not rows:
             return 0
         await self._publish_all([(None, event_id, subject, payload, traceparent, None)
