@@ -22,7 +22,8 @@ def gateway(env: dict[str, str] | None = None, only: list[str] | None = None) ->
 
 
 @contextlib.contextmanager
-def stack(env: dict[str, str] | None = None, only: list[str] | None = None) -> Iterator[Any]:
+def stack(env: dict[str, str] | None = None, only: list[str] | None = None,
+          replicas: dict[str, int] | None = None) -> Iterator[Any]:
     """The private stack started for the run (a rally_stack.Stack), or None when RALLY_URL is set."""
     if os.environ.get("RALLY_URL"):
         yield None
@@ -30,7 +31,7 @@ def stack(env: dict[str, str] | None = None, only: list[str] | None = None) -> I
     from rally_stack import Stack
 
     tmp = Path(tempfile.mkdtemp(prefix="rally-bench-"))
-    st = Stack(tmp, free_ports=True, use_env=False, env=env, only=only)
+    st = Stack(tmp, free_ports=True, use_env=False, env=env, only=only, replicas=replicas)
     try:
         st.start()
         yield st

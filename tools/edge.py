@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from gateway_service import apidocs
@@ -41,15 +42,26 @@ def _respond(matcher: str, status: int | str, code: str, message: str) -> str:
 # Caddy keeps 32 idle connections per upstream by default: with more clients than that, each burst
 # closes the surplus and opens new ones (a TCP handshake and a new uvicorn connection per request).
 UPSTREAM_KEEPALIVE = ["\t\t\ttransport http {", "\t\t\t\tkeepalive_idle_conns_per_host 1024", "\t\t\t}"]
+# Several replicas of a service: each request goes to the one with the fewest requests in flight;
+# one that refuses a connection (stopped, restarting) is left out for a few seconds and the request
+# tries another (a refused connection sent nothing, so even a POST is safe to try again).
+SPREAD = ["\t\t\tlb_policy least_conn", "\t\t\tlb_try_duration 2s", "\t\t\tfail_duration 5s"]
 
 
-def caddyfile(host: str, port: int, gateway: str, services: dict[str, str], max_body_bytes: int) -> str:
-    """The whole configuration. `gateway` and `services` are base URLs (http://127.0.0.1:8101)."""
+Upstreams = Mapping[str, "str | Sequence[str]"]
+
+
+def caddyfile(host: str, port: int, gateway: str, services: Upstreams, max_body_bytes: int) -> str:
+    """The whole configuration. `gateway` and `services` are base URLs (http://127.0.0.1:8101); a
+    service with several replicas has a list of them."""
     def upstream(url: str) -> str:
         return url.removeprefix("http://").rstrip("/")
 
-    rules = [(pattern.pattern, upstream(services[name]), name) for pattern, name in ROUTES
-             if name in services]
+    def upstreams(name: str) -> list[str]:
+        urls = services[name]
+        return [upstream(u) for u in ([urls] if isinstance(urls, str) else urls)]
+
+    rules = [(pattern.pattern, upstreams(name), name) for pattern, name in ROUTES if name in services]
     lines = [
         "{",
         "\tadmin off",
@@ -77,9 +89,10 @@ def caddyfile(host: str, port: int, gateway: str, services: dict[str, str], max_
                 if path != f"/{name}"),
               "\t\t\tfile_server",
               "\t\t}"]
-    for i, (pattern, target, name) in enumerate(rules):
+    for i, (pattern, targets, name) in enumerate(rules):
         lines += [f"\t\t@r{i} path_regexp r{i} {pattern}  # {name}",
-                  f"\t\treverse_proxy @r{i} {target} {{", *UPSTREAM_KEEPALIVE, "\t\t}"]
+                  f"\t\treverse_proxy @r{i} {' '.join(targets)} {{", *UPSTREAM_KEEPALIVE,
+                  *(SPREAD if len(targets) > 1 else []), "\t\t}"]
     lines += [f"\t\treverse_proxy {upstream(gateway)} {{  # everything else: the gateway",
               *UPSTREAM_KEEPALIVE, "\t\t}",
               "\t}",
@@ -108,7 +121,7 @@ def caddyfile(host: str, port: int, gateway: str, services: dict[str, str], max_
 
 
 def start_edge(config_dir: Path, log_file: Path, *, host: str, port: int, gateway: str,
-               services: dict[str, str], max_body_bytes: int) -> subprocess.Popen[bytes]:
+               services: Upstreams, max_body_bytes: int) -> subprocess.Popen[bytes]:
     """Write the Caddyfile and start Caddy on it; returns once the port answers."""
     binary = caddy_binary()
     if binary is None:

@@ -71,15 +71,32 @@ def _port_free(port: int) -> bool:
             return False
 
 
+# Two session processes by default: on two cores one process is CPU-bound on the ideas path while
+# the machine still has a core's worth idle (bench/ideas_throughput.py measures both).
+DEFAULT_REPLICAS = "session=2"
+
+
+def parse_replicas(text: str) -> dict[str, int]:
+    """RALLY_REPLICAS: "session=2,notify=2" (processes per service behind the edge proxy)."""
+    out: dict[str, int] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, _, count = part.partition("=")
+        if not count.strip().isdigit() or int(count) < 1:
+            raise ValueError(f"RALLY_REPLICAS: '{part}' is not service=count (a count of at least 1)")
+        out[name.strip()] = int(count)
+    return out
+
+
 class Stack:
     """The running system: infrastructure plus one process per service."""
 
     def __init__(self, data_dir: Path, *, database_url: str | None = None,
                  nats_url: str | None = None, free_ports: bool = False,
                  env: dict[str, str] | None = None, use_env: bool = True,
-                 only: list[str] | None = None) -> None:
+                 only: list[str] | None = None, replicas: dict[str, int] | None = None) -> None:
         """use_env=False ignores DATABASE_URL / NATS_URL and starts private embedded servers
-        (integration tests use it so their processes share nothing with in-process test apps)."""
+        (integration tests use it so their processes share nothing with in-process test apps).
+        replicas: processes per service behind the edge proxy (1 for any service not named)."""
         self.data_dir = data_dir
         environ = os.environ if use_env else {}
         self.database_url = database_url or environ.get("RALLY_DATABASE_URL") or environ.get(
@@ -101,6 +118,11 @@ class Stack:
             self.ports["gateway"] = _free_port() if free_ports else GATEWAY_BEHIND_EDGE_PORT
         elif "gateway" in self.ports:
             self.ports["gateway"] = public
+        # Further replicas of a service listen on free ports; only the edge proxy spreads requests
+        # over them (without it, everything goes to the first, whose URL the other services know).
+        self.replica_ports = {s.name: [self.ports[s.name]] + [
+            _free_port() for _ in range(max(1, (replicas or {}).get(s.name, 1)) - 1)]
+            for s in self.specs if s.name != "gateway"} if self.edge else {}
         self._edge: subprocess.Popen[bytes] | None = None
         self.env = dict(env or {})
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
@@ -213,7 +235,8 @@ class Stack:
         # The gateway's body cap, from the same environment the gateway reads.
         max_body = int(self.service_env().get("RALLY_MAX_BODY_BYTES")
                        or GatewaySettings.model_fields["max_body_bytes"].default)
-        services = {s.name: self.url(s.name) for s in self.specs if s.name != "gateway"}
+        services = {s.name: [f"http://127.0.0.1:{port}" for _, port in self.replicas(s.name)]
+                    for s in self.specs if s.name != "gateway"}
         self._edge = start_edge(self.data_dir / "edge", logs / "edge.log", host="127.0.0.1",
                                 port=self.ports["edge"], gateway=self.url("gateway"), services=services,
                                 max_body_bytes=max_body)
@@ -248,17 +271,39 @@ class Stack:
         env.update(extra or {})
         return env
 
-    def log_files(self, name: str) -> tuple[Path, Path]:
-        """(the service's JSON log, rotated by the service; what it writes outside logging)."""
+    def replicas(self, name: str) -> list[tuple[str, int]]:
+        """(process key, port) of each process of a service: "session", "session-2", ..."""
+        ports = self.replica_ports.get(name) or [self.ports[name]]
+        return [(name if i == 0 else f"{name}-{i + 1}", port) for i, port in enumerate(ports)]
+
+    def _process(self, key: str) -> tuple[ServiceSpec, int]:
+        """The service and port of a process key."""
+        for spec in self.specs:
+            for k, port in self.replicas(spec.name):
+                if k == key:
+                    return spec, port
+        raise KeyError(key)
+
+    def log_files(self, key: str) -> tuple[Path, Path]:
+        """(the process's JSON log, rotated by the service; what it writes outside logging)."""
         logs = self.data_dir / "logs"
-        return logs / f"{name}.log", logs / f"{name}.stderr.log"
+        return logs / f"{key}.log", logs / f"{key}.stderr.log"
 
     def start_service(self, name: str, extra_env: dict[str, str] | None = None) -> None:
-        spec = next(s for s in self.specs if s.name == name)
-        if not _port_free(self.ports[name]):
-            raise RuntimeError(f"port {self.ports[name]} for {name} is taken: is Rally already running? "
+        """Every replica of a service; returns once each is ready."""
+        for key, _ in self.replicas(name):
+            self.start_process(key, extra_env)
+        for key, _ in self.replicas(name):
+            self.wait_healthy(key)
+
+    def start_process(self, key: str, extra_env: dict[str, str] | None = None) -> None:
+        """One process of a service, by its key (as `replicas` names it); does not wait for it."""
+        spec, port = self._process(key)
+        name = spec.name
+        if not _port_free(port):
+            raise RuntimeError(f"port {port} for {key} is taken: is Rally already running? "
                                f"(set RALLY_GATEWAY_PORT to use another gateway port)")
-        log_file, stderr_file = self.log_files(name)
+        log_file, stderr_file = self.log_files(key)
         log_file.parent.mkdir(parents=True, exist_ok=True)
         # The service rotates its own log (RALLY_LOG_FILE); what it writes past logging (a crash
         # before logging is set up) goes to a second file, rotated here at each (re)start.
@@ -267,46 +312,48 @@ class Stack:
         if name == "ai":
             extra_env = {**self.llm_env(), **(extra_env or {})}
         env = self.service_env({"RALLY_LOG_FILE": str(log_file), **(extra_env or {})})
-        self.procs[name] = subprocess.Popen(
+        self.procs[key] = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", spec.app, "--host", "127.0.0.1",
-             "--port", str(self.ports[name]), "--no-access-log", "--timeout-graceful-shutdown", "5",
+             "--port", str(port), "--no-access-log", "--timeout-graceful-shutdown", "5",
              "--timeout-keep-alive", "65"],
             env=env, stdout=out, stderr=subprocess.STDOUT,
         )
         out.close()  # the child holds its own copy
-        self.wait_healthy(name)
 
-    def wait_healthy(self, name: str, timeout: float = 60) -> None:
+    def wait_healthy(self, key: str, timeout: float = 60) -> None:
+        url = f"http://127.0.0.1:{self._process(key)[1]}"
         deadline = time.time() + timeout
         while time.time() < deadline:
-            proc = self.procs[name]
+            proc = self.procs[key]
             if proc.poll() is not None:
-                raise RuntimeError(f"{name} exited with {proc.returncode}; see "
-                                   f"{' and '.join(str(f) for f in self.log_files(name))}")
+                raise RuntimeError(f"{key} exited with {proc.returncode}; see "
+                                   f"{' and '.join(str(f) for f in self.log_files(key))}")
             try:
-                with urllib.request.urlopen(self.url(name) + "/readyz", timeout=2) as r:
+                with urllib.request.urlopen(url + "/readyz", timeout=2) as r:
                     if r.status == 200:
                         return
             except OSError:
                 pass
             time.sleep(0.2)
-        raise RuntimeError(f"{name} not ready after {timeout} s")
+        raise RuntimeError(f"{key} not ready after {timeout} s")
 
     def kill_service(self, name: str) -> None:
-        """SIGKILL: the crash case (no shutdown hooks run)."""
-        proc = self.procs.pop(name)
-        proc.kill()
-        proc.wait()
+        """SIGKILL every replica: the crash case (no shutdown hooks run)."""
+        for key, _ in self.replicas(name):
+            proc = self.procs.pop(key)
+            proc.kill()
+            proc.wait()
 
     def stop_service(self, name: str) -> None:
-        proc = self.procs.pop(name, None)
-        if proc and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        for key, _ in self.replicas(name):
+            proc = self.procs.pop(key, None)
+            if proc and proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(15)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
 
     def start(self) -> None:
         self.start_infra()
@@ -319,7 +366,7 @@ class Stack:
     def stop(self) -> None:
         try:
             self.stop_edge()
-            for name in reversed(list(self.procs)):
+            for name in reversed([s.name for s in self.specs]):
                 self.stop_service(name)
         finally:  # Postgres and NATS never outlive the stack, whatever stopping the rest raised
             self.stop_infra()
@@ -330,7 +377,8 @@ def main() -> int:
     ap.add_argument("command", choices=["run"])
     ap.add_argument("--data-dir", default=os.environ.get("RALLY_DATA_DIR", str(ROOT / ".rally")))
     args = ap.parse_args()
-    stack = Stack(Path(args.data_dir))
+    stack = Stack(Path(args.data_dir),
+                  replicas=parse_replicas(os.environ.get("RALLY_REPLICAS", DEFAULT_REPLICAS)))
     stopping = False
 
     def _stop(*_: object) -> None:
@@ -359,10 +407,11 @@ def main() -> int:
             if stack.llama_exited():
                 print(f"the llama.cpp server exited; the AI falls back to its builtin planner "
                       f"(see {stack.data_dir / 'logs' / 'llama.log'})", flush=True)
-            for name, proc in list(stack.procs.items()):
+            for key, proc in list(stack.procs.items()):
                 if proc.poll() is not None:
-                    print(f"{name} exited ({proc.returncode}); restarting", flush=True)
-                    stack.start_service(name)
+                    print(f"{key} exited ({proc.returncode}); restarting", flush=True)
+                    stack.start_process(key)
+                    stack.wait_healthy(key)
             if stack.edge_exited():
                 print("the edge proxy exited; restarting", flush=True)
                 stack.start_edge()

@@ -17,14 +17,15 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tools"))
 
-from rally_stack import Stack  # noqa: E402
+from rally_stack import DEFAULT_REPLICAS, Stack, parse_replicas  # noqa: E402
 
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Stack]:
     tmp = Path(tempfile.mkdtemp(prefix="rally-it-"))
     only = [x for x in os.environ.get("RALLY_IT_SERVICES", "").split(",") if x] or None
-    st = Stack(tmp, free_ports=True, use_env=False, only=only,
+    # As many processes per service as `make run` starts, so the tests go through the same spread.
+    st = Stack(tmp, free_ports=True, use_env=False, only=only, replicas=parse_replicas(DEFAULT_REPLICAS),
                env={"RALLY_DEADLINE_CHECK_SECONDS": "0.5", "RALLY_IDEA_BURST_WINDOW_SECONDS": "1"})
     try:
         st.start()

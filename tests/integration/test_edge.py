@@ -6,17 +6,24 @@ for a body over the cap, 503 with Retry-After when a service is down)."""
 
 from __future__ import annotations
 
+import json
 import re
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
+import pytest
 from gateway_service import apidocs
 from gateway_service.routes import ROUTES
 from rally_shared.embedded import free_port
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
 from edge import caddyfile, start_edge  # noqa: E402
+from rally_stack import parse_replicas  # noqa: E402
 
 from .scenario import wait  # noqa: E402
 
@@ -38,6 +45,72 @@ def test_the_edge_has_every_route_of_the_gateway_in_order_streams_first():
     # Every proxy keeps its idle upstream connections (Caddy's default of 32 churns past 32 clients).
     assert config.count("keepalive_idle_conns_per_host 1024") == config.count("reverse_proxy ") == len(ROUTES) + 1
     assert "max_size 1000" in config
+
+
+def test_a_service_with_replicas_is_one_rule_spreading_over_all_of_them():
+    services = {**SERVICES, "session": ["http://127.0.0.1:9000", "http://127.0.0.1:9100/"]}
+    config = caddyfile("127.0.0.1", 8080, "http://127.0.0.1:8106", services, 1000)
+    session_rules = [block for block in config.split("\t\t@r")[1:] if "# session\n" in block]
+    assert session_rules and all("reverse_proxy @r" in b and " 127.0.0.1:9000 127.0.0.1:9100 {" in b
+                                 and "lb_policy least_conn" in b and "lb_try_duration" in b
+                                 for b in session_rules)
+    # A service with one process has no load-balancing lines at all.
+    assert config.count("lb_policy") == len(session_rules)
+
+
+def test_replica_counts_parse_and_bad_ones_say_what_is_wrong():
+    assert parse_replicas("session=2, notify=3") == {"session": 2, "notify": 3}
+    assert parse_replicas("") == {}
+    for bad in ("session", "session=0", "session=two", "session=-1"):
+        with pytest.raises(ValueError, match="service=count"):
+            parse_replicas(bad)
+
+
+@contextmanager
+def replica(name: str) -> Iterator[tuple[str, ThreadingHTTPServer]]:
+    """A stand-in service process answering every GET with its name."""
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (the http.server hook's name)
+            body = json.dumps({"replica": name}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_edge_spreads_over_replicas_and_skips_one_that_is_down(tmp_path):
+    """Through real Caddy: requests reach both processes of the session service, and with one of
+    them stopped (as while `make run` restarts it) every request still succeeds on the other."""
+    dead = f"http://127.0.0.1:{free_port()}"
+    port = free_port()
+    with replica("one") as (one, one_server), replica("two") as (two, _):
+        proc = start_edge(tmp_path / "edge", tmp_path / "edge.log", host="127.0.0.1", port=port,
+                          gateway=dead, services={"session": [one, two]}, max_body_bytes=1000)
+        try:
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as c:
+                seen = [c.get("/v1/sessions").json()["replica"] for _ in range(40)]
+                assert set(seen) == {"one", "two"}, seen
+                one_server.shutdown()
+                one_server.server_close()  # refuses connections from now on
+                after = [c.get("/v1/sessions") for _ in range(20)]
+                assert [r.status_code for r in after] == [200] * 20
+                assert {r.json()["replica"] for r in after} == {"two"}
+        finally:
+            proc.terminate()
+            proc.wait(10)
 
 
 def metric(base: str, name: str, labels: dict[str, str]) -> float:

@@ -43,7 +43,7 @@ def second_replicas(stack) -> Iterator[dict[str, str]]:
     try:
         for spec in stack.specs:
             port = free_port()
-            log = open(stack.data_dir / "logs" / f"{spec.name}-2.log", "ab")  # noqa: SIM115
+            log = open(stack.data_dir / "logs" / f"{spec.name}-extra.log", "ab")  # noqa: SIM115
             procs.append(subprocess.Popen(
                 [sys.executable, "-m", "uvicorn", spec.app, "--host", "127.0.0.1", "--port", str(port),
                  "--no-access-log"], env=stack.service_env(), stdout=log, stderr=subprocess.STDOUT))
