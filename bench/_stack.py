@@ -24,11 +24,15 @@ def gateway(env: dict[str, str] | None = None, only: list[str] | None = None) ->
 @contextlib.contextmanager
 def stack(env: dict[str, str] | None = None, only: list[str] | None = None,
           replicas: dict[str, int] | None = None) -> Iterator[Any]:
-    """The private stack started for the run (a rally_stack.Stack), or None when RALLY_URL is set."""
+    """The private stack started for the run (a rally_stack.Stack), or None when RALLY_URL is set.
+    replicas: processes per service, by default as `make run` (RALLY_REPLICAS or its default)."""
     if os.environ.get("RALLY_URL"):
         yield None
         return
-    from rally_stack import Stack
+    from rally_stack import DEFAULT_REPLICAS, Stack, parse_replicas
+
+    if replicas is None:
+        replicas = parse_replicas(os.environ.get("RALLY_REPLICAS", DEFAULT_REPLICAS))
 
     tmp = Path(tempfile.mkdtemp(prefix="rally-bench-"))
     st = Stack(tmp, free_ports=True, use_env=False, env=env, only=only, replicas=replicas)
