@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import jwt
@@ -21,6 +19,7 @@ from rally_shared.auth import claim_at, issue_token, verify_token
 from rally_shared.errors import ServiceUnavailable, Unauthorized
 from rally_shared.jwks import JwksCache
 from rally_shared.settings import SharedSettings
+from rally_shared.testing import QuietHandler, base_url, local_http
 
 KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 OTHER = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -48,7 +47,7 @@ class Provider:
 def provider() -> Iterator[Provider]:
     p = Provider()
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_GET(self) -> None:  # noqa: N802
             p.hits += 1
             time.sleep(p.delay)
@@ -59,15 +58,10 @@ def provider() -> Iterator[Provider]:
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    # A fresh URL per test, so no test meets another's cached keys.
-    p.url = f"http://127.0.0.1:{server.server_port}/.well-known/jwks.json?t={uuid.uuid4().hex}"
-    yield p
-    server.shutdown()
+    with local_http(Handler) as server:
+        # A fresh URL per test, so no test meets another's cached keys.
+        p.url = f"{base_url(server)}/.well-known/jwks.json?t={uuid.uuid4().hex}"
+        yield p
 
 
 def prod(p: Provider, **over: Any) -> SharedSettings:

@@ -9,10 +9,9 @@ from __future__ import annotations
 import json
 import re
 import sys
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -20,6 +19,7 @@ import pytest
 from gateway_service import apidocs
 from gateway_service.routes import ROUTES
 from rally_shared.embedded import free_port
+from rally_shared.testing import QuietHandler, base_url, local_http
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
 from edge import caddyfile, start_edge  # noqa: E402
@@ -69,7 +69,7 @@ def test_replica_counts_parse_and_bad_ones_say_what_is_wrong():
 @contextmanager
 def replica(name: str) -> Iterator[tuple[str, ThreadingHTTPServer]]:
     """A stand-in service process answering every GET with its name."""
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_GET(self) -> None:  # noqa: N802 (the http.server hook's name)
             body = json.dumps({"replica": name}).encode()
             self.send_response(200)
@@ -78,17 +78,8 @@ def replica(name: str) -> Iterator[tuple[str, ThreadingHTTPServer]]:
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", server
-    finally:
-        server.shutdown()
-        server.server_close()
+    with local_http(Handler) as server:
+        yield base_url(server), server
 
 
 def test_the_edge_spreads_over_replicas_and_skips_one_that_is_down(tmp_path):

@@ -10,7 +10,6 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from email import message_from_bytes
 from email.message import Message
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,16 @@ import httpx
 import pytest
 from rally_shared.contracts.envelope import Event
 from rally_shared.embedded import free_port
-from rally_shared.testing import auth, make_token, migrate_service, publish_event, running_app
+from rally_shared.testing import (
+    QuietHandler,
+    auth,
+    base_url,
+    local_http,
+    make_token,
+    migrate_service,
+    publish_event,
+    running_app,
+)
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 # Fast loops for tests; read when notify_service.config builds its settings (at first import).
@@ -147,7 +155,7 @@ class WebhookReceiver:
 def webhook_server() -> Iterator[tuple[str, WebhookReceiver]]:
     receiver = WebhookReceiver()
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_POST(self) -> None:  # noqa: N802
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             with receiver.lock:
@@ -158,17 +166,8 @@ def webhook_server() -> Iterator[tuple[str, WebhookReceiver]]:
             self.send_response(500 if failing else 204)
             self.end_headers()
 
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/hook", receiver
-    finally:
-        server.shutdown()
-        server.server_close()
+    with local_http(Handler) as server:
+        yield f"{base_url(server)}/hook", receiver
 
 
 class Helpers:

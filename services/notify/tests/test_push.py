@@ -14,7 +14,6 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import http_ece
@@ -23,7 +22,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from rally_shared.contracts.tasks import TaskAssigned
-from rally_shared.embedded import free_port
+from rally_shared.testing import QuietHandler, base_url, local_http
 from sqlalchemy import select
 
 
@@ -46,7 +45,7 @@ class PushService:
 def push_service() -> Iterator[tuple[str, PushService]]:
     svc = PushService()
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_POST(self) -> None:  # noqa: N802
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             with svc.lock:
@@ -57,16 +56,8 @@ def push_service() -> Iterator[tuple[str, PushService]]:
             self.send_header("Content-Length", "0")
             self.end_headers()
 
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", svc
-    finally:
-        server.shutdown()
-        server.server_close()
+    with local_http(Handler) as server:
+        yield base_url(server), svc
 
 
 class Browser:

@@ -15,8 +15,8 @@ import shutil
 import tempfile
 import threading
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import ExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -198,6 +198,30 @@ async def eventually(check: Any, timeout: float = 15.0, every: float = 0.1) -> A
     raise AssertionError(f"condition not met within {timeout} s (last value: {last!r})")
 
 
+
+class QuietHandler(BaseHTTPRequestHandler):
+    """A request handler for a stand-in server in a test: it logs nothing to stderr."""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@contextmanager
+def local_http(handler: type[BaseHTTPRequestHandler]) -> Iterator[ThreadingHTTPServer]:
+    """A stand-in HTTP server (a webhook receiver, a JWKS endpoint, a service) on a free local
+    port, serving from a thread until the block ends; then its port refuses connections."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True, name=f"{handler.__name__}-server").start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def base_url(server: ThreadingHTTPServer) -> str:
+    return f"http://127.0.0.1:{server.server_address[1]}"
+
 @dataclass(frozen=True)
 class ReceivedSpan:
     service: str  # the resource's service.name
@@ -219,11 +243,12 @@ class OtlpReceiver:
         self.spans: list[ReceivedSpan] = []
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
+        self._serving = ExitStack()
 
     @property
     def endpoint(self) -> str:
         assert self._server is not None, "not started"
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return base_url(self._server)
 
     def received(self) -> list[ReceivedSpan]:
         with self._lock:
@@ -249,7 +274,7 @@ class OtlpReceiver:
     def __enter__(self) -> OtlpReceiver:
         receiver = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length") or 0))
                 if self.headers.get("content-encoding") == "gzip":
@@ -264,17 +289,11 @@ class OtlpReceiver:
                 self.send_header("content-length", "0")
                 self.end_headers()
 
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True, name="otlp-receiver").start()
+        self._server = self._serving.enter_context(local_http(Handler))
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+        self._serving.close()
 
 
 def _any_value(value: Any) -> Any:
