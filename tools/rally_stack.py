@@ -396,7 +396,8 @@ def main() -> int:
         stack.migrate()
         for s in stack.specs:
             stack.start_service(s.name)
-            print(f"  {s.name:<8} {stack.url(s.name)}", flush=True)
+            urls = ", ".join(f"http://127.0.0.1:{port}" for _, port in stack.replicas(s.name))
+            print(f"  {s.name:<8} {urls}", flush=True)
         if stack.edge:
             stack.start_edge()
             print(f"  edge     {stack.public_url} (Caddy, {stack.data_dir / 'edge' / 'Caddyfile'})",
