@@ -84,11 +84,15 @@ def parse_replicas(text: str) -> dict[str, int]:
         if not count.strip().isdigit() or int(count) < 1:
             raise ValueError(f"RALLY_REPLICAS: '{part}' is not service=count (a count of at least 1)")
         out[name.strip()] = int(count)
+    known = {s.name for s in SERVICES} - {"gateway"}  # the gateway is never behind the edge
+    if unknown := sorted(set(out) - known):
+        raise ValueError(f"RALLY_REPLICAS: {', '.join(unknown)} is not a service behind the edge "
+                         f"(one of {', '.join(sorted(known))})")
     return out
 
 
 class Stack:
-    """The running system: infrastructure plus one process per service."""
+    """The running system: infrastructure plus the processes of every service."""
 
     def __init__(self, data_dir: Path, *, database_url: str | None = None,
                  nats_url: str | None = None, free_ports: bool = False,
@@ -377,8 +381,12 @@ def main() -> int:
     ap.add_argument("command", choices=["run"])
     ap.add_argument("--data-dir", default=os.environ.get("RALLY_DATA_DIR", str(ROOT / ".rally")))
     args = ap.parse_args()
-    stack = Stack(Path(args.data_dir),
-                  replicas=parse_replicas(os.environ.get("RALLY_REPLICAS", DEFAULT_REPLICAS)))
+    try:
+        replicas = parse_replicas(os.environ.get("RALLY_REPLICAS", DEFAULT_REPLICAS))
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    stack = Stack(Path(args.data_dir), replicas=replicas)
     stopping = False
 
     def _stop(*_: object) -> None:

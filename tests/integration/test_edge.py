@@ -64,6 +64,9 @@ def test_replica_counts_parse_and_bad_ones_say_what_is_wrong():
     for bad in ("session", "session=0", "session=two", "session=-1"):
         with pytest.raises(ValueError, match="service=count"):
             parse_replicas(bad)
+    for bad in ("sesion=2", "gateway=2"):  # a typo, and the gateway (never behind the edge)
+        with pytest.raises(ValueError, match="not a service behind the edge"):
+            parse_replicas(bad)
 
 
 @contextmanager
