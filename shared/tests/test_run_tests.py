@@ -3,9 +3,12 @@ and fails the run; the run's own Postgres is stopped at the end."""
 
 import importlib.util
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -80,11 +83,21 @@ def test_only_the_runs_own_processes_are_found(run_tests):
             p.wait()
 
 
-def test_the_runs_postgres_is_spared_between_directories_and_stopped_at_the_end(run_tests, tmp_path):
+@pytest.fixture
+def pg_dir() -> Iterator[Path]:
+    """A directory for an embedded cluster, outside pytest's own temporary directory: run as root,
+    pgserver runs Postgres as a user of its own and opens the path's parents to it, and any other
+    pytest starting meanwhile (the other lane, the runs these tests make) closes pytest's base
+    directory to its owner again, so initdb could no longer reach the cluster's directory."""
+    path = Path(tempfile.mkdtemp(prefix="rally-test-pg-")) / "pg"
+    yield path
+    shutil.rmtree(path.parent, ignore_errors=True)
+
+
+def test_the_runs_postgres_is_spared_between_directories_and_stopped_at_the_end(run_tests, pg_dir):
     """The embedded Postgres the test plugin starts in RALLY_TEST_PG_DIR is the run's own."""
     from rally_shared.embedded import start_postgres, stop_postgres
 
-    pg_dir = tmp_path / "pg"
     start_postgres(pg_dir, database="postgres")
     try:
         spared = run_tests.postgres_of(pg_dir)
@@ -99,12 +112,11 @@ def test_the_runs_postgres_is_spared_between_directories_and_stopped_at_the_end(
     assert run_tests.postgres_of(pg_dir) == set()
 
 
-def test_an_embedded_postgres_whose_stop_fails_is_quit_by_its_pid(tmp_path, monkeypatch):
+def test_an_embedded_postgres_whose_stop_fails_is_quit_by_its_pid(pg_dir, monkeypatch):
     """A failed or timed-out `pg_ctl stop` must not leave the cluster running past its owner."""
     import pgserver._commands
     from rally_shared.embedded import start_postgres, stop_postgres
 
-    pg_dir = tmp_path / "pg"
     start_postgres(pg_dir, database="postgres")
     postmaster = int((pg_dir / "postmaster.pid").read_text().split()[0])
     assert alive(postmaster)

@@ -26,7 +26,9 @@ def stack() -> Iterator[Stack]:
     only = [x for x in os.environ.get("RALLY_IT_SERVICES", "").split(",") if x] or None
     # As many processes per service as `make run` starts, so the tests go through the same spread.
     st = Stack(tmp, free_ports=True, use_env=False, only=only, replicas=parse_replicas(DEFAULT_REPLICAS),
-               env={"RALLY_DEADLINE_CHECK_SECONDS": "0.5", "RALLY_IDEA_BURST_WINDOW_SECONDS": "1"})
+               env={"RALLY_DEADLINE_CHECK_SECONDS": "0.5", "RALLY_IDEA_BURST_WINDOW_SECONDS": "1",
+                    # a generation whose AI process is killed runs again within seconds
+                    "RALLY_JOB_LEASE_SECONDS": "8", "RALLY_JOB_HEARTBEAT_SECONDS": "1"})
     try:
         st.start()
         yield st

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from pydantic import model_validator
 from rally_shared.settings import SharedSettings
 
 
@@ -35,14 +36,25 @@ class Settings(SharedSettings):
     # Cost control: stop (re)generating beyond these estimated spends.
     budget_per_session_usd: float = 0.50
     budget_per_day_usd: float = 20.0
-    # Jobs: at most this many generations at once; a `running` job older than the lease is retried.
+    # Jobs: at most this many generations at once. The process running a job renews its heartbeat
+    # every `job_heartbeat_seconds`; a `running` job not renewed for `job_lease_seconds` lost its
+    # process (a crash, a kill) and is run again, so a slow model call is never taken over.
     max_concurrent_generations: int = 4
     job_poll_seconds: float = 0.5
-    job_lease_seconds: float = 300.0
+    job_lease_seconds: float = 30.0
+    job_heartbeat_seconds: float = 5.0
     job_max_attempts: int = 3
     worker_enabled: bool = True
     cache_enabled: bool = True
     task_due_days: int = 3
+
+    @model_validator(mode="after")
+    def _lease_outlasts_heartbeats(self) -> Settings:
+        # A lease shorter than two beats would hand a healthy, slow job to a second worker.
+        if not 0 < self.job_heartbeat_seconds * 2 <= self.job_lease_seconds:
+            raise ValueError("RALLY_JOB_HEARTBEAT_SECONDS must be above 0 and at most half of "
+                             "RALLY_JOB_LEASE_SECONDS")
+        return self
 
 
 @lru_cache

@@ -95,6 +95,9 @@ class Generation(Base):
     traceparent: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Renewed while the job runs (generations/worker.py): a `running` job whose heartbeat is older
+    # than the lease lost its process and is run again.
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     __table_args__ = (
         # Redelivery of the same trigger can never create a second job.

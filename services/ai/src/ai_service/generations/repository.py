@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Date, cast, func, or_, select, tuple_
+from sqlalchemy import Date, cast, func, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,10 +22,11 @@ async def insert_job(s: AsyncSession, values: dict[str, Any]) -> uuid.UUID | Non
 
 
 async def claim_next(s: AsyncSession, lease_before: datetime) -> Generation | None:
-    """Lock the oldest runnable job (queued, or running with an expired lease)."""
+    """Lock the oldest runnable job (queued, or running but not renewed since `lease_before`)."""
+    renewed = func.coalesce(Generation.heartbeat_at, Generation.started_at)
     stmt = (select(Generation)
             .where(or_(Generation.status == "queued",
-                       (Generation.status == "running") & (Generation.started_at < lease_before)))
+                       (Generation.status == "running") & (renewed < lease_before)))
             .order_by(Generation.created_at).limit(1).with_for_update(skip_locked=True))
     return (await s.execute(stmt)).scalar_one_or_none()
 
@@ -87,6 +88,15 @@ async def spend_by_session(s: AsyncSession, since: datetime, limit: int
 
 def day_start(now: datetime) -> datetime:
     return now.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+async def renew(s: AsyncSession, generation_id: uuid.UUID, attempt: int, at: datetime) -> bool:
+    """The running job's heartbeat; False once it is no longer this attempt's (finished, taken over)."""
+    stmt = (update(Generation)
+            .where(Generation.id == generation_id, Generation.status == "running",
+                   Generation.attempts == attempt)
+            .values(heartbeat_at=at))
+    return bool((await s.execute(stmt)).rowcount)  # type: ignore[attr-defined]
 
 
 def lease_cutoff(now: datetime, seconds: float) -> datetime:

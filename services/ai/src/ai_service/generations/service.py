@@ -86,7 +86,8 @@ async def start_job(s: AsyncSession, job: Generation, max_attempts: int) -> Clai
     if job.attempts >= max_attempts:
         await finish_failure(s, job, f"gave up after {job.attempts} attempts", retryable=True)
         return None
-    job.status, job.attempts, job.started_at = "running", job.attempts + 1, now()
+    job.status, job.attempts = "running", job.attempts + 1
+    job.started_at = job.heartbeat_at = now()
     # A job no request queued (a replayed event without one) gets an id here, kept for its retries.
     job.request_id = job.request_id or new_request_id("generation")
     await s.flush()

@@ -48,7 +48,7 @@ class GenerationWorker:
     async def stop(self) -> None:
         self._stopping = True
         await cancel_and_wait(self._task)
-        # Let running generations finish briefly; an unfinished one is re-run after its lease.
+        # Let running generations finish briefly; an unfinished one is re-run once its lease lapses.
         if self._running:
             await asyncio.wait(self._running, timeout=10)
 
@@ -85,10 +85,25 @@ class GenerationWorker:
                 return claimed
 
     async def _execute_and_release(self, job: service.Claimed) -> None:
+        heartbeat = asyncio.create_task(self.heartbeat(job), name=f"ai-heartbeat-{job.id}")
         try:
             await self.execute(job)
         finally:
+            await cancel_and_wait(heartbeat)
             self.sem.release()
+
+    async def heartbeat(self, job: service.Claimed) -> None:
+        """Renew the job's lease while it runs, so only a job whose process died is taken over."""
+        while True:
+            await asyncio.sleep(self.settings.job_heartbeat_seconds)
+            try:
+                async with unit_of_work(self.runtime.sm) as s:
+                    if not await repo.renew(s, job.id, job.attempts, now()):
+                        return  # finished, or no longer this attempt's
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the database away for a moment: the next beat tries again
+                log.warning("renewing generation %s failed", job.id, exc_info=True)
 
     async def run_once(self) -> int:
         """Claim and run every runnable job now (tests and tools); returns how many ran."""
