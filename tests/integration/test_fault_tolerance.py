@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
 
 import pytest
+from rally_shared.testing import QuietHandler, base_url, local_http
 
 from .scenario import (
     REFERENCE_MEMBERS,
@@ -123,3 +126,50 @@ def test_llm_down_fails_clearly_and_owner_can_retry(stack, api, admin):
     api.call("POST", f"/v1/sessions/{run.session_id}/ai/retry", owner.h, json={"kind": "approach"}, expect=202)
     approach = chosen_approach(api, run, timeout=60)
     assert len(approach["roles"]) >= 3
+
+
+def test_ai_killed_during_a_model_call_another_process_takes_the_job_over(stack, api, admin):
+    """The crash the heartbeat is for, on purpose: the AI process dies while its model call is in
+    flight. Before that, a call held longer than the lease (8 s in this stack) is not run a second
+    time, since its process renews the job. After it, the job stays `running` until its heartbeat
+    is older than the lease, and the next AI process runs it again. Under the old rule (a lease of
+    300 s from the job's start) the session would wait five minutes."""
+    called, release = threading.Event(), threading.Event()
+
+    class HeldModel(QuietHandler):
+        """A chat-completions endpoint that takes each call and answers none while the test runs."""
+
+        def do_POST(self) -> None:
+            called.set()
+            release.wait(120)
+            with contextlib.suppress(OSError):  # the caller is gone by then
+                self.send_error(503)
+
+    with local_http(HeldModel) as model:
+        stack.kill_service("ai")
+        stack.start_service("ai", {"RALLY_LLM_BASE_URL": base_url(model) + "/v1", "RALLY_LLM_API_KEY": "x",
+                                   "RALLY_LLM_MODEL": "m", "RALLY_LLM_FALLBACK": "none",
+                                   "RALLY_LLM_MAX_RETRIES": "0", "RALLY_LLM_TIMEOUT_SECONDS": "300"})
+        try:
+            run = start_session(api, "Plan a picnic in the park", "", ["Bring board games"],
+                                {"Ann": {"car": True, "budget": 20}, "Ben": {"car": False, "budget": 0},
+                                 "Cat": {"car": False, "budget": 5}})
+            owner = run.members[0]
+            api.call("POST", f"/v1/sessions/{run.session_id}/phase", owner.h, json={"to": "approaches"},
+                     expect=202)
+            assert called.wait(60), "the AI never called the model"
+            # Past the lease with the call in flight: the process beats, so its job is not run again.
+            time.sleep(10)
+            running = api.call("GET", f"/v1/admin/generations?sessionId={run.session_id}", admin)["items"]
+            assert [(g["kind"], g["status"], g["attempts"]) for g in running] == [("approach", "running", 1)]
+            stack.kill_service("ai")
+        finally:
+            release.set()
+            if "ai" in stack.procs:  # an assertion failed before the kill
+                stack.kill_service("ai")
+            stack.start_service("ai")  # the offline provider, as the rest of the suite expects
+    approach = chosen_approach(api, run, timeout=60)
+    assert len(approach["roles"]) >= 3
+    gens = api.call("GET", f"/v1/admin/generations?sessionId={run.session_id}", admin)["items"]
+    assert [(g["kind"], g["status"], g["attempts"], g["provider"]) for g in gens] == [
+        ("approach", "succeeded", 2, "builtin")]
