@@ -17,7 +17,7 @@ import os
 import time
 
 import httpx
-from _stack import stack
+from _stack import machine_speed, stack
 from pipeline_latency import cpu_seconds, set_up
 
 
@@ -28,6 +28,7 @@ async def main() -> None:
     ap.add_argument("--concurrency", type=int, default=20)
     ap.add_argument("--settle", type=float, default=4.0, help="seconds for the consumers to catch up")
     a = ap.parse_args()
+    print(machine_speed())
     env = {"RALLY_RATE_LIMIT_PER_SECOND": "100000", "RALLY_RATE_LIMIT_BURST": "100000"}
     with stack(env=env) as st:
         base = os.environ["RALLY_URL"] if st is None else st.public_url

@@ -26,7 +26,7 @@ import sys
 import time
 
 import httpx
-from _stack import percentile, stack
+from _stack import machine_speed, percentile, stack
 from rally_stack import DEFAULT_REPLICAS, parse_replicas
 
 WARM_UP_SECONDS = 3
@@ -170,6 +170,7 @@ async def main() -> None:
     ap.add_argument("--replicas", default=os.environ.get("RALLY_REPLICAS", DEFAULT_REPLICAS),
                     help="processes per service behind the edge proxy, as RALLY_REPLICAS")
     a = ap.parse_args()
+    print(machine_speed())
     use_wrk = shutil.which("wrk") is not None
     # Rate limits would measure the limiter, not the pipeline: lift them for this run.
     env = {"RALLY_RATE_LIMIT_PER_SECOND": "1000000", "RALLY_RATE_LIMIT_BURST": "1000000",

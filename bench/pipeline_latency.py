@@ -28,7 +28,7 @@ from typing import Any
 
 import httpx
 import psutil
-from _stack import percentile, stack
+from _stack import machine_speed, percentile, stack
 
 
 @dataclass
@@ -177,6 +177,7 @@ async def main() -> None:
     ap.add_argument("--concurrency", type=int, default=5)
     ap.add_argument("--mode", choices=["quiet", "busy", "both"], default="both")
     a = ap.parse_args()
+    print(machine_speed())
     env = {"RALLY_RATE_LIMIT_PER_SECOND": "100000", "RALLY_RATE_LIMIT_BURST": "100000"}
     with stack(env=env) as st:
         base = os.environ["RALLY_URL"] if st is None else st.public_url

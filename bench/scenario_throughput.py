@@ -18,7 +18,7 @@ import time
 from typing import Any
 
 import httpx
-from _stack import gateway, percentile
+from _stack import gateway, machine_speed, percentile
 
 APPROACH = {
     "title": "Cinema night", "summary": "A film together, everyone helps", "rationale": "Four complementary roles",
@@ -172,6 +172,7 @@ async def main() -> None:
     ap.add_argument("--llm-concurrency", type=int, default=4,
                     help="generations the AI service runs at once (RALLY_MAX_CONCURRENT_GENERATIONS)")
     a = ap.parse_args()
+    print(machine_speed())
     llm = SimulatedLLM(a.llm_latency_ms / 1000)
     await llm.start()
     env = {"RALLY_LLM_BASE_URL": f"http://127.0.0.1:{llm.port}/v1", "RALLY_LLM_API_KEY": "sim",
