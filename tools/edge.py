@@ -44,8 +44,16 @@ def _respond(matcher: str, status: int | str, code: str, message: str) -> str:
 UPSTREAM_KEEPALIVE = ["\t\t\ttransport http {", "\t\t\t\tkeepalive_idle_conns_per_host 1024", "\t\t\t}"]
 # Several replicas of a service: each request goes to the one with the fewest requests in flight;
 # one that refuses a connection (stopped, restarting) is left out for a few seconds and the request
-# tries another (a refused connection sent nothing, so even a POST is safe to try again).
-SPREAD = ["\t\t\tlb_policy least_conn", "\t\t\tlb_try_duration 2s", "\t\t\tfail_duration 5s"]
+# tries another (a refused connection sent nothing, so even a POST is safe to try again). A request
+# that reached a process which then died unanswered is tried again only when a repeat is harmless:
+# a read, or a write with an Idempotency-Key (the service replays the first one's answer, or the
+# first one's transaction never committed). Any other write gets the 503 and its client decides.
+# A body is sent again from the edge's buffer: up to 64 KiB, more than any JSON request here (a
+# larger body is passed on as it arrives, and not tried again).
+SPREAD = ["\t\t\tlb_policy least_conn", "\t\t\tlb_try_duration 2s", "\t\t\tfail_duration 5s",
+          "\t\t\trequest_buffers 64KiB",
+          "\t\t\tlb_retry_match {", "\t\t\t\tmethod GET HEAD OPTIONS", "\t\t\t}",
+          "\t\t\tlb_retry_match {", "\t\t\t\theader Idempotency-Key *", "\t\t\t}"]
 
 
 Upstreams = Mapping[str, "str | Sequence[str]"]

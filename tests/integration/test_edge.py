@@ -53,6 +53,7 @@ def test_a_service_with_replicas_is_one_rule_spreading_over_all_of_them():
     session_rules = [block for block in config.split("\t\t@r")[1:] if "# session\n" in block]
     assert session_rules and all("reverse_proxy @r" in b and " 127.0.0.1:9000 127.0.0.1:9100 {" in b
                                  and "lb_policy least_conn" in b and "lb_try_duration" in b
+                                 and "method GET HEAD OPTIONS" in b and "header Idempotency-Key *" in b
                                  for b in session_rules)
     # A service with one process has no load-balancing lines at all.
     assert config.count("lb_policy") == len(session_rules)
@@ -105,6 +106,68 @@ def test_the_edge_spreads_over_replicas_and_skips_one_that_is_down(tmp_path):
         finally:
             proc.terminate()
             proc.wait(10)
+
+
+class Dying(QuietHandler):
+    """A process that dies with each request it is given: it reads the request, counts it and
+    closes the connection without an answer."""
+    hits: list[str]
+
+    def _die(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.hits.append(self.command)
+        self.close_connection = True
+
+    do_GET = do_POST = _die  # noqa: N815 (the http.server hooks' names)
+
+
+class Answering(QuietHandler):
+    def do_POST(self) -> None:  # noqa: N802
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        body = b'{"replica": "alive"}'
+        self.send_response(201)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST  # noqa: N815
+
+
+@pytest.mark.parametrize(("method", "headers", "retried"), [
+    ("GET", {}, True),
+    ("POST", {"Idempotency-Key": "k-1"}, True),
+    ("POST", {}, False),
+])
+def test_a_request_to_a_process_that_dies_unanswered_is_retried_only_when_a_repeat_is_harmless(
+        tmp_path, method, headers, retried):
+    """Through real Caddy: the request that reached a dying process is answered by the other process
+    when it is a read or carries an Idempotency-Key; a plain write gets the edge's 503 instead of
+    being done twice."""
+    hits: list[str] = []
+    dying = type("DyingHere", (Dying,), {"hits": hits})
+    port = free_port()
+    with local_http(dying) as bad, local_http(Answering) as good:
+        proc = start_edge(tmp_path / "edge", tmp_path / "edge.log", host="127.0.0.1", port=port,
+                          gateway=f"http://127.0.0.1:{free_port()}",
+                          services={"session": [base_url(bad), base_url(good)]}, max_body_bytes=1000)
+        try:
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as c:
+                for _ in range(30):  # until a request lands on the dying process (least_conn ties at random)
+                    r = c.request(method, "/v1/sessions", headers=headers,
+                                  json={"topic": "x"} if method == "POST" else None)
+                    if hits:
+                        break
+                    assert r.status_code == 201
+                assert hits, "no request reached the dying process"
+        finally:
+            proc.terminate()
+            proc.wait(10)
+    if retried:
+        assert (r.status_code, r.json()) == (201, {"replica": "alive"})
+    else:
+        assert r.status_code == 503 and r.headers["retry-after"] == "1"
+        assert r.json()["error"]["code"] == "upstream_unavailable"
 
 
 def metric(base: str, name: str, labels: dict[str, str]) -> float:
