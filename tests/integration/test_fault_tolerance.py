@@ -130,9 +130,9 @@ def test_llm_down_fails_clearly_and_owner_can_retry(stack, api, admin):
 
 def test_ai_killed_during_a_model_call_another_process_takes_the_job_over(stack, api, admin):
     """The crash the heartbeat is for, on purpose: the AI process dies while its model call is in
-    flight. Before that, a call held longer than the lease (8 s in this stack) is not run a second
-    time, since its process renews the job. After it, the job stays `running` until its heartbeat
-    is older than the lease, and the next AI process runs it again. Under the old rule (a lease of
+    flight. Before that, a call held longer than the lease is not run a second time, since its
+    process renews the job. After it, the job stays `running` until its heartbeat is older than the
+    lease (8 s in this stack), and the next AI process runs it again. Under the old rule (a lease of
     300 s from the job's start) the session would wait five minutes."""
     called, release = threading.Event(), threading.Event()
 
@@ -149,7 +149,8 @@ def test_ai_killed_during_a_model_call_another_process_takes_the_job_over(stack,
         stack.kill_service("ai")
         stack.start_service("ai", {"RALLY_LLM_BASE_URL": base_url(model) + "/v1", "RALLY_LLM_API_KEY": "x",
                                    "RALLY_LLM_MODEL": "m", "RALLY_LLM_FALLBACK": "none",
-                                   "RALLY_LLM_MAX_RETRIES": "0", "RALLY_LLM_TIMEOUT_SECONDS": "300"})
+                                   "RALLY_LLM_MAX_RETRIES": "0", "RALLY_LLM_TIMEOUT_SECONDS": "300",
+                                   "RALLY_JOB_LEASE_SECONDS": "3", "RALLY_JOB_HEARTBEAT_SECONDS": "1"})
         try:
             run = start_session(api, "Plan a picnic in the park", "", ["Bring board games"],
                                 {"Ann": {"car": True, "budget": 20}, "Ben": {"car": False, "budget": 0},
@@ -158,8 +159,9 @@ def test_ai_killed_during_a_model_call_another_process_takes_the_job_over(stack,
             api.call("POST", f"/v1/sessions/{run.session_id}/phase", owner.h, json={"to": "approaches"},
                      expect=202)
             assert called.wait(60), "the AI never called the model"
-            # Past the lease with the call in flight: the process beats, so its job is not run again.
-            time.sleep(10)
+            # Past its lease (3 s here) with the call in flight: the process beats, so its own
+            # worker does not run the job a second time.
+            time.sleep(4.5)
             running = api.call("GET", f"/v1/admin/generations?sessionId={run.session_id}", admin)["items"]
             assert [(g["kind"], g["status"], g["attempts"]) for g in running] == [("approach", "running", 1)]
             stack.kill_service("ai")
