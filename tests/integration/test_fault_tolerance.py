@@ -104,18 +104,31 @@ def test_postgres_outage_gives_503_then_recovers(stack, api, admin):
     assert [x["topic"] for x in mine] == ["Before the outage"], "nothing half-written during the outage"
 
 
+THREE = {"Ann": {"car": True, "budget": 20}, "Ben": {"car": False, "budget": 0},
+         "Cat": {"car": False, "budget": 5}}
+
+
+def ai_on_model(stack, url: str, **settings: str) -> None:
+    """The AI process restarted against the chat-completions endpoint at `url`, with no fallback."""
+    stack.kill_service("ai")
+    stack.start_service("ai", {"RALLY_LLM_BASE_URL": url, "RALLY_LLM_API_KEY": "x", "RALLY_LLM_MODEL": "m",
+                               "RALLY_LLM_FALLBACK": "none", **settings})
+
+
+def in_approaches(api, topic: str, idea: str):
+    """A session of three that has just moved to `approaches` (the AI's approach job queued)."""
+    run = start_session(api, topic, "", [idea], THREE)
+    api.call("POST", f"/v1/sessions/{run.session_id}/phase", run.members[0].h, json={"to": "approaches"},
+             expect=202)
+    return run
+
+
 def test_llm_down_fails_clearly_and_owner_can_retry(stack, api, admin):
     # The AI talks to an endpoint that refuses connections, with no fallback.
-    stack.kill_service("ai")
-    stack.start_service("ai", {"RALLY_LLM_BASE_URL": "http://127.0.0.1:9/v1", "RALLY_LLM_API_KEY": "x",
-                               "RALLY_LLM_MODEL": "m", "RALLY_LLM_FALLBACK": "none",
-                               "RALLY_LLM_MAX_RETRIES": "1", "RALLY_LLM_TIMEOUT_SECONDS": "2"})
+    ai_on_model(stack, "http://127.0.0.1:9/v1", RALLY_LLM_MAX_RETRIES="1", RALLY_LLM_TIMEOUT_SECONDS="2")
     try:
-        run = start_session(api, "What should we do this weekend?", "", ["Cinema"],
-                            {"Ann": {"car": True, "budget": 20}, "Ben": {"car": False, "budget": 0},
-                             "Cat": {"car": False, "budget": 5}})
+        run = in_approaches(api, "What should we do this weekend?", "Cinema")
         owner = run.members[0]
-        api.call("POST", f"/v1/sessions/{run.session_id}/phase", owner.h, json={"to": "approaches"}, expect=202)
         failed = wait(lambda: (lambda s: s if (s["meta"].get("ai") or {}).get("approach", {}).get("status")
                                == "failed" else None)(api.call("GET", f"/v1/sessions/{run.session_id}", owner.h)),
                       timeout=90, what="failed state")
@@ -146,18 +159,10 @@ def test_ai_killed_during_a_model_call_another_process_takes_the_job_over(stack,
                 self.send_error(503)
 
     with local_http(HeldModel) as model:
-        stack.kill_service("ai")
-        stack.start_service("ai", {"RALLY_LLM_BASE_URL": base_url(model) + "/v1", "RALLY_LLM_API_KEY": "x",
-                                   "RALLY_LLM_MODEL": "m", "RALLY_LLM_FALLBACK": "none",
-                                   "RALLY_LLM_MAX_RETRIES": "0", "RALLY_LLM_TIMEOUT_SECONDS": "300",
-                                   "RALLY_JOB_LEASE_SECONDS": "3", "RALLY_JOB_HEARTBEAT_SECONDS": "1"})
+        ai_on_model(stack, base_url(model) + "/v1", RALLY_LLM_MAX_RETRIES="0", RALLY_LLM_TIMEOUT_SECONDS="300",
+                    RALLY_JOB_LEASE_SECONDS="3", RALLY_JOB_HEARTBEAT_SECONDS="1")
         try:
-            run = start_session(api, "Plan a picnic in the park", "", ["Bring board games"],
-                                {"Ann": {"car": True, "budget": 20}, "Ben": {"car": False, "budget": 0},
-                                 "Cat": {"car": False, "budget": 5}})
-            owner = run.members[0]
-            api.call("POST", f"/v1/sessions/{run.session_id}/phase", owner.h, json={"to": "approaches"},
-                     expect=202)
+            run = in_approaches(api, "Plan a picnic in the park", "Bring board games")
             assert called.wait(60), "the AI never called the model"
             # Past its lease (3 s here) with the call in flight: the process beats, so its own
             # worker does not run the job a second time.
