@@ -160,13 +160,13 @@ def test_ai_killed_during_a_model_call_another_process_takes_the_job_over(stack,
 
     with local_http(HeldModel) as model:
         ai_on_model(stack, base_url(model) + "/v1", RALLY_LLM_MAX_RETRIES="0", RALLY_LLM_TIMEOUT_SECONDS="300",
-                    RALLY_JOB_LEASE_SECONDS="3", RALLY_JOB_HEARTBEAT_SECONDS="1")
+                    RALLY_JOB_LEASE_SECONDS="4", RALLY_JOB_HEARTBEAT_SECONDS="1")
         try:
             run = in_approaches(api, "Plan a picnic in the park", "Bring board games")
             assert called.wait(60), "the AI never called the model"
-            # Past its lease (3 s here) with the call in flight: the process beats, so its own
+            # Past its lease (4 s here) with the call in flight: the process beats, so its own
             # worker does not run the job a second time.
-            time.sleep(4.5)
+            time.sleep(5.5)
             running = api.call("GET", f"/v1/admin/generations?sessionId={run.session_id}", admin)["items"]
             assert [(g["kind"], g["status"], g["attempts"]) for g in running] == [("approach", "running", 1)]
             stack.kill_service("ai")
